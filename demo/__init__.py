@@ -1,0 +1,1 @@
+"""Demo newsroom: a local fake news site whose stories change on demand."""

@@ -1,0 +1,274 @@
+"""One frozen settings object, loaded from redline.toml and the environment.
+
+Every section is a frozen dataclass; its fields are the only keys the section
+accepts, and each field's metadata says how to read and check its value. An
+unknown key or a bad value raises ConfigError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.errors import ConfigError
+
+ENV_VAR = "REDLINE_CONFIG"
+DEFAULT_FILE = "redline.toml"
+SOURCE_KINDS = ("rss", "atom", "urls")
+CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as "15m", "3h", "7d"."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 90, \"15m\", \"3h\" or \"7d\"")
+    if isinstance(value, (int, float)) and value >= 0:
+        return float(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError("a duration such as 90, \"15m\", \"3h\" or \"7d\"")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _positive(kind: type) -> Callable[[Any], Any]:
+    def read(value: Any):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"a positive {'integer' if kind is int else 'number'}")
+        if kind is int and not isinstance(value, int):
+            raise ValueError("a positive integer")
+        return kind(value)
+    return read
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError("a number from 0 up to (not including) 1")
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"one of {', '.join(choices)}")
+        return value
+    return read
+
+
+def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], tuple]:
+    def read(value: Any) -> tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ValueError("a list")
+        return tuple(item(v) for v in value)
+    return read
+
+
+def _regex(value: Any) -> str:
+    try:
+        re.compile(_text(value))
+    except re.error as exc:
+        raise ValueError(f"a valid regular expression ({exc})") from None
+    return value
+
+
+def _ladder(value: Any) -> tuple[tuple[float, float], ...]:
+    expected = 'a list of [age, interval] pairs such as [["3h", "15m"], ["1d", "1h"]]'
+    if not isinstance(value, list) or not value:
+        raise ValueError(expected)
+    steps = []
+    for step in value:
+        if not isinstance(step, list) or len(step) != 2:
+            raise ValueError(expected)
+        steps.append((parse_duration(step[0]), parse_duration(step[1])))
+    if [age for age, _ in steps] != sorted(age for age, _ in steps):
+        raise ValueError("ladder steps in increasing order of age")
+    return tuple(steps)
+
+
+def _reader(read: Callable[[Any], Any], **kwargs):
+    return field(metadata={"read": read}, **kwargs)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where Redline keeps its SQLite database."""
+
+    path: str = _reader(_text, default="redline.db")
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """How fetches behave: timeouts, caps, and which addresses may be reached."""
+
+    allow_private: bool = _reader(_boolean, default=False)
+    connect_timeout: float = _reader(parse_duration, default=5.0)
+    read_timeout: float = _reader(parse_duration, default=20.0)
+    max_bytes: int = _reader(_positive(int), default=5_000_000)
+    max_redirects: int = _reader(_positive(int), default=5)
+    user_agent: str = _reader(
+        _text, default="Redline/0.1 (news revision tracker; +https://example.org/redline)"
+    )
+
+
+# NewsDiffs' ladder: the longer a story has gone without a change, the less often it is checked.
+DEFAULT_LADDER = (
+    (3 * 3600.0, 15 * 60.0),
+    (86400.0, 3600.0),
+    (7 * 86400.0, 3 * 3600.0),
+    (30 * 86400.0, 3 * 86400.0),
+    (365 * 86400.0, 30 * 86400.0),
+)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When articles are checked again, and how checks are batched."""
+
+    ladder: tuple = _reader(_ladder, default=DEFAULT_LADDER)
+    jitter: float = _reader(_fraction, default=0.1)
+    batch_size: int = _reader(_positive(int), default=50)
+    lease: float = _reader(parse_duration, default=600.0)
+
+
+@dataclass(frozen=True)
+class DiffSettings:
+    """What counts as noise when comparing versions."""
+
+    ignore: tuple = _reader(_list_of(_regex), default=())
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One place where articles are discovered."""
+
+    name: str = _reader(_text)
+    kind: str = _reader(_one_of(SOURCE_KINDS))
+    url: str = _reader(_text)
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """An alert rule: which changes it selects and where it sends them."""
+
+    name: str = _reader(_text)
+    urls: tuple = _reader(_list_of(_text))
+    kinds: tuple = _reader(_list_of(_one_of(CHANGE_KINDS)), default=("figure",))
+    keywords: tuple = _reader(_list_of(_text), default=())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Redline needs to run, resolved to absolute paths."""
+
+    path: Path | None
+    database: Path
+    network: NetworkSettings = NetworkSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    diff: DiffSettings = DiffSettings()
+    sources: tuple[SourceSettings, ...] = ()
+    alerts: tuple[RuleSettings, ...] = ()
+
+    def source(self, name: str) -> SourceSettings:
+        """The source called name, or ConfigError naming it."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(self.path or DEFAULT_FILE, f"sources.{name}", "a configured source name")
+
+
+def _build(cls, table: Any, path: Path | str, prefix: str):
+    if not isinstance(table, dict):
+        raise ConfigError(path, prefix, "a table")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(path, f"{prefix}.{unknown[0]}", f"one of the keys {', '.join(known)}")
+    values = {}
+    for name, spec in known.items():
+        if name not in table:
+            if spec.default is MISSING:
+                raise ConfigError(path, f"{prefix}.{name}", "a value (this key is required)")
+            continue
+        try:
+            values[name] = spec.metadata["read"](table[name])
+        except ValueError as exc:
+            raise ConfigError(path, f"{prefix}.{name}", f"expected {exc}, got {table[name]!r}") from None
+    return cls(**values)
+
+
+def _build_list(cls, items: Any, path: Path | str, prefix: str) -> tuple:
+    if not isinstance(items, list):
+        raise ConfigError(path, prefix, f"an array of tables ([[{prefix}]])")
+    built = tuple(_build(cls, item, path, f"{prefix}[{i}]") for i, item in enumerate(items))
+    names = [item.name for item in built]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(path, f"{prefix}[{i}].name", f"a unique name ({name!r} is used twice)")
+    return built
+
+
+def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
+    """Settings from an already parsed TOML document; relative paths are resolved against its folder."""
+    where = path or "<settings>"
+    sections = {"database", "network", "schedule", "diff", "sources", "alerts"}
+    unknown = sorted(set(data) - sections)
+    if unknown:
+        raise ConfigError(where, unknown[0], f"one of the sections {', '.join(sorted(sections))}")
+    database = _build(DatabaseSettings, data.get("database", {}), where, "database")
+    base = path.parent if path else Path.cwd()
+    return Settings(
+        path=path,
+        database=(base / database.path).resolve(),
+        network=_build(NetworkSettings, data.get("network", {}), where, "network"),
+        schedule=_build(ScheduleSettings, data.get("schedule", {}), where, "schedule"),
+        diff=_build(DiffSettings, data.get("diff", {}), where, "diff"),
+        sources=_build_list(SourceSettings, data.get("sources", []), where, "sources"),
+        alerts=_build_list(RuleSettings, data.get("alerts", []), where, "alerts"),
+    )
+
+
+def locate_config(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The config file to use: the one given, else $REDLINE_CONFIG, else ./redline.toml if present."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    default = Path(DEFAULT_FILE)
+    return default if default.exists() else None
+
+
+def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
+    """Read and check the config file (see locate_config); defaults when there is none."""
+    path = locate_config(explicit)
+    if path is None:
+        return settings_from_dict({})
+    path = path.resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, None, "file not found (expected a TOML file)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, f"cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"is not valid TOML ({exc})") from None
+    return settings_from_dict(data, path)

@@ -1,0 +1,176 @@
+"""The stage functions that DAGs, the CLI and the tests call.
+
+Each opens the database named in the settings, does one unit of work and
+returns small JSON-able counts: XCom carries ids and counts, never pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from datetime import datetime, timezone
+
+import storage
+from pipeline import alerts, schedule
+from pipeline.config import Settings
+from pipeline.diff import compare_versions
+from pipeline.errors import ExtractionError, FeedError
+from pipeline.extract import ensure_html, extract_article, hash_text
+from pipeline.fetch import fetch_url, open_client
+from pipeline.models import Article, CheckOutcome, Fetched, Version, from_iso, to_iso
+from pipeline.sources import discover_entries
+
+log = logging.getLogger(__name__)
+GONE = (404, 410)
+
+
+def utcnow() -> datetime:
+    """The current time, aware and in UTC: the one clock the stages are handed."""
+    return datetime.now(timezone.utc)
+
+
+def source_names(settings: Settings) -> list[str]:
+    """The configured sources' names, for fanning out one poll per source."""
+    return [source.name for source in settings.sources]
+
+
+def poll_source(settings: Settings, name: str, now: datetime | None = None) -> dict:
+    """Fetch one source and track the articles it lists; a failure is recorded, not raised."""
+    now = now or utcnow()
+    config = settings.source(name)
+    db = storage.open_db(settings.database)
+    source_id = storage.sync_sources(db, [config])[name]
+    stored = storage.get_source(db, name)
+    with open_client(settings.network) as client:
+        fetched = fetch_url(client, config.url, settings.network, now, stored["etag"], stored["last_modified"])
+    error, new = fetched.error, 0
+    if fetched.ok:
+        try:
+            entries = discover_entries(fetched.body, config.kind, config.url)
+            new = storage.add_articles(db, source_id, entries, now)
+        except FeedError as exc:
+            error = str(exc)
+    storage.record_poll(db, source_id, fetched, error)
+    if error:
+        log.warning("source %s: %s", name, error)
+    return {"source": name, "status": fetched.status, "new_articles": new, "error": error}
+
+
+def poll_sources(settings: Settings, now: datetime | None = None) -> list[dict]:
+    """Poll every configured source once."""
+    return [poll_source(settings, name, now) for name in source_names(settings)]
+
+
+def plan_batches(settings: Settings, now: datetime | None = None, everything: bool = False) -> list[list[int]]:
+    """Claim the due articles (every live one with everything) and split them into batches."""
+    db = storage.open_db(settings.database)
+    ids = storage.claim_due_articles(db, now or utcnow(), settings.schedule.lease, everything=everything)
+    size = settings.schedule.batch_size
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def check_batch(settings: Settings, article_ids: list[int], now: datetime | None = None) -> dict:
+    """Check each article of the batch; one failing article never stops the others."""
+    db = storage.open_db(settings.database)
+    counts: dict[str, int] = {}
+    with open_client(settings.network) as client:
+        for article_id in article_ids:
+            try:
+                outcome = check_article(db, client, settings, storage.get_article(db, article_id), now or utcnow())
+            except Exception as exc:  # noqa: BLE001 - recorded on the article, and the batch goes on
+                log.exception("article %s: check failed", article_id)
+                storage.update_article(db, article_id, last_error=f"{type(exc).__name__}: {exc}")
+                outcome = CheckOutcome(article_id, "failed", error=str(exc))
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            counts["changes"] = counts.get("changes", 0) + outcome.changes
+    return counts
+
+
+def _ladder_next(settings: Settings, article: Article, now: datetime, changed: bool) -> dict:
+    last_change = now if changed else from_iso(article.last_changed_at or article.first_seen_at)
+    due = schedule.next_check(now, last_change, settings.schedule)
+    return {"next_check_at": due, "status": "active" if due else "retired"}
+
+
+def check_article(db, client, settings: Settings, article: Article, now: datetime) -> CheckOutcome:
+    """Fetch one article and, if its text changed, store the new version, its diff and alerts."""
+    fetched = fetch_url(client, article.canonical_url, settings.network, now, article.etag, article.last_modified)
+    checked = {"last_checked_at": now, "checks": article.checks + 1}
+    if fetched.error:
+        return _record_failure(db, settings, article, fetched, checked, now)
+    checked.update(etag=fetched.etag or article.etag, last_modified=fetched.last_modified or article.last_modified,
+                   consecutive_failures=0, last_error=None)
+    body_hash = hashlib.sha256(fetched.body).hexdigest()
+    if fetched.not_modified or body_hash == article.last_body_hash:
+        storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False))
+        return CheckOutcome(article.id, "not_modified" if fetched.not_modified else "unchanged")
+    checked["last_body_hash"] = body_hash
+    try:
+        ensure_html(fetched.body, fetched.content_type, fetched.final_url)
+        page = extract_article(fetched.body, fetched.final_url, settings.diff.ignore)
+    except ExtractionError as exc:
+        storage.update_article(db, article.id, fetched, **checked, last_error=str(exc),
+                               **_ladder_next(settings, article, now, False))
+        return CheckOutcome(article.id, "no_text", error=str(exc))
+    text_hash = hash_text(page.text)
+    previous = storage.latest_version(db, article.id)
+    if previous and previous.text_hash == text_hash and previous.title == page.title:
+        storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False))
+        return CheckOutcome(article.id, "unchanged")
+    version = Version(
+        article_id=article.id, number=previous.number + 1 if previous else 1, fetched_at=to_iso(now),
+        text_hash=text_hash, text=page.text, title=page.title, byline=page.byline,
+        published_at=page.published, modified_at=page.modified, word_count=len(page.text.split()),
+        notices=page.notices, extractor=page.extractor,
+        revert_of=storage.find_version_by_hash(db, article.id, text_hash) if previous else None,
+    )
+    diff = previous and compare_versions(previous.text, page.text, previous.title, page.title,
+                                         previous.byline, page.byline)
+    matched = alerts.match_rules(settings.alerts, diff.changes) if diff else []
+    storage.record_version(db, version, fetched.body, fetched, {
+        **checked, **_ladder_next(settings, article, now, True), "title": page.title,
+        "last_changed_at": now, "changes": article.changes + (1 if previous else 0),
+    }, diff=diff or None, alerts=matched)
+    return CheckOutcome(article.id, "new_version", version.number, len(diff.changes) if diff else 0)
+
+
+def _record_failure(db, settings: Settings, article: Article, fetched: Fetched, checked: dict, now: datetime) -> CheckOutcome:
+    failures = article.consecutive_failures + 1
+    if fetched.status in GONE:
+        state = {"status": "gone", "next_check_at": None}
+    else:
+        state = {"status": "failing" if failures >= schedule.FAILING_AFTER else article.status,
+                 "next_check_at": schedule.retry_after_failure(now, failures, settings.schedule)}
+    storage.update_article(db, article.id, fetched, **checked, **state,
+                           consecutive_failures=failures, last_error=fetched.error)
+    return CheckOutcome(article.id, "gone" if fetched.status in GONE else "failed", error=fetched.error)
+
+
+def deliver_alerts(settings: Settings, now: datetime | None = None) -> dict[str, int]:
+    """Send every pending alert: one message per article, rule and channel."""
+    now = now or utcnow()
+    db = storage.open_db(settings.database)
+    urls = alerts.urls_by_channel(settings)
+    counts = {"sent": 0, "failed": 0}
+    for (rule, channel, _), group in alerts.group_alerts(storage.pending_alerts(db, alerts.MAX_ATTEMPTS)).items():
+        url = urls.get((rule, channel))
+        if url is None:
+            error = f"rule {rule!r} no longer sends to {channel}"
+        else:
+            error = alerts.send_message(url, *alerts.compose_message(group), channel)
+        for alert in group:
+            storage.mark_alert(db, alert["id"], "failed" if error else "sent", now, error)
+        counts["failed" if error else "sent"] += len(group)
+    return counts
+
+
+def run_cycle(settings: Settings, now: datetime | None = None, everything: bool = False) -> dict:
+    """One full cycle without Airflow: poll every source, check what is due, deliver alerts."""
+    now = now or utcnow()
+    polls = poll_sources(settings, now)
+    checks: dict[str, int] = {}
+    for batch in plan_batches(settings, now, everything):
+        for key, value in check_batch(settings, batch, now).items():
+            checks[key] = checks.get(key, 0) + value
+    return {"polls": polls, "checks": checks, "alerts": deliver_alerts(settings, now)}

@@ -1,0 +1,138 @@
+"""Frozen records passed between the stages. Times are aware UTC datetimes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One article found by a source: its URL and what the source says of it."""
+
+    url: str
+    title: str | None = None
+    summary: str | None = None
+    published: str | None = None
+    updated: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The outcome of one HTTP request, including failures (error set, body empty)."""
+
+    url: str
+    final_url: str
+    status: int | None
+    at: datetime
+    elapsed_ms: int
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    error: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Clean article text and the metadata the page claims."""
+
+    text: str
+    title: str | None = None
+    byline: str | None = None
+    published: str | None = None
+    modified: str | None = None
+    notices: tuple[str, ...] = ()
+    extractor: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One meaningful change between two versions of an article."""
+
+    kind: str
+    before: str | None
+    after: str | None
+    context: str | None = None
+    subject: str | None = None
+    significance: float = 1.0
+
+
+@dataclass(frozen=True)
+class Diff:
+    """What changed between two versions: word ops, statistics and meaningful changes."""
+
+    ops: tuple[tuple[int, str], ...]
+    changes: tuple[Change, ...] = ()
+    stats: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one article check did, for counting and logging."""
+
+    article_id: int
+    status: str  # new_version | unchanged | not_modified | failed | gone | no_text
+    version: int | None = None
+    changes: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """A tracked story and its checking state, as stored."""
+
+    id: int
+    canonical_url: str
+    source_id: int | None
+    status: str
+    first_seen_at: str
+    title: str | None = None
+    next_check_at: str | None = None
+    last_checked_at: str | None = None
+    last_changed_at: str | None = None
+    checks: int = 0
+    changes: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    last_body_hash: str | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One distinct text of an article, as stored."""
+
+    article_id: int
+    number: int
+    fetched_at: str
+    text_hash: str
+    text: str
+    title: str | None = None
+    byline: str | None = None
+    published_at: str | None = None
+    modified_at: str | None = None
+    word_count: int = 0
+    notices: tuple[str, ...] = ()
+    extractor: str | None = None
+    raw_blob: str | None = None
+    revert_of: int | None = None
+
+
+def to_iso(moment: datetime) -> str:
+    """A UTC timestamp that sorts as text: always milliseconds, always +00:00."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def from_iso(text: str) -> datetime:
+    """The aware datetime a to_iso string stands for."""
+    return datetime.fromisoformat(text)

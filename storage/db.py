@@ -1,0 +1,358 @@
+"""Open and migrate the database, and the domain's reads and writes.
+
+Writes are idempotent (keyed on natural keys) so a retried Airflow task never
+duplicates a version, a change or an alert; each article check is one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import fields
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from sqlite_utils import Database
+
+from pipeline.errors import NotFoundError
+from pipeline.models import Article, Change, Diff, Entry, Fetched, Version, to_iso
+from storage.migrations import MIGRATIONS
+
+__all__ = [
+    "Database", "open_db", "migrate", "sync_sources", "get_source", "record_poll", "add_articles",
+    "claim_due_articles", "release_articles", "get_article", "find_article", "list_articles",
+    "record_fetch", "update_article", "record_version", "latest_version", "get_version",
+    "list_versions", "find_version_by_hash", "get_diff", "list_changes", "export_versions",
+    "pending_alerts", "mark_alert", "get_blob", "count_rows",
+]
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def open_db(path: str | Path) -> Database:
+    """The database at path, created and migrated if needed, in WAL mode with a busy timeout."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    migrate(db)
+    return db
+
+
+def migrate(db: Database) -> list[int]:
+    """Apply the migrations this database has not seen; returns their numbers."""
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    done = {row[0] for row in db.execute("SELECT id FROM migrations").fetchall()}
+    applied = []
+    for number, name, change in MIGRATIONS:
+        if number in done:
+            continue
+        with db.conn:
+            change(db)
+            db["migrations"].insert({"id": number, "name": name, "applied_at": to_iso(datetime.now().astimezone())})
+        applied.append(number)
+    return applied
+
+
+def _record(cls, row: dict | None):
+    if row is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    values = {k: v for k, v in row.items() if k in names}
+    if "notices" in values:
+        values["notices"] = tuple(json.loads(values["notices"] or "[]"))
+    return cls(**values)
+
+
+def _one(db: Database, sql: str, params: Iterable = ()) -> dict | None:
+    cursor = db.execute(sql, tuple(params))
+    row = cursor.fetchone()
+    return dict(zip([c[0] for c in cursor.description], row)) if row else None
+
+
+def _all(db: Database, sql: str, params: Iterable = ()) -> list[dict]:
+    cursor = db.execute(sql, tuple(params))
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# Sources -----------------------------------------------------------------------------------
+
+def sync_sources(db: Database, sources: Iterable) -> dict[str, int]:
+    """Upsert the configured sources (name, kind, url); returns their ids by name."""
+    with db.conn:
+        for source in sources:
+            db.execute(
+                "INSERT INTO sources (name, kind, location) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, location = excluded.location",
+                (source.name, source.kind, source.url),
+            )
+    return {row["name"]: row["id"] for row in _all(db, "SELECT id, name FROM sources")}
+
+
+def get_source(db: Database, name: str) -> dict:
+    """The stored source called name, or NotFoundError."""
+    row = _one(db, "SELECT * FROM sources WHERE name = ?", [name])
+    if row is None:
+        raise NotFoundError(f"source {name!r} is not in the database")
+    return row
+
+
+def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | None) -> None:
+    """Remember when a source was polled, its validators and its error (None clears it)."""
+    with db.conn:
+        _insert_fetch(db, fetched, source_id=source_id)
+        updates = {"last_polled_at": to_iso(fetched.at), "last_error": error}
+        if fetched.ok:
+            updates.update(etag=fetched.etag, last_modified=fetched.last_modified)
+        db["sources"].update(source_id, updates)
+
+
+def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: datetime) -> int:
+    """Track the entries' URLs (due at once); known URLs are left as they are. Returns how many are new."""
+    before = db["articles"].count
+    with db.conn:
+        for entry in entries:
+            db.execute(
+                "INSERT INTO articles (canonical_url, source_id, first_seen_at, feed_title, "
+                "feed_summary, status, next_check_at) VALUES (?, ?, ?, ?, ?, 'active', ?) "
+                "ON CONFLICT(canonical_url) DO NOTHING",
+                (entry.url, source_id, to_iso(now), entry.title, entry.summary, to_iso(now)),
+            )
+    return db["articles"].count - before
+
+
+# Articles ----------------------------------------------------------------------------------
+
+def claim_due_articles(
+    db: Database, now: datetime, lease_seconds: float, limit: int | None = None, everything: bool = False
+) -> list[int]:
+    """Lease the due articles (all live ones with everything) so no other run checks them too."""
+    due = "" if everything else "AND next_check_at <= :now"
+    limit_sql = "LIMIT :limit" if limit else ""
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")  # claim atomically against a concurrent run
+        ids = [row[0] for row in db.execute(
+            f"SELECT id FROM articles WHERE status IN ('active', 'failing') {due} "
+            f"AND (lease_until IS NULL OR lease_until <= :now) ORDER BY next_check_at, id {limit_sql}",
+            {"now": to_iso(now), "limit": limit},
+        ).fetchall()]
+        if ids:
+            db.execute(
+                f"UPDATE articles SET lease_until = ? WHERE id IN ({','.join('?' * len(ids))})",
+                [to_iso(now + timedelta(seconds=lease_seconds)), *ids],
+            )
+    return ids
+
+
+def release_articles(db: Database, ids: Iterable[int]) -> None:
+    """End the lease on these articles."""
+    ids = list(ids)
+    with db.conn:
+        db.execute(f"UPDATE articles SET lease_until = NULL WHERE id IN ({','.join('?' * len(ids))})", ids)
+
+
+def get_article(db: Database, article_id: int) -> Article:
+    """The article with this id, or NotFoundError."""
+    article = _record(Article, _one(db, "SELECT * FROM articles WHERE id = ?", [article_id]))
+    if article is None:
+        raise NotFoundError(f"article {article_id} is not in the database")
+    return article
+
+
+def find_article(db: Database, url: str) -> Article:
+    """The article tracked at this canonical URL (or whose id this is), or NotFoundError."""
+    row = _one(db, "SELECT * FROM articles WHERE canonical_url = ?", [url])
+    if row is None and url.isdigit():
+        row = _one(db, "SELECT * FROM articles WHERE id = ?", [int(url)])
+    if row is None:
+        raise NotFoundError(f"no article is tracked at {url!r}")
+    return _record(Article, row)
+
+
+def list_articles(db: Database) -> list[Article]:
+    """Every tracked article, oldest first."""
+    return [_record(Article, row) for row in _all(db, "SELECT * FROM articles ORDER BY id")]
+
+
+def _insert_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
+    db["fetches"].insert({
+        "url": fetched.url, "article_id": article_id, "source_id": source_id, "at": to_iso(fetched.at),
+        "status": fetched.status, "bytes": len(fetched.body), "elapsed_ms": fetched.elapsed_ms,
+        "error": fetched.error,
+    })
+
+
+def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
+    """Append one request to the audit log."""
+    with db.conn:
+        _insert_fetch(db, fetched, article_id, source_id)
+
+
+def update_article(db: Database, article_id: int, fetched: Fetched | None = None, **values) -> None:
+    """Set an article's checking state, logging the fetch in the same transaction; ends its lease."""
+    values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
+    with db.conn:
+        if fetched is not None:
+            _insert_fetch(db, fetched, article_id=article_id)
+        db["articles"].update(article_id, {**values, "lease_until": None})
+
+
+# Versions, diffs and changes ---------------------------------------------------------------
+
+def record_version(
+    db: Database,
+    version: Version,
+    raw: bytes,
+    fetched: Fetched,
+    article_values: dict,
+    diff: Diff | None = None,
+    alerts: Iterable[tuple[int, str, str]] = (),
+) -> list[int]:
+    """Store a new version with its raw page, diff, changes and pending alerts in one transaction.
+
+    alerts holds (index of the change in diff.changes, rule name, channel). Returns the change ids.
+    """
+    blob = _blob_hash(raw)
+    detected = to_iso(fetched.at)
+    change_ids = []
+    with db.conn:
+        _insert_fetch(db, fetched, article_id=version.article_id)
+        db["blobs"].insert({"hash": blob, "codec": "zlib", "bytes": zlib.compress(raw, 6)}, ignore=True)
+        row = {f.name: getattr(version, f.name) for f in fields(Version)}
+        row.update(notices=json.dumps(list(version.notices)), raw_blob=blob)
+        db["versions"].insert(row)
+        if diff is not None:
+            diff_id = db["diffs"].insert({
+                "article_id": version.article_id, "from_number": version.number - 1,
+                "to_number": version.number, "stats": json.dumps(diff.stats),
+                "ops": json.dumps(diff.ops, ensure_ascii=False), "created_at": detected,
+            }).last_pk
+            for seq, change in enumerate(diff.changes):
+                change_ids.append(db["changes"].insert({
+                    "diff_id": diff_id, "article_id": version.article_id, "seq": seq,
+                    "kind": change.kind, "before": change.before, "after": change.after,
+                    "context": change.context, "subject": change.subject,
+                    "significance": change.significance, "detected_at": detected,
+                }).last_pk)
+            for seq, rule, channel in alerts:
+                db["alerts"].insert({
+                    "change_id": change_ids[seq], "rule": rule, "channel": channel,
+                    "status": "pending", "attempts": 0, "created_at": detected,
+                }, ignore=True)
+        values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in article_values.items()}
+        db["articles"].update(version.article_id, {**values, "lease_until": None})
+    return change_ids
+
+
+def _blob_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def latest_version(db: Database, article_id: int) -> Version | None:
+    """The newest version of the article, or None before the first."""
+    return _record(Version, _one(
+        db, "SELECT * FROM versions WHERE article_id = ? ORDER BY number DESC LIMIT 1", [article_id]))
+
+
+def get_version(db: Database, article_id: int, number: int) -> Version:
+    """Version number of the article, or NotFoundError."""
+    version = _record(Version, _one(
+        db, "SELECT * FROM versions WHERE article_id = ? AND number = ?", [article_id, number]))
+    if version is None:
+        raise NotFoundError(f"article {article_id} has no version {number}")
+    return version
+
+
+def list_versions(db: Database, article_id: int) -> list[Version]:
+    """All versions of the article, oldest first."""
+    return [_record(Version, row) for row in _all(
+        db, "SELECT * FROM versions WHERE article_id = ? ORDER BY number", [article_id])]
+
+
+def find_version_by_hash(db: Database, article_id: int, text_hash: str) -> int | None:
+    """The number of the earliest version of the article with this text hash."""
+    row = _one(db, "SELECT min(number) AS n FROM versions WHERE article_id = ? AND text_hash = ?",
+               [article_id, text_hash])
+    return row["n"] if row else None
+
+
+def get_diff(db: Database, article_id: int, to_number: int) -> dict | None:
+    """The stored diff that leads to version to_number, with ops and stats decoded."""
+    row = _one(db, "SELECT * FROM diffs WHERE article_id = ? AND to_number = ?", [article_id, to_number])
+    if row:
+        row["ops"] = [tuple(op) for op in json.loads(row["ops"])]
+        row["stats"] = json.loads(row["stats"])
+    return row
+
+
+def list_changes(db: Database, kind: str | None = None, article_id: int | None = None) -> list[dict]:
+    """Detected changes, oldest first, with their article's URL and title and the version numbers."""
+    where, params = [], []
+    if kind:
+        where.append("c.kind = ?")
+        params.append(kind)
+    if article_id:
+        where.append("c.article_id = ?")
+        params.append(article_id)
+    sql = (
+        "SELECT c.id, a.canonical_url AS url, a.title AS article_title, c.kind, c.before, c.after, "
+        "c.context, c.subject, c.significance, c.detected_at, d.from_number, d.to_number "
+        "FROM changes c JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id"
+        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.detected_at, c.id"
+    )
+    return _all(db, sql, params)
+
+
+def export_versions(db: Database) -> Iterator[dict]:
+    """Every version with its article URL, article by article, oldest first."""
+    cursor = db.execute(
+        "SELECT a.canonical_url AS url, v.number, v.fetched_at, v.title, v.byline, v.published_at, "
+        "v.modified_at, v.text, v.text_hash, v.word_count, v.notices, v.extractor, v.revert_of "
+        "FROM versions v JOIN articles a ON a.id = v.article_id ORDER BY a.id, v.number"
+    )
+    names = [c[0] for c in cursor.description]
+    for row in cursor:
+        record = dict(zip(names, row))
+        record["notices"] = json.loads(record["notices"] or "[]")
+        yield record
+
+
+def get_blob(db: Database, blob_hash: str) -> bytes:
+    """The raw page stored under this hash, decompressed."""
+    row = _one(db, "SELECT codec, bytes FROM blobs WHERE hash = ?", [blob_hash])
+    if row is None:
+        raise NotFoundError(f"blob {blob_hash} is not in the database")
+    return zlib.decompress(row["bytes"])
+
+
+# Alerts ------------------------------------------------------------------------------------
+
+def pending_alerts(db: Database, max_attempts: int) -> list[dict]:
+    """Alerts still to send (pending, or failed with attempts left), with their change and article."""
+    return _all(db, (
+        "SELECT al.id, al.rule, al.channel, al.attempts, c.kind, c.before, c.after, c.context, "
+        "c.subject, c.detected_at, a.id AS article_id, a.canonical_url AS url, a.title AS article_title "
+        "FROM alerts al JOIN changes c ON c.id = al.change_id JOIN articles a ON a.id = c.article_id "
+        "WHERE al.status = 'pending' OR (al.status = 'failed' AND al.attempts < ?) ORDER BY al.id"
+    ), [max_attempts])
+
+
+def mark_alert(db: Database, alert_id: int, status: str, at: datetime, error: str | None = None) -> None:
+    """Record one delivery attempt of an alert."""
+    with db.conn:
+        db.execute(
+            "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, "
+            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+            (status, error, status, to_iso(at), alert_id),
+        )
+
+
+def count_rows(db: Database) -> dict[str, int]:
+    """How many rows each of Redline's tables holds."""
+    return {name: db[name].count for name in
+            ("sources", "articles", "versions", "diffs", "changes", "alerts", "fetches")}

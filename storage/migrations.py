@@ -1,0 +1,67 @@
+"""Numbered schema changes; each runs once, in order, inside a transaction."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+
+def _initial(db: Database) -> None:
+    db["sources"].create({
+        "id": int, "name": str, "kind": str, "location": str, "etag": str,
+        "last_modified": str, "last_polled_at": str, "last_error": str,
+    }, pk="id", not_null={"name", "kind", "location"})
+    db["sources"].create_index(["name"], unique=True)
+
+    db["articles"].create({
+        "id": int, "canonical_url": str, "source_id": int, "first_seen_at": str, "title": str,
+        "feed_title": str, "feed_summary": str, "status": str, "next_check_at": str,
+        "last_checked_at": str, "last_changed_at": str, "checks": int, "changes": int,
+        "etag": str, "last_modified": str, "last_body_hash": str, "consecutive_failures": int,
+        "last_error": str, "lease_until": str,
+    }, pk="id", not_null={"canonical_url", "status"}, defaults={
+        "status": "active", "checks": 0, "changes": 0, "consecutive_failures": 0,
+    }, foreign_keys=[("source_id", "sources", "id")])
+    db["articles"].create_index(["canonical_url"], unique=True)
+    db["articles"].create_index(["status", "next_check_at"])
+
+    db["blobs"].create({"hash": str, "codec": str, "bytes": bytes}, pk="hash")
+
+    db["versions"].create({
+        "id": int, "article_id": int, "number": int, "fetched_at": str, "text_hash": str,
+        "title": str, "byline": str, "published_at": str, "modified_at": str, "text": str,
+        "word_count": int, "notices": str, "extractor": str, "raw_blob": str, "revert_of": int,
+    }, pk="id", not_null={"article_id", "number", "text_hash", "text"},
+       foreign_keys=[("article_id", "articles", "id"), ("raw_blob", "blobs", "hash")])
+    db["versions"].create_index(["article_id", "number"], unique=True)
+    db["versions"].create_index(["article_id", "text_hash"])
+    db["versions"].enable_fts(["title", "text"], create_triggers=True)
+
+    db["diffs"].create({
+        "id": int, "article_id": int, "from_number": int, "to_number": int, "stats": str,
+        "ops": str, "created_at": str,
+    }, pk="id", foreign_keys=[("article_id", "articles", "id")])
+    db["diffs"].create_index(["article_id", "from_number", "to_number"], unique=True)
+
+    db["changes"].create({
+        "id": int, "diff_id": int, "article_id": int, "seq": int, "kind": str, "before": str,
+        "after": str, "context": str, "subject": str, "significance": float, "detected_at": str,
+    }, pk="id", foreign_keys=[("diff_id", "diffs", "id"), ("article_id", "articles", "id")])
+    db["changes"].create_index(["diff_id", "seq"], unique=True)
+    db["changes"].create_index(["kind", "detected_at"])
+
+    db["alerts"].create({
+        "id": int, "change_id": int, "rule": str, "channel": str, "status": str,
+        "attempts": int, "last_error": str, "created_at": str, "sent_at": str,
+    }, pk="id", defaults={"status": "pending", "attempts": 0},
+       foreign_keys=[("change_id", "changes", "id")])
+    db["alerts"].create_index(["change_id", "rule", "channel"], unique=True)
+    db["alerts"].create_index(["status"])
+
+    db["fetches"].create({
+        "id": int, "url": str, "article_id": int, "source_id": int, "at": str, "status": int,
+        "bytes": int, "elapsed_ms": int, "error": str,
+    }, pk="id")
+    db["fetches"].create_index(["article_id", "at"])
+
+
+MIGRATIONS = [(1, "initial schema", _initial)]

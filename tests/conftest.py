@@ -1,0 +1,56 @@
+"""Shared fixtures. Airflow's environment is set here, before anything imports airflow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Airflow reads these once, at import: set them before any test module imports it.
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))
+os.environ.setdefault("AIRFLOW_CONFIG", str(ROOT / "airflow.cfg"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{ROOT / '.airflow' / 'airflow.db'}")
+
+import pytest  # noqa: E402
+
+import storage  # noqa: E402
+from demo.newsroom import Newsroom  # noqa: E402
+from pipeline.config import settings_from_dict  # noqa: E402
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A fresh, migrated database for each test."""
+    return storage.open_db(tmp_path / "redline.db")
+
+
+@pytest.fixture
+def newsroom():
+    """The demo newsroom, serving on a free port of 127.0.0.1."""
+    with Newsroom() as room:
+        yield room
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Build Settings from a dict shaped like redline.toml, with a fresh database and private addresses allowed."""
+
+    def build(**sections):
+        sections.setdefault("database", {"path": str(tmp_path / "redline.db")})
+        sections.setdefault("network", {"allow_private": True})
+        return settings_from_dict(sections, tmp_path / "redline.toml")
+
+    return build
+
+
+@pytest.fixture
+def newsroom_settings(newsroom, make_settings):
+    """Settings that follow the demo newsroom's feed and alert its sink of figure changes."""
+    host = newsroom.url.split("://", 1)[1]
+    return make_settings(
+        sources=[{"name": "newsroom", "kind": "rss", "url": f"{newsroom.url}/feed.xml"}],
+        alerts=[{"name": "figures", "kinds": ["figure", "headline", "correction"],
+                 "urls": [f"json://{host}/_sink"]}],
+    )
