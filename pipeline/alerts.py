@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 import apprise
 
@@ -13,12 +14,17 @@ MAX_ATTEMPTS = 5
 
 
 def channel_name(url: str) -> str:
-    """The Apprise URL with its secrets masked: what is stored and shown instead of the URL."""
+    """A name for an Apprise URL that holds none of its secrets: what is stored and shown.
+
+    Credentials are masked and the query (where tokens and headers travel) is dropped;
+    a short digest of the whole URL keeps two channels that differ only there apart.
+    """
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:10]
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
-        return f"{scheme}://(unrecognised URL)"
-    return plugin.url(privacy=True)
+        return f"{scheme}://(unrecognised URL)#{digest}"
+    return f"{plugin.url(privacy=True).split('?', 1)[0]}#{digest}"
 
 
 def rule_matches(rule: RuleSettings, change: Change) -> bool:

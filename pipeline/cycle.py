@@ -47,7 +47,7 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
     error, new = fetched.error, 0
     if fetched.ok:
         try:
-            entries = discover_entries(fetched.body, config.kind, config.url)
+            entries = discover_entries(fetched.body, config.kind, fetched.final_url)
             new = storage.add_articles(db, source_id, entries, now)
         except FeedError as exc:
             error = str(exc)
@@ -169,8 +169,14 @@ def run_cycle(settings: Settings, now: datetime | None = None, everything: bool 
     """One full cycle without Airflow: poll every source, check what is due, deliver alerts."""
     now = now or utcnow()
     polls = poll_sources(settings, now)
-    checks: dict[str, int] = {}
-    for batch in plan_batches(settings, now, everything):
-        for key, value in check_batch(settings, batch, now).items():
-            checks[key] = checks.get(key, 0) + value
+    checks = sum_counts([check_batch(settings, batch, now) for batch in plan_batches(settings, now, everything)])
     return {"polls": polls, "checks": checks, "alerts": deliver_alerts(settings, now)}
+
+
+def sum_counts(results: list[dict]) -> dict[str, int]:
+    """Add up the per-batch counts that check_batch returns."""
+    totals: dict[str, int] = {}
+    for counts in results:
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals

@@ -38,7 +38,10 @@ def diff_words(old: str, new: str) -> list[tuple[int, str]]:
     engine.Diff_Timeout = 0  # exact diffs; inputs are article-sized
     ops = engine.diff_main(old_codes, new_codes, False)
     engine.diff_cleanupSemantic(ops)
-    return [(op, "".join(tokens[c] for c in codes)) for op, codes in ops]
+    ops = [(op, "".join(tokens[c] for c in codes)) for op, codes in ops]
+    # Slide each edit to the nearest paragraph, sentence or word boundary, as a reader would place it.
+    engine.diff_cleanupSemanticLossless(ops)
+    return [(op, text) for op, text in ops if text]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -71,6 +74,10 @@ class SentenceOp:
 
 def _words(sentence: str) -> list[str]:
     return [t.lower() for t in tokenize(sentence) if not t.isspace()]
+
+
+def _count_words(text: str) -> int:
+    return sum(1 for t in tokenize(text) if t[0].isalnum() or t[0] == "_")
 
 
 def _similarity(a: list[str], b: list[str]) -> float:
@@ -148,8 +155,8 @@ def compare_versions(
             changes.append(Change("sentence_removed", sentence.old, None, context=sentence.old))
     ops = diff_words(old_text, new_text)
     stats = {
-        "words_added": sum(len(_words(t)) for op, t in ops if op == 1),
-        "words_removed": sum(len(_words(t)) for op, t in ops if op == -1),
+        "words_added": sum(_count_words(t) for op, t in ops if op == 1),
+        "words_removed": sum(_count_words(t) for op, t in ops if op == -1),
         **{f"sentences_{name}": sum(1 for s in alignment if s.op == name)
            for name in ("added", "deleted", "edited", "moved")},
         "figures_changed": sum(1 for c in changes if c.kind == "figure"),

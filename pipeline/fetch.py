@@ -81,6 +81,7 @@ def fetch_url(
                 status = response.status_code
                 if status in _REDIRECTS and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
+                    headers = {}  # validators belong to the first URL, not to where it redirects
                     continue
                 body = b"" if status == 304 else _read_capped(response, current, network.max_bytes)
                 return Fetched(

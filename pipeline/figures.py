@@ -25,7 +25,7 @@ BOUNDARIES = {"en": {"of", "to", "in", "on", "at", "when", "after", "before", "a
 LINKING = {"en": {"rose", "risen", "climbed", "reached", "stood", "stands", "increased", "jumped",
                   "fell", "dropped", "hit", "now", "stand", "totals", "totalled", "totaled", "grew", "is", "was"}}
 
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _WORD = re.compile(r"[A-Za-z][\w'-]*|[.,;:!?()\"]")
 
 
@@ -33,7 +33,7 @@ def _figure_pattern(language: str) -> re.Pattern:
     qualifiers = "|".join(re.escape(q) for q in sorted(QUALIFIERS[language], key=len, reverse=True))
     scales = "|".join(sorted(SCALES[language], key=len, reverse=True))
     return re.compile(
-        rf"(?P<time>\b\d{{1,2}}:\d{{2}}\b)"
+        rf"(?P<time>\b\d{{1,2}}:\d{{2}}(?!\d)(?:\s*[ap]\.?m\.?)?)"
         rf"|(?:\b(?P<qualifier>{qualifiers})\s+)?(?P<currency>[$€£¥])?(?P<number>(?<![\w.,]){_NUMBER})"
         rf"(?:\s?(?P<scale>{scales})\b)?(?P<percent>\s?%|\s+percent\b)?",
         re.IGNORECASE,

@@ -28,7 +28,8 @@ def diff_as_unified(ops: Iterable[tuple[int, str]]) -> str:
 def print_diff(ops: Iterable[tuple[int, str]], console: Console | None = None) -> None:
     """Print the coloured word diff (plain markers when the output is not a terminal)."""
     console = console or Console()
-    console.print(diff_as_rich(ops) if console.is_terminal else diff_as_unified(ops), highlight=False)
+    rendered = diff_as_rich(ops) if console.is_terminal else diff_as_unified(ops)
+    console.print(rendered, markup=False, highlight=False, soft_wrap=True)
 
 
 def describe_change(change: dict) -> str:

@@ -27,7 +27,8 @@ def retry_after_failure(
     now: datetime, failures: int, schedule: ScheduleSettings, rng: random.Random | None = None
 ) -> datetime:
     """When to try again after failures consecutive failed fetches: exponential, capped at a day."""
-    delay = min(FAILURE_BACKOFF * 2 ** max(failures - 1, 0), MAX_BACKOFF)
+    doublings = min(max(failures - 1, 0), 32)  # bounded so a years-long outage cannot overflow
+    delay = min(FAILURE_BACKOFF * 2 ** doublings, MAX_BACKOFF)
     return now + timedelta(seconds=_jitter(delay, schedule.jitter, rng))
 
 

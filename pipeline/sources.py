@@ -10,7 +10,13 @@ from pipeline.errors import FeedError
 from pipeline.models import Entry
 
 # Query parameters that track the reader, not the story: dropping them keeps one record per story.
-_TRACKING = ("utm_", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "ref", "cmpid", "ocid", "smid")
+_TRACKING_PREFIXES = ("utm_",)
+_TRACKING_NAMES = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "ref", "cmpid", "ocid", "smid"}
+
+
+def _is_tracking(name: str) -> bool:
+    name = name.lower()
+    return name.startswith(_TRACKING_PREFIXES) or name in _TRACKING_NAMES
 
 
 def canonicalize_url(url: str) -> str:
@@ -19,9 +25,10 @@ def canonicalize_url(url: str) -> str:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     default_port = {"http": 80, "https": 443}.get(scheme)
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
     netloc = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.lower().startswith(_TRACKING)]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
     path = parts.path or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/")
@@ -31,8 +38,9 @@ def canonicalize_url(url: str) -> str:
 def parse_feed(body: bytes, location: str) -> list[Entry]:
     """The entries of an RSS or Atom document; FeedError if it has none and cannot be read."""
     feed = feedparser.parse(body)
-    if feed.bozo and not feed.entries:
-        raise FeedError(location, f"not a readable RSS or Atom feed ({feed.get('bozo_exception')})")
+    if not feed.entries and (feed.bozo or not feed.version):
+        reason = feed.get("bozo_exception") or "no RSS or Atom root element"
+        raise FeedError(location, f"not a readable RSS or Atom feed ({reason})")
     entries = []
     for item in feed.entries:
         link = item.get("link") or next(
@@ -45,7 +53,7 @@ def parse_feed(body: bytes, location: str) -> list[Entry]:
             title=item.get("title"),
             summary=item.get("summary"),
             published=item.get("published"),
-            updated=item.get("updated"),
+            updated=item.get("updated") if feed.version.startswith("atom") else None,
         ))
     return entries
 
@@ -61,7 +69,7 @@ def parse_url_list(body: bytes, location: str) -> list[Entry]:
         line = line.split("#", 1)[0].strip()
         if line:
             url = urljoin(location, line)
-            if urlsplit(url).scheme not in ("http", "https"):
+            if urlsplit(url).scheme not in ("http", "https") or any(c.isspace() for c in line):
                 raise FeedError(location, f"line {line!r} is not an http(s) URL")
             entries.append(Entry(url=canonicalize_url(url)))
     return entries

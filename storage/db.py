@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,11 +52,23 @@ def migrate(db: Database) -> list[int]:
     for number, name, change in MIGRATIONS:
         if number in done:
             continue
-        with db.conn:
+        with db.atomic():
             change(db)
             db["migrations"].insert({"id": number, "name": name, "applied_at": to_iso(datetime.now().astimezone())})
         applied.append(number)
     return applied
+
+
+@contextmanager
+def _immediate(db: Database) -> Iterator[Database]:
+    # BEGIN IMMEDIATE takes the write lock before reading, so two runs cannot claim one article.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
 
 
 def _record(cls, row: dict | None):
@@ -84,7 +97,7 @@ def _all(db: Database, sql: str, params: Iterable = ()) -> list[dict]:
 
 def sync_sources(db: Database, sources: Iterable) -> dict[str, int]:
     """Upsert the configured sources (name, kind, url); returns their ids by name."""
-    with db.conn:
+    with db.atomic():
         for source in sources:
             db.execute(
                 "INSERT INTO sources (name, kind, location) VALUES (?, ?, ?) "
@@ -104,7 +117,7 @@ def get_source(db: Database, name: str) -> dict:
 
 def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | None) -> None:
     """Remember when a source was polled, its validators and its error (None clears it)."""
-    with db.conn:
+    with db.atomic():
         _insert_fetch(db, fetched, source_id=source_id)
         updates = {"last_polled_at": to_iso(fetched.at), "last_error": error}
         if fetched.ok:
@@ -115,7 +128,7 @@ def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | Non
 def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: datetime) -> int:
     """Track the entries' URLs (due at once); known URLs are left as they are. Returns how many are new."""
     before = db["articles"].count
-    with db.conn:
+    with db.atomic():
         for entry in entries:
             db.execute(
                 "INSERT INTO articles (canonical_url, source_id, first_seen_at, feed_title, "
@@ -134,8 +147,7 @@ def claim_due_articles(
     """Lease the due articles (all live ones with everything) so no other run checks them too."""
     due = "" if everything else "AND next_check_at <= :now"
     limit_sql = "LIMIT :limit" if limit else ""
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")  # claim atomically against a concurrent run
+    with _immediate(db):
         ids = [row[0] for row in db.execute(
             f"SELECT id FROM articles WHERE status IN ('active', 'failing') {due} "
             f"AND (lease_until IS NULL OR lease_until <= :now) ORDER BY next_check_at, id {limit_sql}",
@@ -152,7 +164,7 @@ def claim_due_articles(
 def release_articles(db: Database, ids: Iterable[int]) -> None:
     """End the lease on these articles."""
     ids = list(ids)
-    with db.conn:
+    with db.atomic():
         db.execute(f"UPDATE articles SET lease_until = NULL WHERE id IN ({','.join('?' * len(ids))})", ids)
 
 
@@ -189,14 +201,14 @@ def _insert_fetch(db: Database, fetched: Fetched, article_id: int | None = None,
 
 def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
     """Append one request to the audit log."""
-    with db.conn:
+    with db.atomic():
         _insert_fetch(db, fetched, article_id, source_id)
 
 
 def update_article(db: Database, article_id: int, fetched: Fetched | None = None, **values) -> None:
     """Set an article's checking state, logging the fetch in the same transaction; ends its lease."""
     values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
-    with db.conn:
+    with db.atomic():
         if fetched is not None:
             _insert_fetch(db, fetched, article_id=article_id)
         db["articles"].update(article_id, {**values, "lease_until": None})
@@ -220,7 +232,13 @@ def record_version(
     blob = _blob_hash(raw)
     detected = to_iso(fetched.at)
     change_ids = []
-    with db.conn:
+    with db.atomic():
+        stored = _one(db, "SELECT text_hash FROM versions WHERE article_id = ? AND number = ?",
+                      [version.article_id, version.number])
+        if stored and stored["text_hash"] == version.text_hash:
+            return [row["id"] for row in _all(db, (
+                "SELECT c.id FROM changes c JOIN diffs d ON d.id = c.diff_id "
+                "WHERE d.article_id = ? AND d.to_number = ? ORDER BY c.seq"), [version.article_id, version.number])]
         _insert_fetch(db, fetched, article_id=version.article_id)
         db["blobs"].insert({"hash": blob, "codec": "zlib", "bytes": zlib.compress(raw, 6)}, ignore=True)
         row = {f.name: getattr(version, f.name) for f in fields(Version)}
@@ -344,7 +362,7 @@ def pending_alerts(db: Database, max_attempts: int) -> list[dict]:
 
 def mark_alert(db: Database, alert_id: int, status: str, at: datetime, error: str | None = None) -> None:
     """Record one delivery attempt of an alert."""
-    with db.conn:
+    with db.atomic():
         db.execute(
             "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, "
             "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",

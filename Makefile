@@ -1,0 +1,41 @@
+# Redline: `make demo` and `make test` are the whole set-up on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# Airflow reads these at import: project-local home, absolute SQLite URL, our DAGs only.
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
+export REDLINE_CONFIG ?= $(CURDIR)/.airflow/demo/redline.toml
+
+.PHONY: demo test airflow bench install clean
+
+demo: $(STAMP) .airflow/airflow.db
+	$(BIN)/redline demo --workdir .airflow/demo
+
+test: $(STAMP) .airflow/airflow.db
+	$(BIN)/python -m pytest
+
+airflow: $(STAMP) .airflow/airflow.db
+	$(BIN)/airflow standalone
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+.airflow/airflow.db: $(STAMP)
+	mkdir -p .airflow
+	$(BIN)/airflow db migrate > .airflow/migrate.log 2>&1 || (cat .airflow/migrate.log; exit 1)
+
+clean:
+	rm -rf .airflow

@@ -1,0 +1,123 @@
+"""
+Redline's DAGs: poll sources, check articles, deliver alerts.
+
+Each task body is one call into `pipeline.cycle`; configuration comes from
+`$REDLINE_CONFIG` (redline.toml) when the task runs, never at parse time.
+Imports of the pipeline happen inside the tasks so parsing this file stays cheap.
+"""
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, Param, dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+
+CHANGES = Asset("redline://changes")
+START = datetime(2026, 1, 1)
+# Tests and the demo set REDLINE_TASK_RETRIES=0: dag.test() really waits out retry delays.
+DEFAULT_ARGS = {
+    "owner": "redline",
+    "retries": int(os.environ.get("REDLINE_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+COMMON = {"start_date": START, "catchup": False, "max_active_runs": 1,
+          "default_args": DEFAULT_ARGS, "tags": ["redline"]}
+
+
+@dag(
+    dag_id="redline_poll_sources",
+    schedule=timedelta(minutes=15),
+    doc_md="""
+### Poll sources
+Every 15 minutes, fetch each configured feed or URL list (one mapped task per
+source, never per article) and start tracking the articles it names. A source
+that cannot be fetched or parsed is recorded on the source; the others go on.
+""",
+    **COMMON,
+)
+def redline_poll_sources():
+    @task
+    def list_sources() -> list[str]:
+        from pipeline import config, cycle
+
+        return cycle.source_names(config.load_settings())
+
+    @task(max_active_tis_per_dagrun=4)
+    def poll_source(name: str) -> dict:
+        from pipeline import config, cycle
+
+        return cycle.poll_source(config.load_settings(), name)
+
+    poll_source.expand(name=list_sources())
+
+
+@dag(
+    dag_id="redline_check_articles",
+    schedule=timedelta(minutes=5),
+    params={"recheck_all": Param(False, type="boolean", description="Check every tracked article now.")},
+    doc_md="""
+### Check articles
+Every 5 minutes, claim the due articles (a lease, so overlapping runs never
+fetch one twice), split them into batches and check each batch in one mapped
+task. Each article's new version, diff, changes and pending alerts are stored
+in one transaction. A run that found changes updates the `redline://changes`
+Asset, which schedules `redline_deliver_alerts`. Trigger with
+`{"recheck_all": true}` to check every tracked article whatever its schedule.
+""",
+    **COMMON,
+)
+def redline_check_articles():
+    @task
+    def plan_batches(params=None) -> list[list[int]]:
+        from pipeline import config, cycle
+
+        return cycle.plan_batches(config.load_settings(), everything=params["recheck_all"])
+
+    @task(max_active_tis_per_dagrun=4)
+    def check_batch(batch: list[int]) -> dict:
+        from pipeline import config, cycle
+
+        return cycle.check_batch(config.load_settings(), batch)
+
+    @task(outlets=[CHANGES])
+    def announce_changes(results) -> dict:
+        from airflow.exceptions import AirflowSkipException
+        from pipeline import cycle
+
+        totals = cycle.sum_counts(results[:])  # one XCom read for all batches
+        if not totals.get("changes"):
+            raise AirflowSkipException("no new changes, so no Asset event and no delivery run")
+        return totals
+
+    announce_changes(check_batch.expand(batch=plan_batches()))
+
+
+@dag(
+    dag_id="redline_deliver_alerts",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("*/30 * * * *", timezone="UTC"), assets=[CHANGES]
+    ),
+    doc_md="""
+### Deliver alerts
+Runs whenever `redline_check_articles` stores new changes (the
+`redline://changes` Asset), and every 30 minutes to retry failed deliveries.
+Sends each pending alert through Apprise, one message per article, rule and
+channel; an alert is stored once and never sent twice.
+""",
+    **COMMON,
+)
+def redline_deliver_alerts():
+    @task
+    def deliver_alerts() -> dict:
+        from pipeline import config, cycle
+
+        return cycle.deliver_alerts(config.load_settings())
+
+    deliver_alerts()
+
+
+redline_poll_sources()
+redline_check_articles()
+redline_deliver_alerts()

@@ -1,0 +1,276 @@
+"""Tests for pipeline/config.py: loading, defaults, and the errors a bad file gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import (
+    DEFAULT_LADDER,
+    ENV_VAR,
+    NetworkSettings,
+    load_settings,
+    settings_from_dict,
+)
+from pipeline.errors import ConfigError
+
+FULL = """\
+[database]
+path = "data/news.db"
+
+[network]
+allow_private = true
+connect_timeout = "3s"
+read_timeout = 12
+max_bytes = 2000000
+max_redirects = 3
+user_agent = "Redline-test/1.0"
+
+[schedule]
+ladder = [["3h", "15m"], ["1d", "1h"], ["7d", "3h"]]
+jitter = 0.2
+batch_size = 10
+lease = "15m"
+
+[diff]
+ignore = ["^Advertisement$", "Updated \\\\d+ minutes ago"]
+
+[[sources]]
+name = "wire"
+kind = "rss"
+url = "https://news.example.org/feed.xml"
+
+[[sources]]
+name = "list"
+kind = "urls"
+url = "https://news.example.org/urls.txt"
+
+[[alerts]]
+name = "figures"
+urls = ["json://hooks.example.org/x"]
+kinds = ["figure", "headline"]
+keywords = ["toll"]
+"""
+
+
+def write(folder: Path, text: str, name: str = "redline.toml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def config_error(folder: Path, text: str) -> ConfigError:
+    """The ConfigError raised by loading text as a config file, with its message checked for the path."""
+    path = write(folder, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(path.resolve()) in str(caught.value)
+    return caught.value
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_config(monkeypatch, tmp_path):
+    """Each test starts in an empty folder with no $REDLINE_CONFIG."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+# Defaults and a valid file ----------------------------------------------------------------
+
+def test_defaults_without_a_file(tmp_path):
+    settings = load_settings()
+    assert settings.path is None
+    assert settings.database == (tmp_path / "redline.db").resolve()
+    assert settings.network == NetworkSettings()
+    assert settings.network.allow_private is False
+    assert settings.schedule.ladder == DEFAULT_LADDER
+    assert settings.schedule.batch_size == 50
+    assert settings.diff.ignore == ()
+    assert settings.sources == ()
+    assert settings.alerts == ()
+
+
+def test_redline_toml_in_the_working_folder_is_picked_up(tmp_path):
+    write(tmp_path, '[schedule]\nbatch_size = 7\n')
+    settings = load_settings()
+    assert settings.path == (tmp_path / "redline.toml").resolve()
+    assert settings.schedule.batch_size == 7
+
+
+def test_full_valid_file(tmp_path):
+    path = write(tmp_path, FULL)
+    settings = load_settings(path)
+
+    assert settings.path == path.resolve()
+    assert settings.network.allow_private is True
+    assert settings.network.connect_timeout == 3.0
+    assert settings.network.read_timeout == 12.0
+    assert settings.network.max_bytes == 2_000_000
+    assert settings.network.max_redirects == 3
+    assert settings.network.user_agent == "Redline-test/1.0"
+    assert settings.schedule.ladder == ((3 * 3600.0, 15 * 60.0), (86400.0, 3600.0), (7 * 86400.0, 3 * 3600.0))
+    assert settings.schedule.jitter == 0.2
+    assert settings.schedule.batch_size == 10
+    assert settings.schedule.lease == 900.0
+    assert settings.diff.ignore == ("^Advertisement$", r"Updated \d+ minutes ago")
+    assert [(s.name, s.kind, s.url) for s in settings.sources] == [
+        ("wire", "rss", "https://news.example.org/feed.xml"),
+        ("list", "urls", "https://news.example.org/urls.txt"),
+    ]
+    (rule,) = settings.alerts
+    assert rule.name == "figures"
+    assert rule.urls == ("json://hooks.example.org/x",)
+    assert rule.kinds == ("figure", "headline")
+    assert rule.keywords == ("toll",)
+
+
+@pytest.mark.parametrize("value, seconds", [
+    (90, 90.0), (2.5, 2.5), ("45s", 45.0), ("15m", 900.0), ("3h", 10800.0), ("7d", 604800.0), ("1.5h", 5400.0),
+])
+def test_durations(tmp_path, value, seconds):
+    settings = settings_from_dict({"schedule": {"lease": value}}, tmp_path / "redline.toml")
+    assert settings.schedule.lease == seconds
+
+
+def test_rule_defaults_and_single_string_url(tmp_path):
+    settings = load_settings(write(tmp_path, '[[alerts]]\nname = "r"\nurls = "json://h/x"\n'))
+    assert settings.alerts[0].urls == ("json://h/x",)
+    assert settings.alerts[0].kinds == ("figure",)
+    assert settings.alerts[0].keywords == ()
+
+
+def test_database_path_is_relative_to_the_config_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = write(folder, '[database]\npath = "data/news.db"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_settings(path).database == (folder / "data" / "news.db").resolve()
+
+
+def test_absolute_database_path_is_kept(tmp_path):
+    target = tmp_path / "abs" / "x.db"
+    path = write(tmp_path, f'[database]\npath = "{target.as_posix()}"\n')
+    assert load_settings(path).database == target.resolve()
+
+
+# Which file is read -----------------------------------------------------------------------
+
+def test_env_var_names_the_file(tmp_path, monkeypatch):
+    path = write(tmp_path, '[schedule]\nbatch_size = 3\n', name="from-env.toml")
+    monkeypatch.setenv(ENV_VAR, str(path))
+    settings = load_settings()
+    assert settings.path == path.resolve()
+    assert settings.schedule.batch_size == 3
+
+
+def test_env_var_beats_the_working_folder_file(tmp_path, monkeypatch):
+    write(tmp_path, '[schedule]\nbatch_size = 1\n')
+    monkeypatch.setenv(ENV_VAR, str(write(tmp_path, '[schedule]\nbatch_size = 2\n', name="env.toml")))
+    assert load_settings().schedule.batch_size == 2
+
+
+def test_explicit_path_beats_env_var(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(write(tmp_path, '[schedule]\nbatch_size = 2\n', name="env.toml")))
+    explicit = write(tmp_path, '[schedule]\nbatch_size = 5\n', name="explicit.toml")
+    assert load_settings(explicit).schedule.batch_size == 5
+
+
+def test_env_var_pointing_at_a_missing_file_is_an_error(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere.toml"
+    monkeypatch.setenv(ENV_VAR, str(missing))
+    with pytest.raises(ConfigError, match="not found") as caught:
+        load_settings()
+    assert str(missing.resolve()) in str(caught.value)
+
+
+# Bad input --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, key", [
+    ('[netwrok]\nallow_private = true\n', "netwrok"),
+    ('[network]\nallow_privat = true\n', "network.allow_privat"),
+    ('[network]\nallow_private = "yes"\n', "network.allow_private"),
+    ('[network]\nmax_bytes = 1.5\n', "network.max_bytes"),
+    ('[network]\nread_timeout = "soon"\n', "network.read_timeout"),
+    ('[network]\nconnect_timeout = -1\n', "network.connect_timeout"),
+    ('[schedule]\nbatch_size = 0\n', "schedule.batch_size"),
+    ('[schedule]\nbatch_size = -4\n', "schedule.batch_size"),
+    ('[schedule]\njitter = 1\n', "schedule.jitter"),
+    ('[schedule]\nladder = [["1d", "1h"], ["3h", "15m"]]\n', "schedule.ladder"),
+    ('[schedule]\nladder = []\n', "schedule.ladder"),
+    ('[[sources]]\nname = "a"\nkind = "json"\nurl = "https://x.example/f"\n', "sources[0].kind"),
+    ('[[sources]]\nname = "a"\nkind = "rss"\n', "sources[0].url"),
+    ('[[sources]]\nname = "a"\nkind = "rss"\nurl = ""\n', "sources[0].url"),
+    ('[[alerts]]\nname = "r"\nurls = ["json://h/x"]\nkinds = ["typo"]\n', "alerts[0].kinds"),
+    ('[[alerts]]\nname = "r"\n', "alerts[0].urls"),
+    ('[sources]\nname = "a"\n', "sources"),
+])
+def test_bad_value_names_file_and_key(tmp_path, text, key):
+    error = config_error(tmp_path, text)
+    assert error.key == key
+    assert f": {key}:" in str(error)
+
+
+def test_wrong_type_message_says_what_was_expected(tmp_path):
+    error = config_error(tmp_path, '[network]\nallow_private = "true"\n')
+    assert "true or false" in str(error)
+    assert "'true'" in str(error)
+
+
+def test_duplicate_source_names(tmp_path):
+    source = '[[sources]]\nname = "wire"\nkind = "rss"\nurl = "https://x.example/{}"\n'
+    error = config_error(tmp_path, source.format("a") + source.format("b"))
+    assert error.key == "sources[1].name"
+    assert "'wire'" in str(error)
+
+
+def test_bad_regex_in_diff_ignore(tmp_path):
+    error = config_error(tmp_path, '[diff]\nignore = ["fine", "(unclosed"]\n')
+    assert error.key == "diff.ignore"
+    assert "regular expression" in str(error)
+
+
+def test_invalid_toml(tmp_path):
+    error = config_error(tmp_path, '[network\nallow_private = true\n')
+    assert error.key is None
+    assert "not valid TOML" in str(error)
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "absent.toml"
+    with pytest.raises(ConfigError, match="file not found") as caught:
+        load_settings(missing)
+    assert str(missing.resolve()) in str(caught.value)
+
+
+def test_settings_from_dict_without_a_path_says_so():
+    with pytest.raises(ConfigError, match=r"^<settings>: schedule\.batch_size:"):
+        settings_from_dict({"schedule": {"batch_size": 0}})
+
+
+# Settings.source --------------------------------------------------------------------------
+
+def test_source_by_name(tmp_path):
+    settings = load_settings(write(tmp_path, FULL))
+    assert settings.source("list").url == "https://news.example.org/urls.txt"
+
+
+def test_unknown_source_name(tmp_path):
+    path = write(tmp_path, FULL)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path).source("missing")
+    assert caught.value.key == "sources.missing"
+    assert str(path.resolve()) in str(caught.value)
+
+
+def test_unknown_source_name_without_a_file():
+    with pytest.raises(ConfigError, match="sources.missing"):
+        settings_from_dict({}).source("missing")
+
+
+def test_settings_are_frozen():
+    settings = settings_from_dict({})
+    with pytest.raises(AttributeError):
+        settings.schedule.batch_size = 1  # type: ignore[misc]

@@ -1,0 +1,405 @@
+"""Tests for storage/db.py against a real, freshly migrated SQLite file."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlite_utils import Database
+
+import storage
+from pipeline.config import SourceSettings
+from pipeline.errors import NotFoundError
+from pipeline.models import Change, Diff, Entry, Fetched, Version, to_iso
+
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+LEASE = 600.0
+
+
+# Helpers ----------------------------------------------------------------------------------
+
+def add_source(db, name="wire", kind="rss", url="https://news.example.org/feed.xml") -> int:
+    return storage.sync_sources(db, [SourceSettings(name=name, kind=kind, url=url)])[name]
+
+
+def add_article(db, url="https://news.example.org/story", now=NOW) -> int:
+    """Track one URL and return its article id."""
+    storage.add_articles(db, add_source(db), [Entry(url=url, title="Feed title")], now)
+    return storage.find_article(db, url).id
+
+
+def fetched(url="https://news.example.org/story", at=NOW, body=b"<html>page</html>") -> Fetched:
+    return Fetched(url=url, final_url=url, status=200, at=at, elapsed_ms=12, body=body)
+
+
+def version(article_id: int, number: int, text: str, title: str = "Headline", at=NOW) -> Version:
+    return Version(
+        article_id=article_id, number=number, fetched_at=to_iso(at), text_hash=f"hash-{text}",
+        text=text, title=title, word_count=len(text.split()), notices=("Correction: x",),
+        extractor="test",
+    )
+
+
+def store(db, article_id, number, text, diff=None, alerts=(), raw=None, at=NOW):
+    raw = raw if raw is not None else f"<p>{text}</p>".encode()
+    return storage.record_version(
+        db, version(article_id, number, text, at=at), raw, fetched(at=at, body=raw),
+        {"title": "Headline", "last_changed_at": at}, diff=diff, alerts=alerts,
+    )
+
+
+def figure_diff(before="12", after="15") -> Diff:
+    return Diff(
+        ops=((0, "The toll is"), (-1, before), (1, after)),
+        changes=(Change("figure", before, after, context=f"The toll is {after}", subject="toll"),
+                 Change("headline", "Old", "New", significance=0.5)),
+        stats={"added": 1, "removed": 1},
+    )
+
+
+def rows(db, table: str) -> list[dict]:
+    return list(db[table].rows)
+
+
+# Opening and migrating --------------------------------------------------------------------
+
+def test_migrate_is_idempotent(tmp_path):
+    path = tmp_path / "redline.db"
+    first = storage.open_db(path)
+    assert [row["id"] for row in rows(first, "migrations")] == [1]
+    assert storage.migrate(first) == []
+    again = storage.open_db(path)
+    assert storage.migrate(again) == []
+    assert len(rows(again, "migrations")) == 1
+
+
+def test_fresh_database_reports_its_migrations(tmp_path):
+    assert storage.migrate(Database(tmp_path / "bare.db")) == [1]
+
+
+def test_wal_mode(db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_count_rows_on_an_empty_database(db):
+    assert set(storage.count_rows(db).values()) == {0}
+
+
+# Sources ----------------------------------------------------------------------------------
+
+def test_sync_sources_upserts(db):
+    first = storage.sync_sources(db, [SourceSettings("wire", "rss", "https://a.example/feed")])
+    second = storage.sync_sources(db, [
+        SourceSettings("wire", "atom", "https://b.example/atom"),
+        SourceSettings("list", "urls", "https://b.example/urls.txt"),
+    ])
+    assert second["wire"] == first["wire"]
+    assert set(second) == {"wire", "list"}
+    assert len(rows(db, "sources")) == 2
+    wire = storage.get_source(db, "wire")
+    assert (wire["kind"], wire["location"]) == ("atom", "https://b.example/atom")
+
+
+def test_get_source_unknown(db):
+    with pytest.raises(NotFoundError, match="nope"):
+        storage.get_source(db, "nope")
+
+
+def test_record_poll_keeps_validators_of_a_good_fetch(db):
+    source_id = add_source(db)
+    good = Fetched("u", "u", 200, NOW, 5, b"<rss/>", etag='"v1"', last_modified="Sun, 01 Nov 2026 00:00:00 GMT")
+    storage.record_poll(db, source_id, good, None)
+    storage.record_poll(db, source_id, Fetched("u", "u", None, NOW, 5, error="refused"), "refused")
+    source = storage.get_source(db, "wire")
+    assert source["etag"] == '"v1"'
+    assert source["last_error"] == "refused"
+    assert source["last_polled_at"] == to_iso(NOW)
+    assert len(rows(db, "fetches")) == 2
+
+
+# Articles ---------------------------------------------------------------------------------
+
+def test_add_articles_counts_only_new_ones(db):
+    source_id = add_source(db)
+    entries = [Entry("https://x.example/a", title="A"), Entry("https://x.example/b", title="B")]
+    assert storage.add_articles(db, source_id, entries, NOW) == 2
+    later = NOW + timedelta(hours=1)
+    again = [Entry("https://x.example/a", title="A changed"), Entry("https://x.example/c")]
+    assert storage.add_articles(db, source_id, again, later) == 1
+    assert [a.canonical_url for a in storage.list_articles(db)] == [
+        "https://x.example/a", "https://x.example/b", "https://x.example/c"]
+
+
+def test_add_articles_does_not_overwrite_an_existing_article(db):
+    source_id = add_source(db)
+    storage.add_articles(db, source_id, [Entry("https://x.example/a", title="First")], NOW)
+    article = storage.find_article(db, "https://x.example/a")
+    storage.update_article(db, article.id, status="failing", next_check_at=NOW + timedelta(days=1))
+    storage.add_articles(db, source_id, [Entry("https://x.example/a", title="Second")], NOW + timedelta(hours=2))
+
+    after = storage.find_article(db, "https://x.example/a")
+    assert after.first_seen_at == to_iso(NOW)
+    assert after.status == "failing"
+    assert after.next_check_at == to_iso(NOW + timedelta(days=1))
+    feed_title = db.execute("SELECT feed_title FROM articles WHERE id = ?", [article.id]).fetchone()[0]
+    assert feed_title == "First"
+
+
+def test_new_articles_are_due_at_once(db):
+    article = storage.get_article(db, add_article(db))
+    assert article.status == "active"
+    assert article.next_check_at == to_iso(NOW)
+    assert article.checks == 0
+
+
+def test_get_and_find_article(db):
+    article_id = add_article(db, "https://x.example/s")
+    assert storage.get_article(db, article_id).canonical_url == "https://x.example/s"
+    assert storage.find_article(db, str(article_id)).id == article_id
+    with pytest.raises(NotFoundError):
+        storage.get_article(db, 999)
+    with pytest.raises(NotFoundError, match="nowhere"):
+        storage.find_article(db, "https://x.example/nowhere")
+
+
+# Claiming ---------------------------------------------------------------------------------
+
+def three_articles(db) -> tuple[int, int, int]:
+    """(due now, due in an hour, due in a day)."""
+    source_id = add_source(db)
+    urls = [f"https://x.example/{n}" for n in range(3)]
+    storage.add_articles(db, source_id, [Entry(u) for u in urls], NOW)
+    ids = tuple(storage.find_article(db, u).id for u in urls)
+    storage.update_article(db, ids[1], next_check_at=NOW + timedelta(hours=1))
+    storage.update_article(db, ids[2], next_check_at=NOW + timedelta(days=1))
+    return ids
+
+
+def test_claim_only_due_articles(db):
+    due, soon, later = three_articles(db)
+    assert storage.claim_due_articles(db, NOW, LEASE) == [due]
+    storage.release_articles(db, [due])
+    assert storage.claim_due_articles(db, NOW + timedelta(hours=2), LEASE) == [due, soon]
+
+
+def test_lease_prevents_a_second_claim(db):
+    due, _, _ = three_articles(db)
+    assert storage.claim_due_articles(db, NOW, LEASE) == [due]
+    assert storage.claim_due_articles(db, NOW + timedelta(seconds=LEASE - 1), LEASE) == []
+    assert storage.claim_due_articles(db, NOW + timedelta(seconds=LEASE), LEASE) == [due]
+
+
+def test_release_frees_claimed_articles(db):
+    due, _, _ = three_articles(db)
+    assert storage.claim_due_articles(db, NOW, LEASE) == [due]
+    storage.release_articles(db, [due])
+    assert storage.claim_due_articles(db, NOW, LEASE) == [due]
+
+
+def test_release_of_nothing_is_harmless(db):
+    storage.release_articles(db, [])
+
+
+def test_claim_limit(db):
+    source_id = add_source(db)
+    storage.add_articles(db, source_id, [Entry(f"https://x.example/{n}") for n in range(5)], NOW)
+    first = storage.claim_due_articles(db, NOW, LEASE, limit=2)
+    rest = storage.claim_due_articles(db, NOW, LEASE)
+    assert len(first) == 2
+    assert sorted(first + rest) == [a.id for a in storage.list_articles(db)]
+
+
+def test_everything_claims_articles_not_yet_due(db):
+    ids = three_articles(db)
+    assert storage.claim_due_articles(db, NOW, LEASE, everything=True) == list(ids)
+    assert storage.claim_due_articles(db, NOW, LEASE, everything=True) == []
+
+
+@pytest.mark.parametrize("status", ["gone", "retired"])
+def test_dead_articles_are_never_claimed(db, status):
+    due, soon, later = three_articles(db)
+    storage.update_article(db, due, status=status)
+    assert storage.claim_due_articles(db, NOW, LEASE) == []
+    assert storage.claim_due_articles(db, NOW + timedelta(days=2), LEASE, everything=True) == [soon, later]
+
+
+def test_failing_articles_are_still_claimed(db):
+    due, _, _ = three_articles(db)
+    storage.update_article(db, due, status="failing", consecutive_failures=5)
+    assert storage.claim_due_articles(db, NOW, LEASE) == [due]
+
+
+def test_update_article_ends_the_lease_and_logs_the_fetch(db):
+    due, _, _ = three_articles(db)
+    storage.claim_due_articles(db, NOW, LEASE)
+    storage.update_article(db, due, fetched(), last_checked_at=NOW, checks=1)
+    assert storage.get_article(db, due).last_checked_at == to_iso(NOW)
+    assert [f["article_id"] for f in rows(db, "fetches")] == [due]
+    assert storage.claim_due_articles(db, NOW, LEASE) == [due]
+
+
+# Versions ---------------------------------------------------------------------------------
+
+def test_record_version_stores_everything(db):
+    article_id = add_article(db)
+    raw1 = b"<html>\x00first \xff page</html>"
+    store(db, article_id, 1, "The toll is 12", raw=raw1)
+    change_ids = store(db, article_id, 2, "The toll is 15", diff=figure_diff(),
+                       alerts=[(0, "figures", "json"), (1, "figures", "json")])
+
+    assert len(change_ids) == 2
+    first = storage.get_version(db, article_id, 1)
+    assert storage.get_blob(db, first.raw_blob) == raw1
+    assert first.notices == ("Correction: x",)
+    diff = storage.get_diff(db, article_id, 2)
+    assert (diff["from_number"], diff["to_number"]) == (1, 2)
+    assert diff["ops"] == [(0, "The toll is"), (-1, "12"), (1, "15")]
+    assert diff["stats"] == {"added": 1, "removed": 1}
+    assert [c["id"] for c in storage.list_changes(db)] == change_ids
+    assert len(rows(db, "alerts")) == 2
+    assert len(rows(db, "fetches")) == 2
+    article = storage.get_article(db, article_id)
+    assert article.title == "Headline"
+    assert article.last_changed_at == to_iso(NOW)
+
+
+def test_same_alert_twice_leaves_one_row(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1")
+    store(db, article_id, 2, "v2", diff=figure_diff(), alerts=[(0, "figures", "json"), (0, "figures", "json")])
+    assert [(a["rule"], a["channel"], a["status"]) for a in rows(db, "alerts")] == [("figures", "json", "pending")]
+
+
+def test_same_raw_page_is_stored_once(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1", raw=b"same bytes")
+    store(db, article_id, 2, "v2", raw=b"same bytes")
+    assert len(rows(db, "blobs")) == 1
+
+
+def test_record_version_is_all_or_nothing(db):
+    article_id = add_article(db)
+    with pytest.raises(Exception):
+        storage.record_version(db, version(article_id, 1, "text"), b"raw", fetched(),
+                               {"no_such_column": 1}, diff=figure_diff(), alerts=[(0, "figures", "json")])
+    counts = storage.count_rows(db)
+    assert (counts["versions"], counts["diffs"], counts["changes"], counts["alerts"]) == (0, 0, 0, 0)
+
+
+def test_get_blob_unknown(db):
+    with pytest.raises(NotFoundError):
+        storage.get_blob(db, "0" * 64)
+
+
+def test_latest_and_list_versions(db):
+    article_id = add_article(db)
+    assert storage.latest_version(db, article_id) is None
+    assert storage.list_versions(db, article_id) == []
+    for number in (1, 2, 3):
+        store(db, article_id, number, f"text {number}")
+    assert storage.latest_version(db, article_id).number == 3
+    assert [v.text for v in storage.list_versions(db, article_id)] == ["text 1", "text 2", "text 3"]
+    assert storage.get_version(db, article_id, 2).text == "text 2"
+
+
+def test_get_version_missing(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "only")
+    with pytest.raises(NotFoundError, match="version 2"):
+        storage.get_version(db, article_id, 2)
+
+
+def test_find_version_by_hash_gives_the_earliest(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "A")
+    store(db, article_id, 2, "B")
+    store(db, article_id, 3, "A")
+    assert storage.find_version_by_hash(db, article_id, "hash-A") == 1
+    assert storage.find_version_by_hash(db, article_id, "hash-B") == 2
+    assert storage.find_version_by_hash(db, article_id, "hash-C") is None
+
+
+def test_list_changes_filters_by_kind_and_joins_the_url(db):
+    article_id = add_article(db, "https://x.example/story")
+    store(db, article_id, 1, "v1")
+    store(db, article_id, 2, "v2", diff=figure_diff())
+
+    (figure,) = storage.list_changes(db, kind="figure")
+    assert figure["url"] == "https://x.example/story"
+    assert figure["article_title"] == "Headline"
+    assert (figure["before"], figure["after"], figure["subject"]) == ("12", "15", "toll")
+    assert (figure["from_number"], figure["to_number"]) == (1, 2)
+    assert [c["kind"] for c in storage.list_changes(db)] == ["figure", "headline"]
+    assert storage.list_changes(db, kind="byline") == []
+
+
+def test_list_changes_by_article(db):
+    one = add_article(db, "https://x.example/one")
+    two = add_article(db, "https://x.example/two")
+    for article_id in (one, two):
+        store(db, article_id, 1, "v1")
+        store(db, article_id, 2, "v2", diff=figure_diff())
+    assert {c["url"] for c in storage.list_changes(db, article_id=two)} == {"https://x.example/two"}
+    assert len(storage.list_changes(db)) == 4
+
+
+def test_export_versions(db):
+    one = add_article(db, "https://x.example/one")
+    two = add_article(db, "https://x.example/two")
+    store(db, two, 1, "two v1")
+    store(db, one, 1, "one v1")
+    store(db, one, 2, "one v2", at=NOW + timedelta(hours=1))
+
+    exported = list(storage.export_versions(db))
+    assert [(r["url"], r["number"]) for r in exported] == [
+        ("https://x.example/one", 1), ("https://x.example/one", 2), ("https://x.example/two", 1)]
+    assert exported[1]["fetched_at"] == to_iso(NOW + timedelta(hours=1))
+    assert exported[1]["title"] == "Headline"
+    assert exported[1]["text"] == "one v2"
+    assert exported[1]["notices"] == ["Correction: x"]
+
+
+# Alerts -----------------------------------------------------------------------------------
+
+def one_alert(db) -> int:
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1")
+    store(db, article_id, 2, "v2", diff=figure_diff(), alerts=[(0, "figures", "json")])
+    (alert,) = storage.pending_alerts(db, max_attempts=3)
+    return alert["id"]
+
+
+def test_pending_alert_carries_its_change_and_article(db):
+    one_alert(db)
+    (alert,) = storage.pending_alerts(db, max_attempts=3)
+    assert (alert["rule"], alert["channel"], alert["attempts"]) == ("figures", "json", 0)
+    assert (alert["kind"], alert["before"], alert["after"]) == ("figure", "12", "15")
+    assert alert["url"] == "https://news.example.org/story"
+
+
+def test_failed_alert_comes_back_until_attempts_run_out(db):
+    alert_id = one_alert(db)
+    for attempt in (1, 2):
+        storage.mark_alert(db, alert_id, "failed", NOW, error="boom")
+        (alert,) = storage.pending_alerts(db, max_attempts=3)
+        assert alert["attempts"] == attempt
+    storage.mark_alert(db, alert_id, "failed", NOW, error="boom")
+    assert storage.pending_alerts(db, max_attempts=3) == []
+    row = db["alerts"].get(alert_id)
+    assert (row["status"], row["attempts"], row["last_error"], row["sent_at"]) == ("failed", 3, "boom", None)
+
+
+def test_sent_alert_never_comes_back(db):
+    alert_id = one_alert(db)
+    storage.mark_alert(db, alert_id, "sent", NOW)
+    assert storage.pending_alerts(db, max_attempts=100) == []
+    row = db["alerts"].get(alert_id)
+    assert (row["status"], row["sent_at"], row["attempts"]) == ("sent", to_iso(NOW), 1)
+
+
+def test_sent_after_a_failure(db):
+    alert_id = one_alert(db)
+    storage.mark_alert(db, alert_id, "failed", NOW, error="boom")
+    storage.mark_alert(db, alert_id, "sent", NOW + timedelta(minutes=5))
+    assert storage.pending_alerts(db, max_attempts=3) == []
+    assert db["alerts"].get(alert_id)["last_error"] is None
