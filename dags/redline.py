@@ -83,7 +83,7 @@ def redline_check_articles():
 
     @task(outlets=[CHANGES])
     def announce_changes(results) -> dict:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
         from pipeline import cycle
 
         totals = cycle.sum_counts(results[:])  # one XCom read for all batches

@@ -65,7 +65,7 @@ def load_dags(log_path: Path) -> dict:
         bag = DagBag(dag_folder=folder)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors in {folder}: {bag.import_errors}")
-    return {dag_id: bag.get_dag(dag_id) for dag_id in DAGS}
+    return {dag_id: bag.dags[dag_id] for dag_id in DAGS}
 
 
 def run_dag(dag, log_path: Path, **conf) -> str:

@@ -17,14 +17,15 @@ def channel_name(url: str) -> str:
     """A name for an Apprise URL that holds none of its secrets: what is stored and shown.
 
     Credentials are masked and the query (where tokens and headers travel) is dropped;
-    a short digest of the whole URL keeps two channels that differ only there apart.
+    a short digest of Apprise's masked URL keeps channels that differ only there apart.
     """
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:10]
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
-        return f"{scheme}://(unrecognised URL)#{digest}"
-    return f"{plugin.url(privacy=True).split('?', 1)[0]}#{digest}"
+        return f"{scheme}://(unrecognised URL)"
+    masked = plugin.url(privacy=True)
+    digest = hashlib.sha256(masked.encode("utf-8")).hexdigest()[:10]
+    return f"{masked.split('?', 1)[0]}#{digest}"
 
 
 def rule_matches(rule: RuleSettings, change: Change) -> bool:

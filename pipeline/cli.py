@@ -201,13 +201,10 @@ def export(fmt, config_path):
         for row in rows:
             click.echo(to_json_line(row))
         return
-    writer = None
+    writer = csv.DictWriter(sys.stdout, fieldnames=storage.EXPORT_FIELDS)
+    writer.writeheader()
     for row in rows:
-        row["notices"] = json.dumps(row["notices"], ensure_ascii=False)
-        if writer is None:
-            writer = csv.DictWriter(sys.stdout, fieldnames=list(row))
-            writer.writeheader()
-        writer.writerow(row)
+        writer.writerow({**row, "notices": json.dumps(row["notices"], ensure_ascii=False)})
 
 
 @cli.command()

@@ -110,8 +110,8 @@ def check_article(db, client, settings: Settings, article: Article, now: datetim
         ensure_html(fetched.body, fetched.content_type, fetched.final_url)
         page = extract_article(fetched.body, fetched.final_url, settings.diff.ignore)
     except ExtractionError as exc:
-        storage.update_article(db, article.id, fetched, **checked, last_error=str(exc),
-                               **_ladder_next(settings, article, now, False))
+        checked["last_error"] = str(exc)
+        storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False))
         return CheckOutcome(article.id, "no_text", error=str(exc))
     text_hash = hash_text(page.text)
     previous = storage.latest_version(db, article.id)

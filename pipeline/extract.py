@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import datetime
 
 import htmldate
 import trafilatura
@@ -26,7 +27,7 @@ _NOTICE = re.compile(
 # Lines that change on every visit without any edit: "Updated 3:45 PM ET", "5 minutes ago".
 _BUILTIN_NOISE = (
     r"^\s*(?:last\s+)?updated:?\s+(?:on\s+)?[\w ,:./-]{0,40}\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*\w{0,4}\s*$",
-    r"^\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?)\s+ago\s*$",
+    r"^\s*(?:(?:last\s+)?updated|posted|published)?:?\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?)\s+ago\s*$",
 )
 _TRANSLATE = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
@@ -72,6 +73,12 @@ def ensure_html(body: bytes, content_type: str | None, source: str) -> None:
         raise ExtractionError(source, "no HTML markup found (expected an HTML page)")
 
 
+def _find_date(html: str | bytes, url: str | None, original: bool) -> str | None:
+    found = htmldate.find_date(html, original_date=original, outputformat=_DATE_FORMAT, url=url)
+    # ISO 8601 with a colon in the offset, like every other timestamp Redline stores.
+    return datetime.strptime(found, _DATE_FORMAT).isoformat() if found else None
+
+
 def extract_article(
     html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = ()
 ) -> Extracted:
@@ -93,8 +100,8 @@ def extract_article(
         text=text,
         title=title,
         byline=normalize_text(document.author or "") or None,
-        published=htmldate.find_date(html, original_date=True, outputformat=_DATE_FORMAT, url=url),
-        modified=htmldate.find_date(html, original_date=False, outputformat=_DATE_FORMAT, url=url),
+        published=_find_date(html, url, original=True),
+        modified=_find_date(html, url, original=False),
         notices=find_notices(text),
         extractor=EXTRACTOR,
     )

@@ -26,7 +26,7 @@ __all__ = [
     "claim_due_articles", "release_articles", "get_article", "find_article", "list_articles",
     "record_fetch", "update_article", "record_version", "latest_version", "get_version",
     "list_versions", "find_version_by_hash", "get_diff", "list_changes", "export_versions",
-    "pending_alerts", "mark_alert", "get_blob", "count_rows",
+    "pending_alerts", "mark_alert", "get_blob", "count_rows", "EXPORT_FIELDS",
 ]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -326,11 +326,15 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
     return _all(db, sql, params)
 
 
+EXPORT_FIELDS = ["url", "number", "fetched_at", "title", "byline", "published_at", "modified_at", "text",
+                 "text_hash", "word_count", "notices", "extractor", "revert_of"]
+
+
 def export_versions(db: Database) -> Iterator[dict]:
     """Every version with its article URL, article by article, oldest first."""
+    columns = ", ".join(f"v.{name}" for name in EXPORT_FIELDS[1:])
     cursor = db.execute(
-        "SELECT a.canonical_url AS url, v.number, v.fetched_at, v.title, v.byline, v.published_at, "
-        "v.modified_at, v.text, v.text_hash, v.word_count, v.notices, v.extractor, v.revert_of "
+        f"SELECT a.canonical_url AS url, {columns} "
         "FROM versions v JOIN articles a ON a.id = v.article_id ORDER BY a.id, v.number"
     )
     names = [c[0] for c in cursor.description]

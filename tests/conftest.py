@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Airflow reads these once, at import: set them before any test module imports it.
-os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))
-os.environ.setdefault("AIRFLOW_CONFIG", str(ROOT / "airflow.cfg"))
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{ROOT / '.airflow' / 'airflow.db'}")
+# Airflow reads its settings once, at import, so they are set here before any test imports it:
+# a throwaway AIRFLOW_HOME per session keeps runs hermetic and the work tree clean.
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="redline-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW_CONFIG": str(ROOT / "airflow.cfg"),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+    "REDLINE_TASK_RETRIES": "0",  # dag.test() would really wait out retry delays
+})
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 
 import pytest  # noqa: E402
 
@@ -54,3 +63,20 @@ def newsroom_settings(newsroom, make_settings):
         alerts=[{"name": "figures", "kinds": ["figure", "headline", "correction"],
                  "urls": [f"json://{host}/_sink"]}],
     )
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database, migrated once per session (dag.test() needs it)."""
+    from airflow.utils.db import upgradedb
+
+    upgradedb()
+    return AIRFLOW_HOME / "airflow.db"
+
+
+@pytest.fixture(scope="session")
+def dagbag():
+    """Redline's DAG files, parsed the way the DAG processor parses them."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))

@@ -1,0 +1,410 @@
+"""Tests for the `redline` command line (pipeline.cli), run in-process with CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+import storage
+from demo.newsroom import load_stories, render_article
+from pipeline.cli import cli
+from pipeline.extract import normalize_text
+from pipeline.output import diff_as_unified
+
+FLOOD = load_stories()[0]
+FLOOD_OLD = ("Rescuers said that at least 12 people were killed when the Meridian River burst its banks overnight.\n"
+             "The county said 300 homes had been destroyed and hundreds more damaged along the riverfront.\n")
+FLOOD_NEW = FLOOD_OLD.replace("at least 12", "at least 19")
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def invoke(runner, *args, input=None, env=None):
+    return runner.invoke(cli, [str(a) for a in args], input=input, env=env)
+
+
+def json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def article_html(tmp_path):
+    """The first flood-toll page, written to a file."""
+    html = render_article(FLOOD.versions[0], FLOOD.slug, "http://127.0.0.1:8000")
+    path = tmp_path / "flood.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def write_config(tmp_path, feed_url: str, name: str = "redline.toml"):
+    path = tmp_path / name
+    path.write_text(
+        '[database]\npath = "redline.db"\n\n'
+        "[network]\nallow_private = true\n\n"
+        f'[[sources]]\nname = "newsroom"\nkind = "rss"\nurl = "{feed_url}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def tracked(runner, tmp_path, newsroom):
+    """A config following the newsroom, after two runs with an advance between: (config path, flood-toll URL)."""
+    config = write_config(tmp_path, f"{newsroom.url}/feed.xml")
+    first = invoke(runner, "run", "--config", config)
+    assert first.exit_code == 0, first.output
+    newsroom.advance()
+    second = invoke(runner, "run", "--config", config, "--all")
+    assert second.exit_code == 0, second.output
+    return config, f"{newsroom.url}/news/flood-toll"
+
+
+# --------------------------------------------------------------------------- extract
+
+
+def assert_flood_page(record: dict) -> None:
+    version = FLOOD.versions[0]
+    assert record["title"] == version.title
+    assert record["byline"] == version.byline
+    assert record["published"].startswith("2025-03-11T05:42:00")
+    assert record["modified"].startswith("2025-03-11T05:42:00")
+    assert record["text"] == normalize_text("\n".join(version.paragraphs))
+    assert record["notices"] == []
+
+
+def test_extract_json_of_an_html_file(runner, article_html):
+    result = invoke(runner, "extract", article_html, "--json")
+
+    assert result.exit_code == 0, result.output
+    record, = json_lines(result.stdout)
+    assert_flood_page(record)
+
+
+def test_extract_json_of_a_gzipped_file(runner, article_html, tmp_path):
+    gz = tmp_path / "flood.html.gz"
+    gz.write_bytes(gzip.compress(article_html.read_bytes()))
+
+    result = invoke(runner, "extract", gz, "--json")
+
+    assert result.exit_code == 0, result.output
+    record, = json_lines(result.stdout)
+    assert_flood_page(record)
+
+
+def test_extract_json_from_stdin(runner, article_html):
+    result = invoke(runner, "extract", "-", "--json", input=article_html.read_bytes())
+
+    assert result.exit_code == 0, result.output
+    record, = json_lines(result.stdout)
+    assert_flood_page(record)
+
+
+def test_extract_as_text_shows_title_and_body(runner, article_html):
+    result = invoke(runner, "extract", article_html)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(FLOOD.versions[0].title + "\n")
+    assert "at least 12 people were killed" in result.stdout
+
+
+def test_extract_of_a_missing_file_names_the_path(runner, tmp_path):
+    missing = tmp_path / "nowhere" / "page.html"
+
+    result = invoke(runner, "extract", missing, "--json")
+
+    assert result.exit_code != 0
+    assert str(missing) in result.output
+    assert "Traceback" not in result.output
+
+
+def test_extract_of_a_bad_gzip_file_names_the_path(runner, tmp_path):
+    bad = tmp_path / "page.html.gz"
+    bad.write_bytes(b"<html>not gzip</html>")
+
+    result = invoke(runner, "extract", bad)
+
+    assert result.exit_code != 0
+    assert str(bad) in result.output
+
+
+def test_extract_of_a_page_without_text_fails_cleanly(runner, tmp_path):
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body></body></html>")
+
+    result = invoke(runner, "extract", empty, "--url", "http://127.0.0.1/news/empty")
+
+    assert result.exit_code == 1
+    assert "http://127.0.0.1/news/empty" in result.output
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def test_compare_json_gives_ops_and_a_figure_change(runner, tmp_path):
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text(FLOOD_OLD, encoding="utf-8")
+    new.write_text(FLOOD_NEW, encoding="utf-8")
+
+    result = invoke(runner, "compare", old, new, "--json")
+
+    assert result.exit_code == 0, result.output
+    record, = json_lines(result.stdout)
+    ops = record["ops"]
+    assert all(isinstance(op, list) and len(op) == 2 and op[0] in (-1, 0, 1) for op in ops)
+    assert "".join(text for op, text in ops if op <= 0) == normalize_text(FLOOD_OLD)
+    assert "".join(text for op, text in ops if op >= 0) == normalize_text(FLOOD_NEW)
+    assert [-1, "12"] in ops and [1, "19"] in ops
+    figure, = [c for c in record["changes"] if c["kind"] == "figure"]
+    assert (figure["before"], figure["after"]) == ("at least 12", "at least 19")
+    assert figure["context"].startswith("Rescuers said that at least 19 people were killed")
+    assert record["stats"]["figures_changed"] == 1
+
+
+def test_compare_normalises_the_files_before_diffing(runner, tmp_path):
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text("\u201cWe are safe,\u201d she said.\n\n" + FLOOD_OLD, encoding="utf-8")
+    new.write_text('"We are safe," she said.\n' + FLOOD_OLD, encoding="utf-8")
+
+    result = invoke(runner, "compare", old, new, "--json")
+
+    assert result.exit_code == 0, result.output
+    record, = json_lines(result.stdout)
+    assert all(op == 0 for op, _ in record["ops"])
+    assert record["changes"] == []
+
+
+def test_compare_as_text_marks_the_changed_words(runner, tmp_path):
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text(FLOOD_OLD, encoding="utf-8")
+    new.write_text(FLOOD_NEW, encoding="utf-8")
+
+    result = invoke(runner, "compare", old, new)
+
+    assert result.exit_code == 0, result.output
+    assert "figure: at least 12 → at least 19" in result.stdout
+    assert "[-12-]{+19+}" in result.stdout
+
+
+def test_compare_as_text_keeps_bracketed_words(runner, tmp_path):
+    # Regression: at 22a891d print_diff printed with rich markup on, and "[sic]" was taken for a style tag.
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text("He wrote that [sic] 12 people died in the flood.\n", encoding="utf-8")
+    new.write_text("He wrote that [sic] 19 people died in the flood.\n", encoding="utf-8")
+
+    result = invoke(runner, "compare", old, new)
+
+    assert result.exit_code == 0, result.output
+    assert "[sic]" in result.stdout
+
+
+def test_compare_of_a_file_that_is_not_utf8_names_it(runner, tmp_path):
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_bytes(b"caf\xe9 \xff\xfe")
+    new.write_text("cafe", encoding="utf-8")
+
+    result = invoke(runner, "compare", old, new)
+
+    assert result.exit_code != 0
+    assert str(old) in result.output
+
+
+# --------------------------------------------------------------------------- run and the stored history
+
+
+def test_run_twice_then_history(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "history", url, "--config", config)
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("v1 ") and "at least 12" in lines[0]
+    assert lines[1].startswith("v2 ") and "at least 19" in lines[1]
+
+
+def test_history_json(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "history", url, "--config", config, "--json")
+
+    assert result.exit_code == 0, result.output
+    records = json_lines(result.stdout)
+    assert [r["number"] for r in records] == [1, 2]
+    assert all(r["url"] == url and "text" not in r for r in records)
+    assert records[1]["title"] == FLOOD.versions[1].title
+
+
+def test_history_of_an_unknown_url_fails_cleanly(runner, tracked):
+    config, _ = tracked
+
+    result = invoke(runner, "history", "http://127.0.0.1:1/news/unknown", "--config", config)
+
+    assert result.exit_code == 1
+    assert "http://127.0.0.1:1/news/unknown" in result.output
+
+
+def test_diff_unified(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "diff", url, "--format", "unified", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    assert "[-" in result.stdout and "{+" in result.stdout
+    assert "[-12-]{+19+}" in result.stdout
+    assert "figure: at least 12 → at least 19 (people killed)" in result.stdout
+    assert "\x1b[" not in result.stdout  # plain text, no colour codes
+
+
+def test_diff_unified_does_not_wrap_lines(runner, tracked):
+    # Regression: at 22a891d rich wrapped the plain diff at the console width, breaking lines mid-sentence.
+    config, url = tracked
+    ops = json_lines(invoke(runner, "diff", url, "--format", "json", "--config", config).stdout)[0]["ops"]
+
+    result = invoke(runner, "diff", url, "--format", "unified", "--config", config, env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0, result.output
+    assert diff_as_unified(ops) in result.stdout
+
+
+def test_diff_json(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "diff", url, "--format", "json", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    record, = json_lines(result.stdout)
+    assert (record["url"], record["from"], record["to"]) == (url, 1, 2)
+    old_text = normalize_text("\n".join(FLOOD.versions[0].paragraphs))
+    new_text = normalize_text("\n".join(FLOOD.versions[1].paragraphs))
+    assert "".join(text for op, text in record["ops"] if op <= 0) == old_text
+    assert "".join(text for op, text in record["ops"] if op >= 0) == new_text
+    kinds = {c["kind"] for c in record["changes"]}
+    assert kinds == {"headline", "figure"}
+
+
+def test_diff_of_an_article_with_one_version_fails_cleanly(runner, tracked, newsroom):
+    config, _ = tracked
+    url = f"{newsroom.url}/news/library-reopens"  # never revised
+
+    result = invoke(runner, "diff", url, "--config", config)
+
+    assert result.exit_code == 1
+    assert "fewer than two versions" in result.output
+
+
+def test_changes_json_of_one_kind(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "changes", "--json", "--kind", "figure", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    records = json_lines(result.stdout)
+    assert records
+    for record in records:
+        assert {"url", "kind", "before", "after", "context", "detected_at"} <= set(record)
+        assert record["kind"] == "figure"
+        assert record["after"] in record["context"]
+    assert any(r["url"] == url and (r["before"], r["after"]) == ("at least 12", "at least 19") for r in records)
+
+
+def test_changes_as_text_lists_every_kind(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "changes", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    assert "headline:" in result.stdout and "figure:" in result.stdout
+    assert url in result.stdout
+
+
+def test_export_jsonl(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "export", "--format", "jsonl", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    records = json_lines(result.stdout)
+    for record in records:
+        assert {"url", "number", "fetched_at", "title", "text"} <= set(record)
+    flood = [r for r in records if r["url"] == url]
+    assert [r["number"] for r in flood] == [1, 2]
+    assert flood[1]["text"] == normalize_text("\n".join(FLOOD.versions[1].paragraphs))
+    db = storage.open_db(config.parent / "redline.db")
+    assert len(records) == storage.count_rows(db)["versions"]
+
+
+def test_export_csv(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "export", "--format", "csv", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    jsonl = json_lines(invoke(runner, "export", "--format", "jsonl", "--config", config).stdout)
+    assert len(rows) == len(jsonl)
+    assert {"url", "number", "fetched_at", "title", "text"} <= set(rows[0])
+    flood = [r for r in rows if r["url"] == url]
+    assert [r["number"] for r in flood] == ["1", "2"]
+    assert flood[0]["text"] == normalize_text("\n".join(FLOOD.versions[0].paragraphs))  # quotes and newlines survive
+
+
+def test_run_json_summary(runner, tmp_path, newsroom):
+    config = write_config(tmp_path, f"{newsroom.url}/feed.xml")
+
+    result = invoke(runner, "run", "--config", config, "--json")
+
+    assert result.exit_code == 0, result.output
+    summary, = json_lines(result.stdout)
+    assert summary["polls"] == [{"source": "newsroom", "status": 200, "new_articles": 6, "error": None}]
+    assert summary["checks"]["new_version"] == 6
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_config_names_the_file_and_the_key(runner, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[network]\nallow_privat = true\n", encoding="utf-8")
+
+    result = invoke(runner, "run", "--config", config)
+
+    assert result.exit_code != 0
+    assert str(config) in result.output
+    assert "network.allow_privat" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_names_the_file(runner, tmp_path):
+    config = tmp_path / "absent.toml"
+
+    result = invoke(runner, "history", "x", "--config", config)
+
+    assert result.exit_code != 0
+    assert str(config) in result.output
+
+
+def test_run_with_an_unreachable_source_exits_0_and_records_the_error(runner, tmp_path):
+    with socket.socket() as probe:  # a port that was free a moment ago and has no listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_config(tmp_path, f"http://127.0.0.1:{port}/feed.xml")
+
+    result = invoke(runner, "run", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    assert "source newsroom: error:" in result.stdout
+    assert f"127.0.0.1:{port}" in result.stdout
+    db = storage.open_db(tmp_path / "redline.db")
+    source = storage.get_source(db, "newsroom")
+    assert f"127.0.0.1:{port}" in source["last_error"]
+    assert storage.count_rows(db)["articles"] == 0

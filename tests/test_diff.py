@@ -1,0 +1,415 @@
+"""Tests for pipeline.diff: word diffs, sentence splitting and alignment, change classification."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from demo.newsroom import load_stories
+from pipeline.diff import align_sentences, compare_versions, diff_words, split_sentences, tokenize
+from pipeline.extract import normalize_text
+
+FLOOD_OLD = ("Rescuers said that at least 12 people were killed when the river burst its banks. "
+             "The county said 300 homes had been destroyed.\n"
+             "Schools across the district were closed on Tuesday.")
+FLOOD_NEW = FLOOD_OLD.replace("at least 12", "at least 19")
+
+
+def rebuild(ops, side: int) -> str:
+    """The old text (side -1) or the new text (side 1) that a list of ops stands for."""
+    return "".join(text for op, text in ops if op in (0, side))
+
+
+def ops_of(alignment, name: str):
+    return [s for s in alignment if s.op == name]
+
+
+# --------------------------------------------------------------------------- tokenize
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "The toll rose to 40,000 people, officials said.",
+    "  leading and trailing spaces  ",
+    "Line one.\nLine two.\n\nLine four\ttabbed.",
+    "Curly \u201cquotes\u201d, it\u2019s \u00e9t\u00e9 \u2014 and emoji \U0001F30A!",
+    "$4.5 million (about \u20ac4.1m) & 45% - 3:45 p.m.",
+])
+def test_tokenize_round_trips_exactly(text):
+    assert "".join(tokenize(text)) == text
+
+
+@pytest.mark.parametrize("number", ["40,000", "1.5", "1,234,567.89", "3.14159"])
+def test_tokenize_keeps_numbers_with_separators_as_one_token(number):
+    tokens = tokenize(f"about {number} people")
+
+    assert number in tokens
+    assert tokens == ["about", " ", number, " ", "people"]
+
+
+def test_tokenize_separates_words_spaces_and_punctuation():
+    assert tokenize("It's over, Dr. Lee.") == ["It's", " ", "over", ",", " ", "Dr", ".", " ", "Lee", "."]
+
+
+# --------------------------------------------------------------------------- diff_words
+
+
+def test_diff_words_changed_figure_is_one_delete_and_one_insert():
+    old = "The death toll rose to 40,000 people"
+    new = "The death toll rose to 40,005 people"
+
+    ops = diff_words(old, new)
+
+    assert [text for op, text in ops if op == -1] == ["40,000"]
+    assert [text for op, text in ops if op == 1] == ["40,005"]
+    assert ops == [(0, "The death toll rose to "), (-1, "40,000"), (1, "40,005"), (0, " people")]
+
+
+def test_diff_words_ops_rebuild_both_texts():
+    old = "Rescuers said at least 12 people died. Schools were closed."
+    new = "Rescuers said on Tuesday that at least 19 people died.\nSchools and roads were closed."
+
+    ops = diff_words(old, new)
+
+    assert rebuild(ops, -1) == old
+    assert rebuild(ops, 1) == new
+    assert {op for op, _ in ops} <= {-1, 0, 1}
+
+
+def test_diff_words_of_identical_texts_is_all_equal():
+    ops = diff_words(FLOOD_OLD, FLOOD_OLD)
+
+    assert ops
+    assert all(op == 0 for op, _ in ops)
+    assert rebuild(ops, 1) == FLOOD_OLD
+
+
+def test_diff_words_changes_whole_words_not_characters():
+    ops = diff_words("The council approved the plan.", "The council rejected the plan.")
+
+    assert (-1, "approved") in ops
+    assert (1, "rejected") in ops
+
+
+def test_diff_words_handles_empty_sides():
+    assert rebuild(diff_words("", "New text."), 1) == "New text."
+    assert rebuild(diff_words("Old text.", ""), -1) == "Old text."
+    assert all(op == -1 for op, _ in diff_words("Old text.", ""))
+
+
+# --------------------------------------------------------------------------- split_sentences
+
+
+@pytest.mark.parametrize("sentence", [
+    "Dr. Smith said the clinic was full.",
+    "The U.S. economy grew last year.",
+    "Gen. Lee agreed with the plan.",
+    "Output grew 3.5 percent in March.",
+    "John F. Kennedy visited the town.",
+    "He met J. R. R. Tolkien at Oxford.",
+    "Mr. and Mrs. Smith arrived with Sen. Jones.",
+])
+def test_split_sentences_does_not_split_inside_abbreviations_decimals_or_initials(sentence):
+    text = f"{sentence} Then it rained."
+
+    assert split_sentences(text) == [sentence, "Then it rained."]
+
+
+def test_split_sentences_splits_at_sentence_ends():
+    text = 'It rose to 3. Then it fell! Why? She said "Stop." Then she left.'
+
+    assert split_sentences(text) == ["It rose to 3.", "Then it fell!", "Why?", 'She said "Stop."', "Then she left."]
+
+
+def test_split_sentences_always_splits_at_paragraph_breaks():
+    text = "A heading without a full stop\nDr. Smith said so\nThe U.S.\nLast one."
+
+    assert split_sentences(text) == ["A heading without a full stop", "Dr. Smith said so", "The U.S.", "Last one."]
+
+
+def test_split_sentences_of_empty_text_is_empty():
+    assert split_sentences("") == []
+    assert split_sentences("\n\n") == []
+
+
+# --------------------------------------------------------------------------- align_sentences
+
+
+def assert_covers_every_sentence_once(alignment, old, new):
+    """Each old sentence appears exactly once as old, each new sentence once as new, with the right text."""
+    assert sorted(s.old_index for s in alignment if s.old_index is not None) == list(range(len(old)))
+    assert sorted(s.new_index for s in alignment if s.new_index is not None) == list(range(len(new)))
+    for s in alignment:
+        if s.old_index is not None:
+            assert s.old == old[s.old_index]
+        if s.new_index is not None:
+            assert s.new == new[s.new_index]
+
+
+def test_align_sentences_unchanged_texts():
+    sentences = ["One.", "Two.", "Three."]
+
+    alignment = align_sentences(sentences, list(sentences))
+
+    assert [s.op for s in alignment] == ["unchanged"] * 3
+    assert_covers_every_sentence_once(alignment, sentences, sentences)
+
+
+def test_align_sentences_reordered_paragraphs_are_moved_not_added_and_deleted():
+    old = split_sentences("The river burst its banks overnight. Crews worked until dawn.\n"
+                          "Schools were closed on Tuesday. Route 9 stayed under water.")
+    new = split_sentences("Schools were closed on Tuesday. Route 9 stayed under water.\n"
+                          "The river burst its banks overnight. Crews worked until dawn.")
+
+    alignment = align_sentences(old, new)
+
+    assert_covers_every_sentence_once(alignment, old, new)
+    assert len(ops_of(alignment, "moved")) == 2
+    assert not ops_of(alignment, "added")
+    assert not ops_of(alignment, "deleted")
+    assert not ops_of(alignment, "edited")
+
+
+def test_align_sentences_edited_added_and_deleted():
+    old = ["At least 12 people were killed in the flood.", "The mayor spoke on Tuesday.",
+           "Roads were closed across the district."]
+    new = ["At least 19 people were killed in the flood.", "Roads were closed across the district.",
+           "The Red Cross opened a shelter at the school."]
+
+    alignment = align_sentences(old, new)
+
+    assert_covers_every_sentence_once(alignment, old, new)
+    edited, = ops_of(alignment, "edited")
+    assert (edited.old, edited.new) == (old[0], new[0])
+    deleted, = ops_of(alignment, "deleted")
+    assert (deleted.old, deleted.new, deleted.new_index) == (old[1], None, None)
+    added, = ops_of(alignment, "added")
+    assert (added.old, added.new, added.old_index) == (None, new[2], None)
+    unchanged, = ops_of(alignment, "unchanged")
+    assert unchanged.new == "Roads were closed across the district."
+
+
+def test_align_sentences_keeps_deleted_sentences_where_they_stood():
+    old = ["First.", "Removed sentence here.", "Third."]
+    new = ["First.", "Third."]
+
+    alignment = align_sentences(old, new)
+
+    assert [(s.op, s.old or s.new) for s in alignment] == [
+        ("unchanged", "First."), ("deleted", "Removed sentence here."), ("unchanged", "Third.")]
+
+
+def test_align_sentences_unrelated_sentence_is_not_an_edit():
+    alignment = align_sentences(["The council met on Monday."], ["Forecasters expect more rain."])
+
+    assert sorted(s.op for s in alignment) == ["added", "deleted"]
+
+
+def test_align_sentences_of_empty_lists():
+    assert align_sentences([], []) == []
+    assert [s.op for s in align_sentences([], ["New."])] == ["added"]
+    assert [s.op for s in align_sentences(["Old."], [])] == ["deleted"]
+
+
+# --------------------------------------------------------------------------- compare_versions
+
+
+def test_compare_versions_reports_a_changed_headline():
+    diff = compare_versions(FLOOD_OLD, FLOOD_OLD, "Flood kills 12", "Flood kills 19")
+
+    headline, = [c for c in diff.changes if c.kind == "headline"]
+    assert (headline.before, headline.after) == ("Flood kills 12", "Flood kills 19")
+
+
+def test_compare_versions_same_headline_is_no_change():
+    diff = compare_versions(FLOOD_OLD, FLOOD_OLD, "Flood kills 12", "Flood kills 12", "A. Writer", "A. Writer")
+
+    assert diff.changes == ()
+    assert all(op == 0 for op, _ in diff.ops)
+
+
+def test_compare_versions_reports_a_changed_byline():
+    diff = compare_versions(FLOOD_OLD, FLOOD_OLD, old_byline="Maya Lindqvist",
+                            new_byline="Maya Lindqvist and Owen Pryce")
+
+    byline, = diff.changes
+    assert (byline.kind, byline.before, byline.after) == ("byline", "Maya Lindqvist", "Maya Lindqvist and Owen Pryce")
+
+
+def test_compare_versions_reports_a_changed_figure_with_its_context_and_subject():
+    diff = compare_versions(FLOOD_OLD, FLOOD_NEW)
+
+    figure, = diff.changes
+    assert figure.kind == "figure"
+    assert (figure.before, figure.after) == ("at least 12", "at least 19")
+    assert figure.context == "Rescuers said that at least 19 people were killed when the river burst its banks."
+    assert figure.subject == "people killed"
+    assert figure.significance == pytest.approx(7 / 12)
+    assert diff.stats["figures_changed"] == 1
+    assert diff.stats["sentences_edited"] == 1
+    assert (diff.stats["words_added"], diff.stats["words_removed"]) == (1, 1)
+
+
+def test_compare_versions_reports_an_added_correction():
+    new = FLOOD_OLD + "\nCorrection: An earlier version of this story misstated the number of homes destroyed."
+
+    diff = compare_versions(FLOOD_OLD, new)
+
+    correction, = diff.changes
+    assert correction.kind == "correction"
+    assert correction.before is None
+    assert correction.after.startswith("Correction: An earlier version of this story")
+    assert diff.stats["sentences_added"] == 1
+
+
+def test_compare_versions_reports_added_and_removed_sentences():
+    old = FLOOD_OLD + " The mayor thanked the volunteers."
+    new = FLOOD_OLD + "\nThe Red Cross opened a shelter at Harlow Bay High School."
+
+    diff = compare_versions(old, new)
+
+    kinds = sorted((c.kind, c.before, c.after) for c in diff.changes)
+    assert kinds == [
+        ("sentence_added", None, "The Red Cross opened a shelter at Harlow Bay High School."),
+        ("sentence_removed", "The mayor thanked the volunteers.", None),
+    ]
+    assert diff.stats["sentences_added"] == 1
+    assert diff.stats["sentences_deleted"] == 1
+    assert diff.stats["words_added"] > 0
+    assert diff.stats["words_removed"] > 0
+
+
+def test_compare_versions_stats_count_words_added_and_removed():
+    diff = compare_versions("Schools were closed today.", "Schools closed today after the storm.")
+
+    assert diff.stats["words_added"] == 3
+    assert diff.stats["words_removed"] == 1
+    assert diff.stats["sentences_edited"] == 1
+
+
+def test_compare_versions_words_added_does_not_count_punctuation():
+    # Regression: at 22a891d the stats counted punctuation tokens as words (this gave 3).
+    diff = compare_versions("Schools closed today.", "Schools closed today, officials said.")
+
+    assert diff.stats["words_added"] == 2
+
+
+def test_compare_versions_stats_count_moved_sentences():
+    old = "First paragraph is here.\nSecond paragraph is there."
+    new = "Second paragraph is there.\nFirst paragraph is here."
+
+    diff = compare_versions(old, new)
+
+    assert diff.stats["sentences_moved"] == 1
+    assert diff.changes == ()
+    assert rebuild(diff.ops, -1) == old
+    assert rebuild(diff.ops, 1) == new
+
+
+def test_compare_versions_on_every_demo_revision():
+    """Every revision the demo newsroom publishes diffs into ops that rebuild both texts."""
+    for story in load_stories():
+        for old, new in zip(story.versions, story.versions[1:]):
+            old_text = normalize_text("\n".join(old.paragraphs))
+            new_text = normalize_text("\n".join(new.paragraphs))
+            diff = compare_versions(old_text, new_text, old.title, new.title, old.byline, new.byline)
+            assert rebuild(diff.ops, -1) == old_text
+            assert rebuild(diff.ops, 1) == new_text
+            assert diff.stats["figures_changed"] == sum(c.kind == "figure" for c in diff.changes)
+
+
+def test_compare_versions_finds_the_demo_flood_toll_change():
+    old, new = load_stories()[0].versions[:2]
+
+    diff = compare_versions(normalize_text("\n".join(old.paragraphs)), normalize_text("\n".join(new.paragraphs)),
+                            old.title, new.title, old.byline, new.byline)
+
+    assert Counter(c.kind for c in diff.changes) == Counter({"headline": 1, "figure": 1})
+    figure = next(c for c in diff.changes if c.kind == "figure")
+    assert (figure.before, figure.after, figure.subject) == ("at least 12", "at least 19", "people killed")
+
+
+# --------------------------------------------------------------------------- properties
+
+WORDS = st.sampled_from([
+    "the", "toll", "rose", "people", "said", "It", "A", "Dr.", "U.S.", "Gen.", "J.", "river",
+    "40,000", "1.5", "12", "19", "3.5", "2024", "$4.5", "45%",
+    ",", ".", "!", "?", ";", "\"", "'", "(", ")", "-", "\n", "\n\n", "  ", "\u00e9t\u00e9", "\u2019",
+])
+TEXTS = st.lists(WORDS, max_size=40).map(" ".join)
+PROPERTY_SETTINGS = settings(max_examples=150, deadline=None)
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS, TEXTS)
+def test_property_ops_rebuild_both_texts(old, new):
+    ops = diff_words(old, new)
+
+    assert rebuild(ops, -1) == old
+    assert rebuild(ops, 1) == new
+
+
+def token_boundaries(text: str) -> set[int]:
+    ends, position = {0}, 0
+    for token in tokenize(text):
+        position += len(token)
+        ends.add(position)
+    return ends
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS, TEXTS)
+def test_property_ops_never_split_a_token(old, new):
+    ops = diff_words(old, new)
+
+    old_ends, new_ends = token_boundaries(old), token_boundaries(new)
+    old_at = new_at = 0
+    for op, text in ops:
+        assert text
+        if op <= 0:
+            old_at += len(text)
+            assert old_at in old_ends
+        if op >= 0:
+            new_at += len(text)
+            assert new_at in new_ends
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS)
+def test_property_diff_of_a_text_with_itself_is_all_equal(text):
+    ops = diff_words(text, text)
+
+    assert all(op == 0 for op, _ in ops)
+    assert rebuild(ops, 0) == text
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS)
+def test_property_tokenize_round_trips(text):
+    assert "".join(tokenize(text)) == text
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS, TEXTS)
+def test_property_alignment_covers_every_sentence_once(old_text, new_text):
+    old, new = split_sentences(old_text), split_sentences(new_text)
+
+    alignment = align_sentences(old, new)
+
+    assert_covers_every_sentence_once(alignment, old, new)
+    assert len(alignment) == len(old) + len(new) - sum(s.old is not None and s.new is not None for s in alignment)
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS, TEXTS)
+def test_property_compare_versions_stats_match_the_alignment(old_text, new_text):
+    diff = compare_versions(old_text, new_text)
+
+    assert rebuild(diff.ops, -1) == old_text
+    assert rebuild(diff.ops, 1) == new_text
+    assert diff.stats["figures_changed"] == sum(c.kind == "figure" for c in diff.changes)
+    assert diff.stats["sentences_deleted"] == sum(c.kind == "sentence_removed" for c in diff.changes)
+    assert diff.stats["sentences_added"] == sum(c.kind in ("sentence_added", "correction") for c in diff.changes)
