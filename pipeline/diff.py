@@ -9,7 +9,7 @@ from difflib import SequenceMatcher
 from diff_match_patch import diff_match_patch
 
 from pipeline.extract import find_notices
-from pipeline.figures import compare_figures
+from pipeline.figures import compare_aligned
 from pipeline.models import Change, Diff
 
 # Numbers with separators ("40,000", "1.5") stay one token so a changed figure is one replacement.
@@ -145,10 +145,9 @@ def compare_versions(
     if old_byline != new_byline and (old_byline or new_byline):
         changes.append(Change("byline", old_byline, new_byline))
     alignment = align_sentences(split_sentences(old_text), split_sentences(new_text))
+    changes.extend(compare_aligned((s.old, s.new) for s in alignment))
     for sentence in alignment:
-        if sentence.op == "edited":
-            changes.extend(compare_figures(sentence.old, sentence.new))
-        elif sentence.op == "added":
+        if sentence.op == "added":
             kind = "correction" if find_notices(sentence.new) else "sentence_added"
             changes.append(Change(kind, None, sentence.new, context=sentence.new))
         elif sentence.op == "deleted":

@@ -48,3 +48,11 @@ class NotFoundError(RedlineError):
 
 class InputError(RedlineError):
     """A file or argument given on the command line cannot be used."""
+
+
+class LanguageError(RedlineError):
+    """Figures were asked for in a language that has no number tables."""
+
+    def __init__(self, language, known):
+        self.language = language
+        super().__init__(f"language {language!r}: no figure tables (known: {', '.join(sorted(known))})")

@@ -1,51 +1,296 @@
-"""Key figures in a sentence (number, qualifier, unit, subject) and how they changed."""
+"""Key figures in a sentence (number, qualifier, unit, subject) and how they changed.
+
+A sentence is cut into tokens and read left to right: an optional qualifier ("at
+least"), an optional currency, a quantity (digits with any grouping, number words,
+"hundreds", a range), then what follows it (a scale, a percent sign, a unit, an age or
+time-of-day marker). Every number is classified: counts are figures; ages, years,
+times, dates, ordinals and identifiers ("page 12", "Route 9", "G7") are kept apart.
+
+Everything that is English lives in the `Tables` of `LANGUAGES["en"]`: another language
+is another `Tables`, and the logic below reads nothing else.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Iterable
 
+from pipeline.errors import LanguageError
 from pipeline.models import Change
 
-# Per-language tables: the logic below reads only these, so a language is a new table.
-QUALIFIERS = {
-    "en": ("at least", "more than", "over", "nearly", "almost", "about", "around", "roughly",
-           "approximately", "up to", "fewer than", "less than", "some", "as many as", "at most"),
-}
-SCALES = {"en": {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6,
-                 "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12, "tn": 1e12}}
-# Words skipped inside the phrase after a figure ("12 people were killed" -> "people killed").
-SKIPPED = {"en": {"a", "an", "the", "were", "was", "are", "is", "have", "has", "had", "been", "be",
-                  "being", "reportedly", "its", "their", "his", "her"}}
-# Words that end that phrase: what follows them says where or why, not what was counted.
-BOUNDARIES = {"en": {"of", "to", "in", "on", "at", "when", "after", "before", "as", "because", "while",
-                     "who", "which", "that", "and", "or", "for", "from", "by", "with", "since",
-                     "during", "across", "near", "than", "but", "said", "says"}}
-# Verbs that link a preceding subject to its figure ("the death toll rose to 40,000").
-LINKING = {"en": {"rose", "risen", "climbed", "reached", "stood", "stands", "increased", "jumped",
-                  "fell", "dropped", "hit", "now", "stand", "totals", "totalled", "totaled", "grew", "is", "was"}}
-
-_NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-_WORD = re.compile(r"[A-Za-z][\w'-]*|[.,;:!?()\"]")
+COUNT = "count"  # the kind of number that is a figure; the others are kept apart
+PERCENT = "%"
 
 
-def _figure_pattern(language: str) -> re.Pattern:
-    qualifiers = "|".join(re.escape(q) for q in sorted(QUALIFIERS[language], key=len, reverse=True))
-    scales = "|".join(sorted(SCALES[language], key=len, reverse=True))
-    return re.compile(
-        rf"(?P<time>\b\d{{1,2}}:\d{{2}}(?!\d)(?:\s*[ap]\.?m\.?)?)"
-        rf"|(?:\b(?P<qualifier>{qualifiers})\s+)?(?P<currency>[$€£¥])?(?P<number>(?<![\w.,]){_NUMBER})"
-        rf"(?:\s?(?P<scale>{scales})\b)?(?P<percent>\s?%|\s+percent\b)?",
-        re.IGNORECASE,
-    )
+@dataclass(frozen=True)
+class Tables:
+    """What one language's numbers look like. Phrases are matched case-insensitively, hyphens ignored."""
+
+    qualifiers: dict[str, str]  # phrase before a number -> its meaning (≥, >, ~, <~, ≤, <)
+    trailing_qualifiers: dict[str, str]  # phrase after a number ("or more")
+    number_words: dict[str, int]  # "zero" .. "ninety"
+    hundred: str
+    multipliers: dict[str, float]  # thousand, million, ... after digits or number words
+    short_scales: dict[str, float]  # "m", "bn": only read after a currency amount
+    collectives: dict[str, int]  # "dozen": multiplies what precedes ("two dozen")
+    indefinite: tuple[str, ...]  # "a", "an": one, before a multiplier or collective
+    fractions: dict[str, float]  # "half" (a million)
+    denominators: dict[str, float]  # "third", "thirds": (two-)thirds "of" the vote, read as a percentage
+    fraction_followers: tuple[str, ...]  # what must follow a fraction: "of", or "the" after "half"
+    joiner: str  # "and" inside "two hundred and fifty"
+    vague: dict[str, float]  # "hundreds", "tens of thousands": the lower bound
+    weak: tuple[str, ...]  # number words too common to report alone when added or removed
+    currencies_before: dict[str, str]  # symbol or code before the amount -> ISO code
+    currencies_after: dict[str, str]  # word after the amount -> ISO code
+    currencies_after_scaled: dict[str, str]  # only after "million" and the like: "2.5 billion pounds"
+    percent: dict[str, str]  # "%", "per cent" -> "%"; "percentage points" -> "pp"
+    measures: dict[str, str]  # unit words after a number -> short unit
+    attached_measures: dict[str, str]  # unit letters glued to a number ("30km", "40C")
+    range_joiners: tuple[str, ...]  # "to", "-"
+    range_openers: dict[str, str]  # "between" -> the joiner it needs ("and")
+    range_blockers: tuple[str, ...]  # "from" 30 to 40 is two figures, not a range
+    ordinal_suffixes: tuple[str, ...]
+    age_before: tuple[str, ...]  # "aged" 34
+    list_joiners: tuple[str, ...]  # "aged 19 and 22": numbers listed after an age are ages
+    age_after: tuple[str, ...]  # 34 "-year-old"
+    time_after: tuple[str, ...]  # 9 "a.m.", 0930 "GMT"; a lower-case single word only if a meridiem
+    meridiems: tuple[str, ...]
+    decade_suffixes: tuple[str, ...]  # 1990 "s"
+    months: tuple[str, ...]  # capitalised, as written in dates
+    labels: tuple[str, ...]  # "page" 12, "Route" 9: the number names something
+    skipped: frozenset[str]  # words skipped inside a subject phrase
+    boundaries: frozenset[str]  # words that end a subject phrase
+    linking: frozenset[str]  # verbs between a subject and its figure ("the toll rose to")
+    determiners: frozenset[str]  # skipped after "of" ("hundreds of the homes")
+    of: str
+    money_links: tuple[str, ...]  # "$4.5 million in aid": what money is for follows these
+    decimal_mark: str
+    group_marks: str
 
 
-_PATTERNS = {language: _figure_pattern(language) for language in QUALIFIERS}
+ENGLISH = Tables(
+    qualifiers={
+        "at least": "≥", "no fewer than": "≥", "no less than": "≥", "a minimum of": "≥",
+        "more than": ">", "over": ">", "upwards of": ">", "in excess of": ">", "above": ">",
+        "nearly": "<~", "almost": "<~", "just under": "<~", "close to": "<~",
+        "about": "~", "around": "~", "roughly": "~", "approximately": "~", "some": "~",
+        "an estimated": "~", "estimated": "~", "an approximate": "~",
+        "up to": "≤", "as many as": "≤", "at most": "≤", "no more than": "≤", "a maximum of": "≤",
+        "fewer than": "<", "less than": "<", "under": "<", "below": "<",
+    },
+    trailing_qualifiers={"or more": "≥", "or so": "~", "plus": "≥", "odd": "~"},
+    number_words={
+        "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+        "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+        "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+        "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    },
+    hundred="hundred",
+    multipliers={"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12},
+    short_scales={"k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12},
+    collectives={"dozen": 12},
+    indefinite=("a", "an"),
+    fractions={"half": 0.5},
+    denominators={"half": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fifth": 5, "fifths": 5,
+                  "tenth": 10, "tenths": 10},
+    fraction_followers=("of", "the"),
+    joiner="and",
+    vague={
+        "dozens": 12, "scores of": 20, "hundreds": 100, "thousands": 1e3, "tens of thousands": 1e4,
+        "hundreds of thousands": 1e5, "millions": 1e6, "tens of millions": 1e7,
+        "hundreds of millions": 1e8, "billions": 1e9, "a few hundred": 100, "several hundred": 100,
+        "a few thousand": 1e3, "several thousand": 1e3, "a few million": 1e6, "several million": 1e6,
+    },
+    weak=("one",),
+    currencies_before={
+        "$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR", "£": "GBP", "gbp": "GBP",
+        "¥": "JPY", "jpy": "JPY", "₹": "INR", "rs": "INR", "a$": "AUD", "au$": "AUD", "c$": "CAD",
+        "ca$": "CAD", "hk$": "HKD", "nz$": "NZD", "chf": "CHF",
+    },
+    currencies_after={
+        "dollars": "USD", "us dollars": "USD", "usd": "USD", "euros": "EUR", "euro": "EUR", "eur": "EUR",
+        "pounds sterling": "GBP", "gbp": "GBP", "yen": "JPY", "rupees": "INR", "swiss francs": "CHF",
+    },
+    currencies_after_scaled={"pounds": "GBP"},
+    percent={"%": PERCENT, "percent": PERCENT, "per cent": PERCENT, "pc": PERCENT,
+             "percentage points": "pp", "percentage point": "pp"},
+    measures={
+        "km": "km", "kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km",
+        "metres": "m", "meters": "m", "metre": "m", "meter": "m", "miles": "mi", "mile": "mi",
+        "feet": "ft", "foot": "ft", "ft": "ft", "inches": "in", "centimetres": "cm", "cm": "cm",
+        "millimetres": "mm", "mm": "mm", "hectares": "ha", "ha": "ha", "acres": "acre",
+        "square kilometres": "km²", "square miles": "mi²", "kg": "kg", "kilograms": "kg",
+        "tonnes": "t", "tons": "t", "litres": "l", "liters": "l", "gallons": "gal", "barrels": "bbl",
+        "mph": "mph", "km/h": "km/h", "degrees": "°", "°c": "°C", "°f": "°F",
+        "mw": "MW", "gw": "GW", "kw": "kW", "megawatts": "MW", "gigawatts": "GW",
+    },
+    attached_measures={"km": "km", "m": "m", "cm": "cm", "mm": "mm", "kg": "kg", "t": "t",
+                       "mph": "mph", "ha": "ha", "ft": "ft", "c": "°C", "f": "°F",
+                       "mw": "MW", "gw": "GW", "kw": "kW", "mwh": "MWh", "gwh": "GWh"},
+    range_joiners=("to", "-", "–", "—"),
+    range_openers={"between": "and"},
+    range_blockers=("from",),
+    ordinal_suffixes=("st", "nd", "rd", "th"),
+    age_before=("aged", "age", "ages"),
+    list_joiners=(",", "and", "or"),
+    age_after=("year-old", "years-old", "year old", "years old", "yr-old", "month-old", "months old",
+               "week-old", "weeks old", "day-old", "days old"),
+    time_after=("am", "pm", "a.m.", "p.m.", "a.m", "p.m", "o'clock", "gmt", "utc", "bst", "cet", "cest",
+                "et", "edt", "est", "pt", "pdt", "pst", "local time"),
+    meridiems=("am", "pm", "o'clock"),
+    decade_suffixes=("s",),
+    months=("January", "February", "March", "April", "May", "June", "July", "August", "September",
+            "October", "November", "December", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug",
+            "Sep", "Sept", "Oct", "Nov", "Dec"),
+    labels=("page", "pages", "p", "pp", "chapter", "section", "article", "paragraph", "clause", "no",
+            "number", "room", "flight", "route", "highway", "interstate", "platform", "gate", "episode",
+            "season", "version", "item", "figure", "table", "vol", "volume", "issue", "exhibit",
+            "amendment", "bus", "line", "apartment", "suite", "block", "lot", "exit", "channel",
+            "district", "ward", "precinct", "row", "seat", "pier", "terminal", "form", "#"),
+    skipped=frozenset({"a", "an", "the", "were", "was", "are", "is", "have", "has", "had", "been", "be",
+                       "being", "reportedly", "its", "their", "his", "her", "more", "other", "others",
+                       "additional", "further", "another", "new", "so", "far", "still", "also", "only",
+                       "just", "now", "all"}),
+    boundaries=frozenset({"of", "to", "in", "on", "at", "when", "after", "before", "as", "because", "while",
+                          "who", "which", "that", "and", "or", "for", "from", "by", "with", "since",
+                          "during", "across", "near", "than", "but", "said", "says", "this", "last",
+                          "into", "under", "over", "per", "each", "a", "an", "without", "within", "among",
+                          "including", "through", "around", "about", "against", "like", "outside", "inside",
+                          "across", "if", "then", "where", "will", "would", "could", "may",
+                          "might", "should", "can"}),
+    linking=frozenset({"rose", "risen", "climbed", "reached", "stood", "stands", "increased", "jumped",
+                       "fell", "dropped", "hit", "now", "stand", "totals", "totalled", "totaled", "grew",
+                       "is", "was", "were", "are", "has", "had", "have", "been", "be", "reach", "rise",
+                       "put", "puts", "revised", "raised", "lowered", "up", "down", "of", "to", "by", "at", "some",
+                       "nearly", "about", "around", "over", "than", "more", "least"}),
+    determiners=frozenset({"the", "a", "an", "its", "their", "those", "these", "them", "his", "her"}),
+    of="of",
+    money_links=("in", "for", "of", "to"),
+    decimal_mark=".",
+    group_marks=",'\u00a0\u202f\u2009 ",
+)
+
+LANGUAGES: dict[str, Tables] = {"en": ENGLISH}
+
+# Digits grouped by spaces ("1 200") come first, so they stay one token.
+_TOKEN = re.compile(
+    r"\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?!\d)(?:\.\d+)?|\d+(?:[.,']\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*|\S"
+)
+_HYPHENS = ("-", "‐", "‑")
+_YEAR = re.compile(r"(1[5-9]|20)\d\d")
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    text: str
+    low: str
+    start: int
+    end: int
+    attached: bool  # no space between this token and the one before
+
+
+def _tokenize(sentence: str) -> list[_Token]:
+    tokens, previous_end = [], -1
+    for match in _TOKEN.finditer(sentence):
+        text = match.group(0)
+        tokens.append(_Token(text, text.lower(), match.start(), match.end(), match.start() == previous_end))
+        previous_end = match.end()
+    return tokens
+
+
+def _is_number(token: _Token) -> bool:
+    return token.text[0].isdigit()
+
+
+def _is_word(token: _Token) -> bool:
+    return token.text[0].isalpha()
+
+
+class _Phrases:
+    """Phrases of one table, looked up by their first token; the longest match wins."""
+
+    def __init__(self, table: dict | Iterable[str]):
+        items = table.items() if isinstance(table, dict) else ((p, p) for p in table)
+        self.by_first: dict[str, list[tuple[tuple[str, ...], object]]] = {}
+        for phrase, value in items:
+            words = tuple(t.low for t in _tokenize(phrase) if t.text not in _HYPHENS)
+            self.by_first.setdefault(words[0], []).append((words, value))
+        for entries in self.by_first.values():
+            entries.sort(key=lambda entry: -len(entry[0]))
+
+    def match(self, tokens: list[_Token], i: int, after_hyphen: bool = False) -> tuple[object, int] | None:
+        """(value, index after the phrase) when a phrase starts at tokens[i]; hyphens in between are
+        skipped, and before it too with after_hyphen ("34-year-old")."""
+        while after_hyphen and i < len(tokens) and tokens[i].text in _HYPHENS and tokens[i].attached:
+            i += 1
+        if i >= len(tokens) or tokens[i].low not in self.by_first:
+            return None
+        for words, value in self.by_first[tokens[i].low]:
+            j = i
+            for word in words:
+                while j < len(tokens) and tokens[j].text in _HYPHENS and word not in _HYPHENS:
+                    j += 1
+                if j >= len(tokens) or tokens[j].low != word:
+                    break
+                j += 1
+            else:
+                return value, j
+        return None
+
+    def ends_at(self, tokens: list[_Token], i: int) -> bool:
+        """Whether a phrase ends right before tokens[i] (an optional full stop after it allowed)."""
+        for back in range(1, 5):
+            start = i - back
+            if start < 0:
+                break
+            found = self.match(tokens, start)
+            if found and (found[1] == i or (found[1] == i - 1 and tokens[i - 1].text == ".")):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    tables: Tables
+    qualifiers: _Phrases
+    trailing: _Phrases
+    vague: _Phrases
+    currencies_before: _Phrases
+    currencies_after: _Phrases
+    currencies_after_scaled: _Phrases
+    percent: _Phrases
+    measures: _Phrases
+    age_after: _Phrases
+    time_after: _Phrases
+    labels: _Phrases
+
+
+_COMPILED: dict[str, _Compiled] = {}
+
+
+def _compiled(language: str) -> _Compiled:
+    if language not in _COMPILED:
+        if language not in LANGUAGES:
+            raise LanguageError(language, LANGUAGES)
+        t = LANGUAGES[language]
+        _COMPILED[language] = _Compiled(
+            t, _Phrases(t.qualifiers), _Phrases(t.trailing_qualifiers), _Phrases(t.vague),
+            _Phrases(t.currencies_before), _Phrases(t.currencies_after), _Phrases(t.currencies_after_scaled),
+            _Phrases(t.percent),
+            _Phrases(t.measures), _Phrases(t.age_after), _Phrases(t.time_after), _Phrases(t.labels),
+        )
+    return _COMPILED[language]
 
 
 @dataclass(frozen=True)
 class Figure:
-    """A number in a sentence with what qualifies and what it counts."""
+    """A number in a sentence with what qualifies it, its unit and what it counts.
+
+    kind is "count" for a figure; "age", "year", "time", "date", "ordinal" and "id" are
+    numbers kept apart. A range has value (its low end) and high.
+    """
 
     text: str
     value: float
@@ -54,81 +299,582 @@ class Figure:
     subject: str
     start: int
     end: int
+    high: float | None = None
+    kind: str = COUNT
+    approximate: bool = False  # "hundreds": value is a lower bound
+    weak: bool = False  # a bare "one": compared when paired, never reported added or removed
+
+    @property
+    def middle(self) -> float:
+        """The value a delta is measured from: the middle of a range, else the value."""
+        return (self.value + self.high) / 2 if self.high is not None and self.high > self.value else self.value
 
 
-def _subject(sentence: str, start: int, end: int, language: str) -> str:
-    skipped, boundaries = SKIPPED[language], BOUNDARIES[language]
+@dataclass
+class _Quantity:
+    value: float  # the value of number words; unused for digits, read later from `digits`
+    end: int  # token index after the quantity
+    digits: str | None = None  # the digit token as written, when there is one
+    scale: float = 1.0  # "million" after it
+    approximate: bool = False
+    weak: bool = False
+    fraction: bool = False  # a share written in words: its unit is the percent
 
-    def phrase(words: list[str]) -> list[str]:
-        kept = []
-        for word in (w.lower() for w in words):
-            if not word[0].isalpha() or word in boundaries:
+
+def _digits_value(raw: str, tables: Tables, prefer_decimal: bool) -> float | None:
+    """The value of a digit token written with any grouping mark; the decimal mark followed by
+    exactly three digits is read as a grouping mark ("1.200") unless a decimal is expected."""
+    parts = re.split(r"\D", raw)
+    marks = [c for c in raw if not c.isdigit()]
+    if not marks:
+        return float(raw)
+    grouped = 1 <= len(parts[0]) <= 3 and all(len(p) == 3 for p in parts[1:])
+    if len(set(marks)) > 1:  # "1,234.5" or "1.234,5": the last mark is the decimal one
+        *groups, tail = parts
+        if marks[-1] not in ".," or marks.count(marks[-1]) > 1:
+            return None
+        if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+            return None
+        return float("".join(groups) + "." + tail)
+    mark = marks[0]
+    if mark == tables.decimal_mark:
+        if len(parts) > 2:
+            return float("".join(parts)) if grouped else None
+        if grouped and not prefer_decimal and parts[0] != "0":
+            return float("".join(parts))
+        return float(f"{parts[0]}.{parts[1]}")
+    if mark in tables.group_marks:
+        return float("".join(parts)) if grouped else None
+    return None
+
+
+def _read_words(tokens: list[_Token], i: int, tables: Tables) -> _Quantity | None:
+    """Number words from tokens[i]: "forty-two", "two hundred and fifty", "a million", "half a dozen"."""
+    n = len(tokens)
+
+    def low(k: int) -> str:
+        return tokens[k].low if k < n else ""
+
+    j, fraction = i, 1.0
+    if low(j) in tables.fractions and low(j + 1) in tables.indefinite:
+        fraction, j = tables.fractions[low(j)], j + 1
+    total, current, previous, seen = 0.0, 0.0, None, False
+    scalers = set(tables.multipliers) | set(tables.collectives) | {tables.hundred}
+    if low(j) in tables.indefinite and low(j + 1) in scalers:
+        current, previous, j = 1.0, "a", j + 1
+    elif fraction != 1.0:
+        return None
+    last_scale = 1.0
+    while j < n:
+        word = low(j)
+        if word in tables.number_words:
+            value = tables.number_words[word]
+            tens_then_unit = previous == "tens" and value < 10 and current % 10 == 0
+            if previous not in (None, "hundred", "and", "multiplier") and not tens_then_unit:
                 break
-            if word not in skipped:
-                kept.append(word)
-        return kept
+            current += value
+            previous = "tens" if value >= 20 and value % 10 == 0 else "unit"
+        elif word == tables.hundred and previous in ("unit", "tens", "a"):
+            current, previous = current * 100, "hundred"
+        elif word in tables.multipliers and previous in ("unit", "tens", "hundred", "a", "collective"):
+            last_scale = tables.multipliers[word]
+            total, current, previous = total + current * last_scale, 0.0, "multiplier"
+        elif word in tables.collectives and previous in ("unit", "tens", "a"):
+            current, previous = current * tables.collectives[word], "collective"
+        elif tokens[j].text in _HYPHENS and previous == "tens" and low(j + 1) in tables.number_words:
+            j += 1
+            continue
+        elif word == tables.joiner and previous in ("hundred", "multiplier") and low(j + 1) in tables.number_words:
+            previous, j = "and", j + 1
+            continue
+        else:
+            break
+        seen = True
+        j += 1
+    if not seen or previous == "and":
+        return None
+    value = (total + current) * fraction
+    if previous == "multiplier" and total == value / fraction and current == 0 and last_scale > 1:
+        return _Quantity(value / last_scale, j, scale=last_scale)  # "four million": the scale can carry over
+    return _Quantity(value, j, weak=j == i + 1 and tokens[i].low in tables.weak)
 
-    after = phrase(_WORD.findall(sentence[end:])[:5])[:3]
+
+def _read_fraction(tokens: list[_Token], i: int, tables: Tables) -> _Quantity | None:
+    """ "a third of", "two-thirds of", "half the": a share, as a percentage (unit set by the caller)."""
+    j, numerator = i, 1.0
+    if tokens[j].low in tables.indefinite or tokens[j].low in tables.number_words:
+        numerator = float(tables.number_words.get(tokens[j].low, 1))
+        j += 1
+        while j < len(tokens) and tokens[j].text in _HYPHENS:
+            j += 1
+    if j >= len(tokens) or tokens[j].low not in tables.denominators or (j == i and tokens[j].low != "half"):
+        return None
+    follower = tokens[j + 1].low if j + 1 < len(tokens) else ""
+    if follower not in tables.fraction_followers or (follower != tables.of and tokens[j].low != "half"):
+        return None
+    return _Quantity(numerator / tables.denominators[tokens[j].low] * 100, j + 1, fraction=True)
+
+
+def _read_quantity(tokens: list[_Token], i: int, c: _Compiled, currency: bool) -> _Quantity | None:
+    """The quantity starting at tokens[i]: digits (with a scale), vague words or number words."""
+    if i >= len(tokens):
+        return None
+    tables = c.tables
+    vague = c.vague.match(tokens, i)
+    if vague:
+        end = vague[1] - (tokens[vague[1] - 1].low == tables.of)  # "scores of" needs its "of", but keeps it out
+        return _Quantity(float(vague[0]), end, approximate=True)
+    if not _is_number(tokens[i]):
+        return _read_fraction(tokens, i, tables) or _read_words(tokens, i, tables)
+    j, scale = i + 1, 1.0
+    nxt = tokens[j] if j < len(tokens) else None
+    if nxt is not None and nxt.low in tables.multipliers:
+        scale, j = tables.multipliers[nxt.low], j + 1
+    elif nxt is not None and currency and nxt.low in tables.short_scales and (nxt.attached or len(nxt.low) > 1):
+        scale, j = tables.short_scales[nxt.low], j + 1
+    return _Quantity(0.0, j, digits=tokens[i].text, scale=scale)
+
+
+def _resolve(quantity: _Quantity, tables: Tables, prefer_decimal: bool) -> float | None:
+    """The quantity's value without its scale (None when the digits are not a number, as in 1.2.3)."""
+    if quantity.digits is None:
+        return quantity.value
+    return _digits_value(quantity.digits, tables, prefer_decimal or quantity.scale != 1.0)
+
+
+@dataclass
+class _Found:
+    start: int  # token indexes
+    end: int
+    first_number: int
+    value: float = 0.0
+    high: float | None = None
+    qualifier: str | None = None
+    unit: str | None = None
+    kind: str = COUNT
+    approximate: bool = False
+    weak: bool = False
+
+
+def _read_figure(tokens: list[_Token], i: int, c: _Compiled) -> _Found | None:
+    """The number that starts at tokens[i] (with its qualifier and currency), or None."""
+    tables = c.tables
+    j, qualifier, unit, opener = i, None, None, None
+    found = c.qualifiers.match(tokens, j)
+    if found:
+        qualifier, j = " ".join(t.low for t in tokens[j:found[1]] if t.text not in _HYPHENS), found[1]
+    if j < len(tokens) and tokens[j].low in tables.range_openers:
+        opener, j = tables.range_openers[tokens[j].low], j + 1
+    found = c.currencies_before.match(tokens, j)
+    if found and (not _is_word(tokens[j]) or tokens[j].text[0].isupper()) \
+            and all(t.attached for t in tokens[j + 1:found[1]]):
+        unit, j = str(found[0]), found[1]
+    first = j
+    date_end = _date_end(tokens, j)
+    if date_end:
+        return _Found(i, date_end, first, kind="date")
+    quantity = _read_quantity(tokens, j, c, unit is not None)
+    if quantity is None:
+        return None
+    if quantity.fraction:
+        unit = PERCENT
+    result = _Found(i, quantity.end, first, qualifier=qualifier, unit=unit,
+                    approximate=quantity.approximate, weak=quantity.weak and not (qualifier or unit))
+    second, joiner = _read_range_end(tokens, i, quantity, result, c, opener)
+    if opener and second is None:
+        return None  # "between 30" without its "and 40" starts no figure
+    end = second.end if second else quantity.end
+    prefer_decimal = c.percent.match(tokens, end, after_hyphen=True) is not None
+    low = _resolve(quantity, tables, prefer_decimal)
+    if low is None:
+        result.kind, result.end = "id", end
+        return result
+    scale = quantity.scale
+    if second is not None:
+        high = _resolve(second, tables, prefer_decimal)
+        if high is not None and scale == 1.0 and second.scale != 1.0 and low < high:
+            scale = second.scale  # "3 to 4 million": the scale belongs to both ends
+        if high is None:
+            second = None
+        elif low * scale < high * second.scale:
+            result.high = high * second.scale
+        elif joiner in _HYPHENS and quantity.digits and second.digits:
+            result.high = high * second.scale  # a tally such as a 5-4 vote
+        else:
+            second = None
+    result.value = low * scale
+    return _finish(tokens, result, second.end if second else quantity.end, c, quantity, second)
+
+
+def _date_end(tokens: list[_Token], i: int) -> int | None:
+    """The token index after a date written with separators (2025-03-11, 11/03/2025), if one starts at i."""
+    j, separators = i + 1, []
+    while j + 1 < len(tokens) and tokens[j].text in ("/", "-") and tokens[j].attached \
+            and _is_number(tokens[j + 1]) and tokens[j + 1].attached and tokens[j + 1].text.isdigit():
+        separators.append(tokens[j].text)
+        j += 2
+    if not _is_number(tokens[i]) or not tokens[i].text.isdigit() or len(separators) < 2 or len(set(separators)) > 1:
+        return None
+    return j
+
+
+def _read_range_end(tokens: list[_Token], i: int, quantity: _Quantity, result: _Found, c: _Compiled,
+                    opener: str | None) -> tuple[_Quantity | None, str | None]:
+    """The second quantity of "30 to 40", "30-40", "between 30 and 40", with the joiner between."""
+    tables, j = c.tables, quantity.end
+    if j >= len(tokens):
+        return None, None
+    joiner = tokens[j].low
+    if not (joiner == opener if opener else joiner in tables.range_joiners):
+        return None, None
+    if not opener and i > 0 and tokens[i - 1].low in tables.range_blockers:
+        return None, None  # "rose from 30 to 40": two figures
+    following = tokens[j + 1].text if j + 1 < len(tokens) else ""
+    if quantity.digits and _YEAR.fullmatch(quantity.digits) and not (following.isdigit() and len(following) in (2, 4)):
+        return None, None  # "rose in 2024 to 3,400 tonnes": a year does not start a range of counts
+    k = j + 1
+    currency = c.currencies_before.match(tokens, k)
+    if currency and currency[0] == result.unit:
+        k = currency[1]
+    if k >= len(tokens) or (joiner in _HYPHENS + ("–", "—") and _is_number(tokens[k]) != (quantity.digits is not None)):
+        return None, None
+    return _read_quantity(tokens, k, c, result.unit is not None), joiner
+
+
+def _finish(tokens: list[_Token], result: _Found, j: int, c: _Compiled, quantity: _Quantity,
+            second: _Quantity | None) -> _Found:
+    """Read the markers after the quantity and decide what kind of number this is."""
+    tables, n = c.tables, len(tokens)
+    if quantity.digits and j + 1 < n and tokens[j].text in ":." and tokens[j].attached \
+            and _is_number(tokens[j + 1]) and tokens[j + 1].attached and len(tokens[j + 1].text) == 2:
+        after = c.time_after.match(tokens, j + 2)
+        result.kind, result.end = "time", after[1] if after else j + 2  # 3:45, 15:30
+        return result
+    time = c.time_after.match(tokens, j)
+    if time and quantity.digits and (tokens[j].attached or tokens[j].text.isupper() or time[1] > j + 1
+                                     or tokens[j].low in tables.meridiems):
+        result.kind, result.end = "time", time[1]  # 9am, 9 a.m., 0930 GMT (but not "9 et al.")
+        return result
+    if quantity.digits and j < n and tokens[j].attached and tokens[j].low in tables.ordinal_suffixes:
+        result.kind, result.end = "ordinal", j + 1
+        return result
+    if quantity.digits and j < n and tokens[j].attached and tokens[j].low in tables.decade_suffixes:
+        result.kind, result.end = "year", j + 1  # the 1990s
+        return result
+    age = c.age_after.match(tokens, j, after_hyphen=True)
+    if age:
+        result.kind, result.end = "age", age[1]
+        return result
+    percent = c.percent.match(tokens, j, after_hyphen=True)
+    if percent:
+        result.unit, j = str(percent[0]), percent[1]
+    elif result.unit is None:
+        currency = c.currencies_after.match(tokens, j)
+        if currency is None and quantity.scale != 1.0:
+            currency = c.currencies_after_scaled.match(tokens, j)
+        measure = c.measures.match(tokens, j)
+        glued = tokens[j] if j < n and tokens[j].attached and quantity.digits else None
+        if currency:
+            result.unit, j = str(currency[0]), currency[1]
+        elif glued is not None and glued.low in tables.attached_measures \
+                and (len(glued.text) > 1 or glued.text.isupper() or glued.low in ("m", "t")):
+            result.unit, j = tables.attached_measures[glued.low], j + 1
+        elif measure:
+            result.unit, j = str(measure[0]), measure[1]
+    trailing = c.trailing.match(tokens, j, after_hyphen=True)
+    if trailing and result.qualifier is None:
+        result.qualifier = " ".join(t.low for t in tokens[j:trailing[1]] if t.text not in _HYPHENS)
+        j = trailing[1]
+    result.end = j
+    result.kind = _classify(tokens, result, quantity, second, c)
+    if result.kind == COUNT and (result.unit or result.qualifier):
+        result.weak = False
+    return result
+
+
+def _classify(tokens: list[_Token], result: _Found, quantity: _Quantity, second: _Quantity | None,
+              c: _Compiled) -> str:
+    """count, or the kind of number kept apart: year, age, date, id."""
+    tables = c.tables
+    i, first, end = result.start, result.first_number, result.end
+    number = tokens[first]
+    before = tokens[first - 1] if first > 0 else None
+    after = tokens[end] if end < len(tokens) else None
+    plain = result.unit is None and result.qualifier is None and quantity.scale == 1.0 and not result.approximate
+    if quantity.digits:
+        if after is not None and after.attached and _is_word(after):
+            return "id"  # 4G, 3D, 737MAX
+        glued_to_word = before is not None and number.attached and (
+            _is_word(before) or before.text == "#"
+            or (before.text in _HYPHENS and before.attached and first >= 2 and _is_word(tokens[first - 2])))
+        if glued_to_word and result.unit is None:
+            return "id"  # G7, COVID-19, F-35, #3
+        if (after is not None and after.text == "/" and after.attached) or \
+                (before is not None and before.text == "/" and number.attached):
+            return "date"  # 11/03, 9/11
+    if c.labels.ends_at(tokens, i):
+        return "id"  # page 12, Route 9, No. 10
+    if i > 0 and tokens[i - 1].low in tables.age_before:
+        return "age"
+    if plain and (_month_at(tokens, i - 1, tables) or _month_at(tokens, end, tables)):
+        return "date"
+    if plain and quantity.digits and _YEAR.fullmatch(quantity.digits) and (
+            second is None or (second.digits is not None and len(second.digits) in (2, 4))):
+        return "year"
+    if plain and quantity.digits and second is None and i >= 2 and tokens[i - 1].text == "," \
+            and after is not None and after.text in ",)" and _is_word(tokens[i - 2]) \
+            and result.value <= 120 and quantity.digits.isdigit():
+        return "age"  # "Anita Osei, 54, said", "the driver, 27, was": an age in apposition
+    return COUNT
+
+
+def _month_at(tokens: list[_Token], k: int, tables: Tables) -> bool:
+    if 0 <= k < len(tokens) and tokens[k].text in tables.months:
+        return True
+    return 1 <= k < len(tokens) and tokens[k].text == "." and tokens[k - 1].text in tables.months
+
+
+def _subject(tokens: list[_Token], found: _Found, tables: Tables) -> str:
+    """What the figure counts: the noun phrase after it, else the one before it (past a linking verb)."""
+    following = tokens[found.end:found.end + 8]
+    linked = bool(following) and (following[0].low == tables.of or (
+        found.unit is not None and following[0].low in tables.money_links and len(following) > 1
+        and following[1].low not in tables.determiners))
+    if linked:
+        k = 1
+        while k < len(following) and following[k].low in tables.determiners:
+            k += 1
+        following = following[k:] if k < len(following) and _is_word(following[k]) else []
+    after = _phrase(following, tables)[:2]
+    if len(after) == 1 and not linked:
+        verb = _verb_before(tokens, found.start, tables)
+        if verb:
+            after.append(verb)
     if after:
         return " ".join(after)
-    preceding = list(reversed(_WORD.findall(sentence[:start])[-6:]))
-    while preceding and preceding[0].lower() in boundaries | skipped | LINKING[language]:
+    preceding = list(reversed(tokens[max(0, found.start - 8):found.start]))
+    while preceding and (preceding[0].low in tables.boundaries | tables.skipped | tables.linking
+                         or (not _is_word(preceding[0]) and preceding[0].text not in ",;:()")):
         preceding.pop(0)
-    before = phrase(preceding)[:2]
-    return " ".join(reversed(before))
+    return " ".join(reversed(_phrase(preceding, tables)[:2]))
+
+
+def _phrase(tokens: list[_Token], tables: Tables) -> list[str]:
+    kept = []
+    for token in tokens:
+        if token.text in _HYPHENS:
+            continue
+        if not _is_word(token) or token.low in tables.boundaries:
+            break
+        if token.low not in tables.skipped:
+            kept.append(token.low)
+    return kept
+
+
+def _verb_before(tokens: list[_Token], start: int, tables: Tables) -> str | None:
+    # "killed 12 people" -> "people killed": a participle right before a figure says what happened to it.
+    if start == 0:
+        return None
+    word = tokens[start - 1]
+    if _is_word(word) and word.low.endswith("ed") and len(word.low) > 4 and word.low not in tables.linking:
+        return word.low
+    return None
+
+
+def read_numbers(sentence: str, language: str = "en") -> list[Figure]:
+    """Every number in sentence with its kind: figures ("count") and the numbers kept apart."""
+    c = _compiled(language)
+    tokens = _tokenize(sentence)
+    numbers, i = [], 0
+    while i < len(tokens):
+        found = _read_figure(tokens, i, c)
+        if found is None:
+            i += 1
+            continue
+        if found.kind == COUNT and numbers and numbers[-1].kind == "age" and _listed_after(tokens, found, numbers[-1], c):
+            found.kind = "age"
+        start, end = tokens[found.start].start, tokens[found.end - 1].end
+        numbers.append(Figure(
+            text=sentence[start:end], value=found.value, qualifier=found.qualifier, unit=found.unit,
+            subject=_subject(tokens, found, c.tables) if found.kind == COUNT else "",
+            start=start, end=end, high=found.high, kind=found.kind, approximate=found.approximate,
+            weak=found.weak,
+        ))
+        i = found.end
+    return numbers
+
+
+def _listed_after(tokens: list[_Token], found: _Found, previous: Figure, c: _Compiled) -> bool:
+    """Whether found is a plain number listed right after the previous one ("aged 19 and 22")."""
+    between = [t for t in tokens[:found.start] if t.start >= previous.end]
+    plain = found.unit is None and found.qualifier is None and not found.approximate
+    return plain and bool(between) and all(t.low in c.tables.list_joiners for t in between)
 
 
 def find_figures(sentence: str, language: str = "en") -> list[Figure]:
-    """Every counted figure in sentence; years and times of day are left out."""
-    figures = []
-    for match in _PATTERNS[language].finditer(sentence):
-        if match.group("time"):
+    """Every counted figure in sentence; ages, years, times, dates, ordinals and identifiers are left out."""
+    return [figure for figure in read_numbers(sentence, language) if figure.kind == COUNT]
+
+
+# --------------------------------------------------------------------------- comparing
+
+SAME_SUBJECT = 0.5  # share of subject words two figures need to be taken for one another
+
+
+def _meaning(figure: Figure, tables: Tables) -> str | None:
+    if figure.qualifier is None:
+        return None
+    return tables.qualifiers.get(figure.qualifier) or tables.trailing_qualifiers.get(figure.qualifier)
+
+
+def _key(figure: Figure, tables: Tables) -> tuple:
+    """What must differ for a figure to have changed: not its wording ("$18m" is "$18 million")."""
+    high = None if figure.high is None else f"{figure.high:.9g}"
+    return figure.unit, f"{figure.value:.9g}", high, _meaning(figure, tables)
+
+
+def _unit_class(unit: str | None, tables: Tables) -> str:
+    if unit is None:
+        return "count"
+    if unit in {*tables.currencies_before.values(), *tables.currencies_after.values(),
+                *tables.currencies_after_scaled.values()}:
+        return "money"
+    return unit
+
+
+def _compatible(a: Figure, b: Figure, tables: Tables) -> bool:
+    return _unit_class(a.unit, tables) == _unit_class(b.unit, tables)
+
+
+def _stem(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def _subject_similarity(a: Figure, b: Figure) -> float:
+    left, right = {_stem(w) for w in a.subject.split()}, {_stem(w) for w in b.subject.split()}
+    if not left or not right:
+        return 0.0
+    return len(left & right) / len(left | right)
+
+
+def _pair_by_subject(old: list[Figure], new: list[Figure], tables: Tables,
+                     same_value: bool = False) -> list[tuple[Figure, Figure]]:
+    """Figures of old and new taken for one another because they count the same thing (best first)."""
+    scored = sorted(
+        ((_subject_similarity(a, b), -abs(ai - bi), ai, bi)
+         for ai, a in enumerate(old) for bi, b in enumerate(new)
+         if _compatible(a, b, tables) and (not same_value or _key(a, tables) == _key(b, tables))),
+        reverse=True,
+    )
+    pairs, used_old, used_new = [], set(), set()
+    for score, _, ai, bi in scored:
+        if score < SAME_SUBJECT:
+            break
+        if ai not in used_old and bi not in used_new:
+            used_old.add(ai)
+            used_new.add(bi)
+            pairs.append((old[ai], new[bi]))
+    return pairs
+
+
+def _without(figures: list, pairs: list[tuple], side: int) -> list:
+    taken = {id(pair[side]) for pair in pairs}
+    return [f for f in figures if id(f) not in taken]
+
+
+def _pair_in_sentence(old: list[Figure], new: list[Figure], tables: Tables):
+    """Pairs of figures of two versions of one sentence, and the figures left unpaired on each side."""
+    matcher = SequenceMatcher(None, [_key(f, tables) for f in old], [_key(f, tables) for f in new], autojunk=False)
+    pairs: list[tuple[Figure, Figure]] = []
+    left_old: list[Figure] = []
+    left_new: list[Figure] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            pairs.extend(zip(old[i1:i2], new[j1:j2]))
             continue
-        number = match.group("number")
-        scale = (match.group("scale") or "").lower()
-        unit = match.group("currency") or ("%" if match.group("percent") else None)
-        if not unit and not scale and re.fullmatch(r"(1[89]|20)\d\d", number):
-            continue  # a year, not a count
-        value = float(number.replace(",", "")) * SCALES[language].get(scale, 1)
-        figures.append(Figure(
-            text=match.group(0).strip(),
-            value=value,
-            qualifier=(match.group("qualifier") or "").lower() or None,
-            unit=unit,
-            subject=_subject(sentence, match.start(), match.end(), language),
-            start=match.start(),
-            end=match.end(),
-        ))
-    return figures
+        by_subject = _pair_by_subject(old[i1:i2], new[j1:j2], tables)
+        gap_old, gap_new = _without(old[i1:i2], by_subject, 0), _without(new[j1:j2], by_subject, 1)
+        pairs.extend(by_subject)
+        # What is left at the same place of the sentence, in order, is the same figure rewritten.
+        while gap_old and gap_new and _compatible(gap_old[0], gap_new[0], tables):
+            pairs.append((gap_old.pop(0), gap_new.pop(0)))
+        left_old.extend(gap_old)
+        left_new.extend(gap_new)
+    by_subject = _pair_by_subject(left_old, left_new, tables)
+    return pairs + by_subject, _without(left_old, by_subject, 0), _without(left_new, by_subject, 1)
 
 
-def _pair(old: list[Figure], new: list[Figure]) -> list[tuple[Figure | None, Figure | None]]:
-    if len(old) == len(new):
-        return list(zip(old, new))
-    pairs, unmatched = [], list(new)
-    for figure in old:
-        twin = next((n for n in unmatched if n.subject == figure.subject and n.unit == figure.unit), None)
-        if twin:
-            unmatched.remove(twin)
-        pairs.append((figure, twin))
-    return pairs + [(None, figure) for figure in unmatched]
+def _change(before: Figure | None, after: Figure | None, context: str, tables: Tables) -> Change | None:
+    """The figure change from before to after (either may be None), or None when nothing that matters changed."""
+    if before is not None and after is not None:
+        if _key(before, tables) == _key(after, tables):
+            return None
+        subject = after.subject or before.subject
+        if before.unit == after.unit and (before.value, before.high) == (after.value, after.high):
+            return Change("figure", before.text, after.text, context=context, subject=subject,
+                          significance=0.0, detail="qualifier", delta=0.0, relative=0.0)
+        delta = relative = None
+        if before.unit == after.unit:
+            delta = after.middle - before.middle
+            relative = delta / before.middle if before.middle else None
+        return Change("figure", before.text, after.text, context=context, subject=subject,
+                      significance=abs(relative) if relative is not None else 1.0, detail="value",
+                      delta=delta, relative=relative)
+    figure = before or after
+    if figure.weak:
+        return None
+    return Change("figure", before and before.text, after and after.text, context=context, subject=figure.subject,
+                  significance=1.0, detail="removed" if after is None else "added")
+
+
+def compare_aligned(pairs: Iterable[tuple[str | None, str | None]], language: str = "en") -> list[Change]:
+    """Figure changes between two versions, given their aligned sentences as (old, new) pairs,
+    with None on the side where a sentence was added or deleted.
+
+    Figures are paired inside each edited sentence first; the figures left over, with
+    those of added and deleted sentences, are then paired across sentences by subject,
+    so a figure that moved to another sentence is compared rather than reported added
+    and removed. Changes come in the order of the sentences.
+    """
+    tables = _compiled(language).tables
+    found: list[tuple[float, Change]] = []
+    left_old: list[tuple[Figure, str, float]] = []
+    left_new: list[tuple[Figure, str, float]] = []
+    for index, (old, new) in enumerate(pairs):
+        if old == new:
+            continue
+        old_figures = find_figures(old, language) if old else []
+        new_figures = find_figures(new, language) if new else []
+        paired, rest_old, rest_new = _pair_in_sentence(old_figures, new_figures, tables)
+        for before, after in paired:
+            if change := _change(before, after, new, tables):
+                found.append((index + after.start / 1e6, change))
+        left_old.extend((f, old, index + f.start / 1e6) for f in rest_old)
+        left_new.extend((f, new, index + f.start / 1e6) for f in rest_new)
+    old_figures, new_figures = [f for f, _, _ in left_old], [f for f, _, _ in left_new]
+    moved = _pair_by_subject(old_figures, new_figures, tables, same_value=True)
+    rewritten = _pair_by_subject(_without(old_figures, moved, 0), _without(new_figures, moved, 1), tables)
+    place = {id(f): (sentence, order) for f, sentence, order in left_old + left_new}
+    for before, after in rewritten:
+        sentence, order = place[id(after)]
+        if change := _change(before, after, sentence, tables):
+            found.append((order, change))
+    paired = moved + rewritten
+    for figure in _without(old_figures, paired, 0):
+        sentence, order = place[id(figure)]
+        if change := _change(figure, None, sentence, tables):
+            found.append((order, change))
+    for figure in _without(new_figures, paired, 1):
+        sentence, order = place[id(figure)]
+        if change := _change(None, figure, sentence, tables):
+            found.append((order, change))
+    return [change for _, change in sorted(found, key=lambda item: item[0])]
 
 
 def compare_figures(old_sentence: str, new_sentence: str, language: str = "en") -> list[Change]:
-    """A figure change for each number whose value or qualifier differs between two aligned sentences."""
-    changes = []
-    for before, after in _pair(find_figures(old_sentence, language), find_figures(new_sentence, language)):
-        if before and after and (before.value, before.qualifier) == (after.value, after.qualifier):
-            continue
-        if before is None or after is None:
-            continue  # figures added or removed travel with their sentence's own change
-        delta = after.value - before.value
-        changes.append(Change(
-            kind="figure",
-            before=before.text,
-            after=after.text,
-            context=new_sentence,
-            subject=after.subject or before.subject,
-            significance=abs(delta) / before.value if before.value else 1.0,
-        ))
-    return changes
+    """Figure changes between two versions of one sentence: values, qualifiers, figures added or removed."""
+    return compare_aligned([(old_sentence, new_sentence)], language)

@@ -64,6 +64,9 @@ class Change:
     context: str | None = None
     subject: str | None = None
     significance: float = 1.0
+    detail: str | None = None  # for a figure: value, qualifier, added or removed
+    delta: float | None = None  # for a figure's value: new minus old (middles of ranges)
+    relative: float | None = None  # delta as a share of the old value
 
 
 @dataclass(frozen=True)
