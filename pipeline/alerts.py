@@ -1,16 +1,49 @@
-"""Alert rules (which changes matter to whom) and delivery through Apprise."""
+"""Alert rules (which changes matter to whom), messages, and delivery through Apprise.
+
+Besides fetch.py, this is the one module that touches the network: Apprise sends the
+messages. The secrets in Apprise URLs stay here: channels are stored and shown under
+a masked name, and errors and the log lines of Apprise and urllib3 are redacted.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import logging
+import re
+import threading
 from collections import defaultdict
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Iterable
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+
 import apprise
 
 from pipeline.config import RuleSettings, Settings
-from pipeline.models import Change
+from pipeline.models import Change, from_iso
 from pipeline.output import describe_change
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10  # about four hours of retries; then an alert is abandoned (and still listed by `redline alerts`)
+FIRST_RETRY = 60.0  # seconds after a failed attempt; doubles with each attempt
+LAST_RETRY = 3600.0
+SEND_TIMEOUT = 120.0  # seconds one message may take, whatever the channel's own timeouts
+CLAIM_TIMEOUT = 900.0  # a claim this old was never finished: its run died while sending
+INTERRUPTED = ("delivery was interrupted while sending (the run ended); it may or may not have arrived, "
+               "so it is not sent again on its own: `redline resend ID` sends it")
+REDACTED = "****"
+REDACTED_LOGGERS = ("apprise", "urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
+                    "requests")
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- channels and their secrets
+
+
+def _plugin(url: str):
+    protect_secrets([url])  # Apprise logs the URLs it loads: their secrets must be known first
+    return apprise.Apprise.instantiate(url, suppress_exceptions=True)
 
 
 def channel_name(url: str) -> str:
@@ -19,7 +52,7 @@ def channel_name(url: str) -> str:
     Credentials are masked and the query (where tokens and headers travel) is dropped;
     a short digest of Apprise's masked URL keeps channels that differ only there apart.
     """
-    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    plugin = _plugin(url)
     if plugin is None:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         return f"{scheme}://(unrecognised URL)"
@@ -28,55 +61,254 @@ def channel_name(url: str) -> str:
     return f"{masked.split('?', 1)[0]}#{digest}"
 
 
-def rule_matches(rule: RuleSettings, change: Change) -> bool:
-    """Whether the rule selects this change: its kind, and any keyword in what changed."""
+_PIECES = re.compile(r"[/:@?&=#,;\s]+")
+# Query keys whose values are credentials; "+Header" and "-param" values travel to the server too.
+_SECRET_KEY = re.compile(r"^[+-]|token|key|secret|pass|auth|sig|hash|code|hook|cred|bearer|(^|_)id$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def url_secrets(url: str) -> frozenset[str]:
+    """The parts of an Apprise URL that are secrets, as written and as they may appear encoded.
+
+    Apprise knows which parts of its URLs are secret: they are the parts its privacy
+    rendering masks. The password, and query values that carry tokens or headers, are added.
+    """
+    parts = urlsplit(url)
+    found = set()
+    _install_redactor()
+    _QUIET.on = True  # what Apprise logs while the secrets are not yet known is dropped
+    try:
+        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    finally:
+        _QUIET.on = False
+    if plugin is None:
+        found.update(p for p in _PIECES.split(unquote(url.split("://", 1)[-1])) if len(p) >= 4)
+    else:
+        shown = set(_PIECES.split(unquote(plugin.url(privacy=True))))
+        found.update(p for p in _PIECES.split(unquote(plugin.url(privacy=False))) if p not in shown)
+    if parts.password:
+        found.add(unquote(parts.password))
+        if parts.username:
+            found.add(base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password)}".encode()).decode())
+    for key, value in parse_qsl(parts.query):
+        if value and _SECRET_KEY.search(key):
+            found.add(value)
+            found.update(word for word in value.split() if len(word) >= 6)
+    found = {s for s in found if len(s) >= 4}
+    return frozenset(found | {quote(s, safe="") for s in found} | {quote_plus(s) for s in found})
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """text with every secret replaced by ****, longest first (so no part of one is left showing)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class _Redactor(logging.Filter):
+    """Rewrites log records so that no secret of a configured channel is ever written out."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets: frozenset[str] = frozenset()
+        self.lock = threading.Lock()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        with self.lock:
+            self.secrets = self.secrets | frozenset(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_QUIET, "on", False):
+            return False
+        secrets = self.secrets
+        if secrets:
+            record.msg, record.args = redact(record.getMessage(), secrets), None
+            if record.exc_info:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info), secrets)
+                record.exc_info = None
+        return True
+
+
+_REDACTOR = _Redactor()
+_QUIET = threading.local()
+
+
+def _install_redactor() -> None:
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+
+
+def protect_secrets(urls: Iterable[str]) -> frozenset[str]:
+    """Redact the secrets of these URLs from Apprise's and urllib3's log records from now on; returns them."""
+    secrets = frozenset().union(*(url_secrets(url) for url in urls))
+    _REDACTOR.add(secrets)
+    return secrets
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def rule_matches(rule: RuleSettings, change: Change, source: str | None = None) -> bool:
+    """Whether the rule selects this change: its kind, source, words, and for figures how it changed."""
     if change.kind not in rule.kinds:
         return False
-    if not rule.keywords:
-        return True
+    if rule.sources and source not in rule.sources:
+        return False
+    if change.kind == "figure" and (change.detail or "value") not in rule.figure_changes:
+        return False
     haystack = " ".join(filter(None, (change.subject, change.context, change.before, change.after))).lower()
-    return any(keyword.lower() in haystack for keyword in rule.keywords)
+    if rule.keywords and not any(keyword.lower() in haystack for keyword in rule.keywords):
+        return False
+    if rule.pattern and not re.search(rule.pattern, haystack, re.IGNORECASE):
+        return False
+    return change.kind != "figure" or not rule.has_threshold or _big_enough(rule, change)
 
 
-def match_rules(rules: tuple[RuleSettings, ...], changes: tuple[Change, ...]) -> list[tuple[int, str, str]]:
+def _big_enough(rule: RuleSettings, change: Change) -> bool:
+    # A size or direction only means something for a value that moved in a comparable unit.
+    if change.delta is None or change.detail != "value":
+        return False
+    if rule.direction == "up" and change.delta <= 0 or rule.direction == "down" and change.delta >= 0:
+        return False
+    if abs(change.delta) < rule.min_change:
+        return False
+    return change.relative is None or abs(change.relative) >= rule.min_relative
+
+
+def match_rules(rules: tuple[RuleSettings, ...], changes: tuple[Change, ...],
+                source: str | None = None) -> list[tuple[int, str, str]]:
     """(change index, rule name, channel) for every rule, channel and change it selects."""
     return [
         (index, rule.name, channel_name(url))
         for index, change in enumerate(changes)
-        for rule in rules if rule_matches(rule, change)
+        for rule in rules if rule_matches(rule, change, source)
         for url in rule.urls
     ]
 
 
-def compose_message(alerts: list[dict]) -> tuple[str, str]:
-    """Title and body of one message that gathers an article's changes for one channel."""
+# --------------------------------------------------------------------------- messages
+
+
+def _number(value: float) -> str:
+    for size, word in ((1e12, " trillion"), (1e9, " billion"), (1e6, " million")):
+        if abs(value) >= size:
+            return f"{value / size:+.3g}{word}"
+    return f"{value:+,.10g}"
+
+
+def describe(alert: dict) -> str:
+    """One line for a change: kind, before → after, what it counts, and by how much it moved."""
+    if alert["kind"] == "figure" and alert.get("detail") in ("added", "removed"):
+        subject = f" ({alert['subject']})" if alert.get("subject") else ""
+        return f"figure {alert['detail']}: {alert['after'] or alert['before']}{subject}"
+    line = describe_change(alert)
+    if alert["kind"] == "figure" and alert.get("detail") == "value" and alert.get("delta") is not None:
+        line += f" {_number(alert['delta'])}"
+        if alert.get("relative") is not None:
+            line += f" ({alert['relative']:+.0%})"
+    return line
+
+
+def diff_link(rule: RuleSettings | None, alert: dict) -> str | None:
+    """The rule's link to this change's diff, or None when the rule names none."""
+    if rule is None or not rule.diff_link:
+        return None
+    return rule.diff_link.format(article_id=alert["article_id"], url=alert["url"], change_id=alert.get("change_id"),
+                                 from_version=alert.get("from_number"), to_version=alert.get("to_number"))
+
+
+def template_values(alert: dict, rule: RuleSettings | None = None) -> dict:
+    """What a message template can use for one change."""
+    return {
+        "kind": alert["kind"], "detail": alert.get("detail"), "before": alert["before"], "after": alert["after"],
+        "context": alert["context"], "subject": alert["subject"], "delta": alert.get("delta"),
+        "relative": alert.get("relative"), "title": alert["article_title"] or alert["url"], "url": alert["url"],
+        "source": alert.get("source"), "rule": alert["rule"], "detected_at": alert["detected_at"],
+        "from_version": alert.get("from_number"), "to_version": alert.get("to_number"),
+        "article_id": alert["article_id"], "link": diff_link(rule, alert), "line": describe(alert),
+    }
+
+
+@lru_cache(maxsize=64)
+def _compiled_template(text: str):
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = SandboxedEnvironment(undefined=StrictUndefined)
+    return environment.from_string(text)
+
+
+def compose_message(alerts: list[dict], rule: RuleSettings | None = None) -> tuple[str, str]:
+    """Title and body of one message that gathers an article's changes for one channel.
+
+    With a rule that has a template, the body is the template rendered for each change;
+    a template error raises jinja2.TemplateError.
+    """
     first = alerts[0]
     title = f"Redline: {len(alerts)} change{'s' * (len(alerts) > 1)} in '{first['article_title'] or first['url']}'"
+    if rule is not None and rule.template:
+        template = _compiled_template(rule.template)
+        return title, "\n".join(template.render(template_values(alert, rule)).rstrip("\n") for alert in alerts)
     lines = []
     for alert in alerts:
-        lines.append(describe_change(alert))
+        lines.append(describe(alert))
         if alert["context"] and alert["context"] not in (alert["before"], alert["after"]):
             lines.append(f"    \"{alert['context']}\"")
     lines.append(f"{first['url']} (detected {first['detected_at']})")
+    link = diff_link(rule, alerts[-1])
+    if link:
+        lines.append(link)
     return title, "\n".join(lines)
 
 
-def urls_by_channel(settings: Settings) -> dict[tuple[str, str], str]:
-    """The real Apprise URL behind each (rule name, masked channel) pair."""
-    return {(rule.name, channel_name(url)): url for rule in settings.alerts for url in rule.urls}
+# --------------------------------------------------------------------------- planning and sending
+
+
+def urls_by_channel(settings: Settings) -> dict[tuple[str, str], tuple[RuleSettings, str]]:
+    """The rule and the real Apprise URL behind each (rule name, masked channel) pair."""
+    return {(rule.name, channel_name(url)): (rule, url) for rule in settings.alerts for url in rule.urls}
 
 
 def group_alerts(alerts: list[dict]) -> dict[tuple[str, str, int], list[dict]]:
-    """Pending alerts gathered per (rule, channel, article): each group is one message."""
+    """Due alerts gathered per (rule, channel, article): each group is one message."""
     groups: dict[tuple[str, str, int], list[dict]] = defaultdict(list)
     for alert in alerts:
         groups[(alert["rule"], alert["channel"], alert["article_id"])].append(alert)
     return groups
 
 
+def due_at(group: list[dict], rule: RuleSettings | None) -> datetime:
+    """When a group may be sent: a new alert waits out the rule's debounce window, so changes
+    found meanwhile join the same message; a failed one waits for its retry."""
+    debounce = timedelta(seconds=rule.debounce if rule else 0)
+    return min(
+        from_iso(alert["created_at"]) + debounce if alert["status"] == "pending"
+        else from_iso(alert["next_attempt_at"] or alert["created_at"])
+        for alert in group
+    )
+
+
+def retry_at(attempts: int, now: datetime) -> datetime | None:
+    """When to try again after `attempts` failed attempts (doubling each time), or None to give up."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return now + timedelta(seconds=min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY))
+
+
 def send_message(url: str, title: str, body: str, channel: str) -> str | None:
-    """Deliver one message through Apprise; returns the error, or None when it was accepted."""
-    notifier = apprise.Apprise()
+    """Deliver one message through Apprise; returns the error (secrets redacted), or None when it was accepted."""
+    secrets = protect_secrets([url])
+    # Sequential inside Apprise: this call already runs on its channel's own thread.
+    notifier = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not notifier.add(url):
         return f"{channel}: not a URL Apprise can send to"
-    return None if notifier.notify(title=title, body=body) else f"delivery to {channel} failed"
+    try:
+        result = notifier.notify(title=title, body=body, timeout=SEND_TIMEOUT, log_level=logging.WARNING)
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is this channel's error, not the run's
+        return redact(f"delivery to {channel} failed: {type(exc).__name__}: {exc}", secrets)
+    if result:
+        return None
+    reasons = dict.fromkeys(entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR", "CRITICAL"))
+    return redact(f"delivery to {channel} failed: {'; '.join(reasons) or 'Apprise reported no success'}", secrets)

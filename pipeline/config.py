@@ -19,7 +19,11 @@ from pipeline.errors import ConfigError
 ENV_VAR = "REDLINE_CONFIG"
 DEFAULT_FILE = "redline.toml"
 SOURCE_KINDS = ("rss", "atom", "urls")
-CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed")
+CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed",
+                "stealth_edit", "gone")
+FIGURE_CHANGES = ("value", "qualifier", "added", "removed")
+DIRECTIONS = ("any", "up", "down")
+LINK_FIELDS = ("article_id", "url", "from_version", "to_version", "change_id")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -88,6 +92,45 @@ def _regex(value: Any) -> str:
         re.compile(_text(value))
     except re.error as exc:
         raise ValueError(f"a valid regular expression ({exc})") from None
+    return value
+
+
+def _non_negative(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError("a number of 0 or more")
+    return float(value)
+
+
+def _share(value: Any) -> float:
+    """A relative change: 0.25, or "25%"."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*%\s*", value):
+        return float(value.strip().rstrip("%")) / 100
+    try:
+        return _non_negative(value)
+    except ValueError:
+        raise ValueError('a share such as 0.25 or "25%"') from None
+
+
+def _template(value: Any) -> str:
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    try:
+        SandboxedEnvironment().parse(_text(value))
+    except TemplateSyntaxError as exc:
+        raise ValueError(f"a Jinja2 template ({exc.message}, line {exc.lineno})") from None
+    return value
+
+
+def _link(value: Any) -> str:
+    import string
+
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(_text(value)) if name is not None}
+    except ValueError:
+        names = {None}
+    if not names <= set(LINK_FIELDS):
+        raise ValueError(f"a URL with placeholders among {{{'}, {'.join(LINK_FIELDS)}}}")
     return value
 
 
@@ -168,12 +211,26 @@ class SourceSettings:
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """An alert rule: which changes it selects and where it sends them."""
+    """An alert rule: which changes it selects, where it sends them and how the message reads."""
 
     name: str = _reader(_text)
     urls: tuple = _reader(_list_of(_text))
     kinds: tuple = _reader(_list_of(_one_of(CHANGE_KINDS)), default=("figure",))
-    keywords: tuple = _reader(_list_of(_text), default=())
+    keywords: tuple = _reader(_list_of(_text), default=())  # any of them, anywhere in the change
+    pattern: str | None = _reader(_regex, default=None)  # searched in the same text, ignoring case
+    sources: tuple = _reader(_list_of(_text), default=())  # source names; none means every source
+    figure_changes: tuple = _reader(_list_of(_one_of(FIGURE_CHANGES)), default=FIGURE_CHANGES)
+    min_change: float = _reader(_non_negative, default=0.0)  # absolute, for figure values
+    min_relative: float = _reader(_share, default=0.0)  # 0.1 or "10%" of the old value
+    direction: str = _reader(_one_of(DIRECTIONS), default="any")
+    debounce: float = _reader(parse_duration, default=0.0)  # gather an article's changes this long
+    template: str | None = _reader(_template, default=None)  # Jinja2, rendered once per change
+    diff_link: str | None = _reader(_link, default=None)  # e.g. "https://r.example/{article_id}/{to_version}"
+
+    @property
+    def has_threshold(self) -> bool:
+        """Whether the rule asks figures for a size or direction of change."""
+        return bool(self.min_change or self.min_relative or self.direction != "any")
 
 
 @dataclass(frozen=True)
@@ -235,6 +292,7 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
     if unknown:
         raise ConfigError(where, unknown[0], f"one of the sections {', '.join(sorted(sections))}")
     database = _build(DatabaseSettings, data.get("database", {}), where, "database")
+    sources = _build_list(SourceSettings, data.get("sources", []), where, "sources")
     base = path.parent if path else Path.cwd()
     return Settings(
         path=path,
@@ -242,9 +300,19 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
         network=_build(NetworkSettings, data.get("network", {}), where, "network"),
         schedule=_build(ScheduleSettings, data.get("schedule", {}), where, "schedule"),
         diff=_build(DiffSettings, data.get("diff", {}), where, "diff"),
-        sources=_build_list(SourceSettings, data.get("sources", []), where, "sources"),
-        alerts=_build_list(RuleSettings, data.get("alerts", []), where, "alerts"),
+        sources=sources,
+        alerts=_check_rule_sources(_build_list(RuleSettings, data.get("alerts", []), where, "alerts"), sources, where),
     )
+
+
+def _check_rule_sources(rules: tuple, sources: tuple, path: Path | str) -> tuple:
+    names = [source.name for source in sources]
+    for i, rule in enumerate(rules):
+        for name in rule.sources:
+            if name not in names:
+                raise ConfigError(path, f"alerts[{i}].sources", f"names of configured sources ({', '.join(names) or 'none'}), "
+                                                                f"got {name!r}")
+    return rules
 
 
 def locate_config(explicit: str | os.PathLike | None = None) -> Path | None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+from jinja2 import TemplateError
 
 import storage
 from pipeline import alerts, schedule
@@ -18,7 +21,7 @@ from pipeline.diff import compare_versions
 from pipeline.errors import ExtractionError, FeedError
 from pipeline.extract import ensure_html, extract_article, hash_text
 from pipeline.fetch import fetch_url, open_client
-from pipeline.models import Article, CheckOutcome, Fetched, Version, from_iso, to_iso
+from pipeline.models import Article, Change, CheckOutcome, Fetched, Version, from_iso, to_iso
 from pipeline.sources import discover_entries
 
 log = logging.getLogger(__name__)
@@ -127,7 +130,7 @@ def check_article(db, client, settings: Settings, article: Article, now: datetim
     )
     diff = previous and compare_versions(previous.text, page.text, previous.title, page.title,
                                          previous.byline, page.byline)
-    matched = alerts.match_rules(settings.alerts, diff.changes) if diff else []
+    matched = alerts.match_rules(settings.alerts, diff.changes, storage.source_name(db, article.source_id)) if diff else []
     storage.record_version(db, version, fetched.body, fetched, {
         **checked, **_ladder_next(settings, article, now, True), "title": page.title,
         "last_changed_at": now, "changes": article.changes + (1 if previous else 0),
@@ -139,6 +142,9 @@ def _record_failure(db, settings: Settings, article: Article, fetched: Fetched, 
     failures = article.consecutive_failures + 1
     if fetched.status in GONE:
         state = {"status": "gone", "next_check_at": None}
+        if article.status != "gone":
+            return _record_gone(db, settings, article, fetched, {**checked, **state, "last_error": fetched.error,
+                                                                 "consecutive_failures": failures})
     else:
         state = {"status": "failing" if failures >= schedule.FAILING_AFTER else article.status,
                  "next_check_at": schedule.retry_after_failure(now, failures, settings.schedule)}
@@ -147,22 +153,92 @@ def _record_failure(db, settings: Settings, article: Article, fetched: Fetched, 
     return CheckOutcome(article.id, "gone" if fetched.status in GONE else "failed", error=fetched.error)
 
 
+def _record_gone(db, settings: Settings, article: Article, fetched: Fetched, values: dict) -> CheckOutcome:
+    change = Change("gone", None, f"HTTP {fetched.status}", context=article.title or article.canonical_url)
+    matched = alerts.match_rules(settings.alerts, (change,), storage.source_name(db, article.source_id))
+    storage.record_event(db, article.id, change, fetched, matched, **values)
+    return CheckOutcome(article.id, "gone", changes=1, error=fetched.error)
+
+
+MAX_CHANNELS = 8  # channels delivered to at once
+
+
 def deliver_alerts(settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Send every pending alert: one message per article, rule and channel."""
+    """Send the alerts that are due: one message per article, rule and channel.
+
+    Each channel is served by its own thread and database connection, so a slow or
+    broken channel never holds back the others. Each group of alerts is claimed
+    (committed as `sending`) before its message goes out and marked after, so no alert
+    is sent twice, whatever retries or crashes happen; a failure is recorded with its
+    error and tried again later with backoff.
+    """
     now = now or utcnow()
     db = storage.open_db(settings.database)
-    urls = alerts.urls_by_channel(settings)
-    counts = {"sent": 0, "failed": 0}
-    for (rule, channel, _), group in alerts.group_alerts(storage.pending_alerts(db, alerts.MAX_ATTEMPTS)).items():
-        url = urls.get((rule, channel))
-        if url is None:
-            error = f"rule {rule!r} no longer sends to {channel}"
+    counts = {"sent": 0, "failed": 0, "abandoned": 0, "waiting": 0, "messages": 0,
+              "uncertain": storage.expire_claims(db, now - timedelta(seconds=alerts.CLAIM_TIMEOUT), alerts.INTERRUPTED)}
+    routes = alerts.urls_by_channel(settings)
+    by_url: dict[str, list] = {}
+    for (rule_name, channel, _), group in alerts.group_alerts(storage.pending_alerts(db, now)).items():
+        rule, url = routes.get((rule_name, channel), (None, None))
+        if alerts.due_at(group, rule) > now:
+            counts["waiting"] += len(group)
+        elif url is None:
+            if group := _claim(db, group, now):
+                _finish_group(db, group, now, f"rule {rule_name!r} no longer sends to {channel}", counts)
         else:
-            error = alerts.send_message(url, *alerts.compose_message(group), channel)
-        for alert in group:
-            storage.mark_alert(db, alert["id"], "failed" if error else "sent", now, error)
-        counts["failed" if error else "sent"] += len(group)
+            by_url.setdefault(url, []).append((rule, channel, group))
+    if by_url:
+        with ThreadPoolExecutor(max_workers=min(MAX_CHANNELS, len(by_url)), thread_name_prefix="redline-deliver") as pool:
+            for result in pool.map(lambda item: _deliver_to(settings, *item, now), by_url.items()):
+                for key, value in result.items():
+                    counts[key] += value
     return counts
+
+
+def _deliver_to(settings: Settings, url: str, groups: list, now: datetime) -> dict[str, int]:
+    """Claim, send and mark each group of alerts for one channel, on this thread's own connection."""
+    counts = {"sent": 0, "failed": 0, "abandoned": 0, "messages": 0}
+    db = storage.open_db(settings.database)
+    try:
+        for rule, channel, group in groups:
+            group = _claim(db, group, now)
+            if not group:
+                continue  # another run took them
+            try:
+                error = alerts.send_message(url, *alerts.compose_message(group, rule), channel)
+            except TemplateError as exc:
+                error = f"rule {rule.name!r}: its template failed: {exc}"
+            except Exception as exc:  # noqa: BLE001 - recorded on the alerts; the other groups go on
+                log.exception("alerts %s: delivery to %s failed", [alert["id"] for alert in group], channel)
+                error = f"{type(exc).__name__}: {exc}"
+            _finish_group(db, group, now, error, counts)
+            counts["messages"] += error is None
+    finally:
+        db.close()
+    return counts
+
+
+def _claim(db, group: list[dict], now: datetime) -> list[dict]:
+    """The alerts of group this run now holds (claimed as `sending`); others were taken by another run."""
+    claimed = set(storage.claim_alerts(db, [alert["id"] for alert in group], now))
+    return [alert for alert in group if alert["id"] in claimed]
+
+
+def _finish_group(db, group: list[dict], now: datetime, error: str | None, counts: dict[str, int]) -> None:
+    ids = [alert["id"] for alert in group]
+    retry = alerts.retry_at(max(alert["attempts"] for alert in group) + 1, now) if error else None
+    if error is None:
+        log.info("sent %d alert(s) about article %s to %s", len(ids), group[0]["article_id"], group[0]["channel"])
+    else:
+        log.warning("alerts %s to %s: %s (%s)", ids, group[0]["channel"], error,
+                    f"retry at {to_iso(retry)}" if retry else "giving up")
+    storage.finish_alerts(db, ids, now, error, retry)
+    counts["sent" if error is None else "failed" if retry else "abandoned"] += len(ids)
+
+
+def resend_alerts(settings: Settings, ids: list[int]) -> list[int]:
+    """Make failed, abandoned or uncertain alerts due again; returns the ids requeued."""
+    return storage.requeue_alerts(storage.open_db(settings.database), ids)
 
 
 def run_cycle(settings: Settings, now: datetime | None = None, everything: bool = False) -> dict:

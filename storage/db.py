@@ -26,7 +26,8 @@ __all__ = [
     "claim_due_articles", "release_articles", "get_article", "find_article", "list_articles",
     "record_fetch", "update_article", "record_version", "latest_version", "get_version",
     "list_versions", "find_version_by_hash", "get_diff", "list_changes", "export_versions",
-    "pending_alerts", "mark_alert", "get_blob", "count_rows", "EXPORT_FIELDS",
+    "pending_alerts", "claim_alerts", "finish_alerts", "expire_claims", "list_alerts", "requeue_alerts",
+    "record_event", "source_name", "get_blob", "count_rows", "EXPORT_FIELDS",
 ]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -251,20 +252,54 @@ def record_version(
                 "ops": json.dumps(diff.ops, ensure_ascii=False), "created_at": detected,
             }).last_pk
             for seq, change in enumerate(diff.changes):
-                change_ids.append(db["changes"].insert({
-                    "diff_id": diff_id, "article_id": version.article_id, "seq": seq,
-                    "kind": change.kind, "before": change.before, "after": change.after,
-                    "context": change.context, "subject": change.subject,
-                    "significance": change.significance, "detected_at": detected,
-                }).last_pk)
-            for seq, rule, channel in alerts:
-                db["alerts"].insert({
-                    "change_id": change_ids[seq], "rule": rule, "channel": channel,
-                    "status": "pending", "attempts": 0, "created_at": detected,
-                }, ignore=True)
+                change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq))
+            _insert_alerts(db, change_ids, alerts, detected)
         values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in article_values.items()}
         db["articles"].update(version.article_id, {**values, "lease_until": None})
     return change_ids
+
+
+def _insert_change(db: Database, change: Change, article_id: int, detected: str, diff_id: int | None = None,
+                   seq: int | None = None) -> int:
+    return db["changes"].insert({
+        "diff_id": diff_id, "article_id": article_id, "seq": seq, "kind": change.kind, "before": change.before,
+        "after": change.after, "context": change.context, "subject": change.subject,
+        "significance": change.significance, "detail": change.detail, "delta": change.delta,
+        "relative": change.relative, "detected_at": detected,
+    }).last_pk
+
+
+def _insert_alerts(db: Database, change_ids: list[int], alerts: Iterable[tuple[int, str, str]], created: str) -> None:
+    for seq, rule, channel in alerts:
+        db["alerts"].insert({
+            "change_id": change_ids[seq], "rule": rule, "channel": channel,
+            "status": "pending", "attempts": 0, "created_at": created,
+        }, ignore=True)
+
+
+def record_event(
+    db: Database,
+    article_id: int,
+    change: Change,
+    fetched: Fetched,
+    alerts: Iterable[tuple[int, str, str]] = (),
+    **article_values,
+) -> int:
+    """Store a change that belongs to no diff (an article gone), its pending alerts, the fetch
+    that found it and the article's new state, in one transaction. Returns the change id."""
+    values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in article_values.items()}
+    with db.atomic():
+        _insert_fetch(db, fetched, article_id=article_id)
+        change_id = _insert_change(db, change, article_id, to_iso(fetched.at))
+        _insert_alerts(db, [change_id], alerts, to_iso(fetched.at))
+        db["articles"].update(article_id, {**values, "lease_until": None})
+    return change_id
+
+
+def source_name(db: Database, source_id: int | None) -> str | None:
+    """The name of the source with this id (None for none)."""
+    row = _one(db, "SELECT name FROM sources WHERE id = ?", [source_id]) if source_id is not None else None
+    return row["name"] if row else None
 
 
 def _blob_hash(raw: bytes) -> str:
@@ -308,8 +343,10 @@ def get_diff(db: Database, article_id: int, to_number: int) -> dict | None:
     return row
 
 
-def list_changes(db: Database, kind: str | None = None, article_id: int | None = None) -> list[dict]:
-    """Detected changes, oldest first, with their article's URL and title and the version numbers."""
+def list_changes(db: Database, kind: str | None = None, article_id: int | None = None,
+                 source: str | None = None, newest: int | None = None) -> list[dict]:
+    """Detected changes, oldest first, with their article's URL, title and source and the version
+    numbers (none for an event such as an article gone); newest keeps only the latest that many."""
     where, params = [], []
     if kind:
         where.append("c.kind = ?")
@@ -317,13 +354,21 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
     if article_id:
         where.append("c.article_id = ?")
         params.append(article_id)
+    if source:
+        where.append("s.name = ?")
+        params.append(source)
     sql = (
-        "SELECT c.id, a.canonical_url AS url, a.title AS article_title, c.kind, c.before, c.after, "
-        "c.context, c.subject, c.significance, c.detected_at, d.from_number, d.to_number "
-        "FROM changes c JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id"
-        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.detected_at, c.id"
+        "SELECT c.id, c.article_id, a.canonical_url AS url, a.title AS article_title, s.name AS source, c.kind, "
+        "c.detail, c.before, c.after, c.context, c.subject, c.significance, c.delta, c.relative, c.detected_at, "
+        "d.from_number, d.to_number "
+        "FROM changes c LEFT JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id "
+        "LEFT JOIN sources s ON s.id = a.source_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
     )
-    return _all(db, sql, params)
+    if newest:
+        return _all(db, f"SELECT * FROM ({sql} ORDER BY c.detected_at DESC, c.id DESC LIMIT ?) "
+                        "ORDER BY detected_at, id", [*params, newest])
+    return _all(db, sql + " ORDER BY c.detected_at, c.id", params)
 
 
 EXPORT_FIELDS = ["url", "number", "fetched_at", "title", "byline", "published_at", "modified_at", "text",
@@ -354,24 +399,92 @@ def get_blob(db: Database, blob_hash: str) -> bytes:
 
 # Alerts ------------------------------------------------------------------------------------
 
-def pending_alerts(db: Database, max_attempts: int) -> list[dict]:
-    """Alerts still to send (pending, or failed with attempts left), with their change and article."""
-    return _all(db, (
-        "SELECT al.id, al.rule, al.channel, al.attempts, c.kind, c.before, c.after, c.context, "
-        "c.subject, c.detected_at, a.id AS article_id, a.canonical_url AS url, a.title AS article_title "
-        "FROM alerts al JOIN changes c ON c.id = al.change_id JOIN articles a ON a.id = c.article_id "
-        "WHERE al.status = 'pending' OR (al.status = 'failed' AND al.attempts < ?) ORDER BY al.id"
-    ), [max_attempts])
+_ALERT_FIELDS = (
+    "al.id, al.rule, al.channel, al.status, al.attempts, al.last_error, al.created_at, al.next_attempt_at, "
+    "al.claimed_at, al.sent_at, c.id AS change_id, c.kind, c.detail, c.before, c.after, c.context, c.subject, "
+    "c.delta, c.relative, c.significance, c.detected_at, d.from_number, d.to_number, a.id AS article_id, "
+    "a.canonical_url AS url, a.title AS article_title, s.name AS source "
+    "FROM alerts al JOIN changes c ON c.id = al.change_id JOIN articles a ON a.id = c.article_id "
+    "LEFT JOIN diffs d ON d.id = c.diff_id LEFT JOIN sources s ON s.id = a.source_id"
+)
+# Waiting to be sent: never tried, or failed and due for another attempt.
+_DUE = "(al.status = 'pending' OR (al.status = 'failed' AND (al.next_attempt_at IS NULL OR al.next_attempt_at <= ?)))"
 
 
-def mark_alert(db: Database, alert_id: int, status: str, at: datetime, error: str | None = None) -> None:
-    """Record one delivery attempt of an alert."""
+def pending_alerts(db: Database, now: datetime) -> list[dict]:
+    """Alerts due for delivery (new, or failed and due again), with their change, versions and article."""
+    return _all(db, f"SELECT {_ALERT_FIELDS} WHERE {_DUE} ORDER BY al.id", [to_iso(now)])
+
+
+def claim_alerts(db: Database, ids: Iterable[int], now: datetime) -> list[int]:
+    """Mark these alerts as being sent, if they are still due; returns the ids this call claimed.
+
+    The claim commits before anything is sent, so two runs never send one alert, and an alert
+    whose run died while sending stays `sending` rather than being sent again.
+    """
+    ids = list(ids)
+    if not ids:
+        return []
+    with _immediate(db):
+        claimed = [row[0] for row in db.execute(
+            f"SELECT al.id FROM alerts al WHERE al.id IN ({','.join('?' * len(ids))}) AND {_DUE}",
+            [*ids, to_iso(now)]).fetchall()]
+        if claimed:
+            db.execute(f"UPDATE alerts SET status = 'sending', claimed_at = ? WHERE id IN ({','.join('?' * len(claimed))})",
+                       [to_iso(now), *claimed])
+    return claimed
+
+
+def finish_alerts(db: Database, ids: Iterable[int], at: datetime, error: str | None = None,
+                  retry_at: datetime | None = None) -> None:
+    """Record one delivery attempt of claimed alerts: sent (no error), failed and due again at
+    retry_at, or abandoned (an error and no retry_at)."""
+    ids = list(ids)
+    status = "sent" if error is None else "failed" if retry_at else "abandoned"
     with db.atomic():
         db.execute(
-            "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, "
-            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
-            (status, error, status, to_iso(at), alert_id),
+            "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+            "claimed_at = NULL, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
+            f"WHERE id IN ({','.join('?' * len(ids))})",
+            [status, error, to_iso(retry_at) if retry_at else None, status, to_iso(at), *ids],
         )
+
+
+def expire_claims(db: Database, claimed_before: datetime, note: str) -> int:
+    """Mark alerts claimed before that moment and never finished as `uncertain` (their run died
+    while sending: they may or may not have arrived). Returns how many."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE alerts SET status = 'uncertain', last_error = ? WHERE status = 'sending' AND claimed_at < ?",
+            [note, to_iso(claimed_before)])
+    return cursor.rowcount
+
+
+def list_alerts(db: Database, status: str | None = None, newest: int | None = None) -> list[dict]:
+    """Alerts with their delivery state, change and article, oldest first (or the newest that many)."""
+    where = " WHERE al.status = ?" if status else ""
+    params = [status] if status else []
+    if newest:
+        return _all(db, f"SELECT * FROM (SELECT {_ALERT_FIELDS}{where} ORDER BY al.id DESC LIMIT ?) ORDER BY id",
+                    [*params, newest])
+    return _all(db, f"SELECT {_ALERT_FIELDS}{where} ORDER BY al.id", params)
+
+
+def requeue_alerts(db: Database, ids: Iterable[int]) -> list[int]:
+    """Make failed, abandoned or uncertain alerts due again now; returns the ids requeued
+    (sent alerts, and those being sent, are left alone so nothing is sent twice by mistake)."""
+    ids = list(ids)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    with _immediate(db):
+        requeued = [row[0] for row in db.execute(
+            f"SELECT id FROM alerts WHERE id IN ({marks}) AND status IN ('failed', 'abandoned', 'uncertain')",
+            ids).fetchall()]
+        if requeued:
+            db.execute(f"UPDATE alerts SET status = 'pending', next_attempt_at = NULL WHERE id IN "
+                       f"({','.join('?' * len(requeued))})", requeued)
+    return requeued
 
 
 def count_rows(db: Database) -> dict[str, int]:

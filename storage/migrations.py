@@ -64,4 +64,16 @@ def _initial(db: Database) -> None:
     db["fetches"].create_index(["article_id", "at"])
 
 
-MIGRATIONS = [(1, "initial schema", _initial)]
+def _alert_delivery(db: Database) -> None:
+    # Figure changes say what kind of change they are and by how much; alerts carry their
+    # delivery state: when to try again, and when a run claimed them for sending.
+    db["changes"].add_column("detail", str)
+    db["changes"].add_column("delta", float)
+    db["changes"].add_column("relative", float)
+    db["alerts"].add_column("next_attempt_at", str)
+    db["alerts"].add_column("claimed_at", str)
+    db["alerts"].create_index(["status", "next_attempt_at"], index_name="idx_alerts_status_next_attempt")
+    db["changes"].create_index(["article_id", "detected_at"], index_name="idx_changes_article_detected")
+
+
+MIGRATIONS = [(1, "initial schema", _initial), (4, "alert delivery state, figure change details", _alert_delivery)]

@@ -1,40 +1,65 @@
-"""Tests for pipeline.alerts (rules, channels, messages) and cycle.deliver_alerts."""
+"""Tests for pipeline.alerts (rules, channels, secrets, messages) and cycle.deliver_alerts (delivery)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from jinja2 import TemplateError
 
 import storage
-from pipeline import cycle
-from pipeline.alerts import channel_name, compose_message, match_rules, rule_matches
+from pipeline import alerts, cycle
+from pipeline.alerts import (channel_name, compose_message, due_at, match_rules, redact, retry_at, rule_matches,
+                             url_secrets)
 from pipeline.config import RuleSettings
-from pipeline.models import Change
+from pipeline.models import Change, to_iso
 
-FIGURE = Change("figure", "at least 12", "at least 19",
-                context="Rescuers said at least 19 people were killed in the flood.", subject="people killed")
+ROOT = Path(__file__).resolve().parent.parent
+FIGURE = Change("figure", "at least 12", "at least 19", context="Rescuers said at least 19 people were killed in the flood.",
+                subject="people killed", significance=7 / 12, detail="value", delta=7.0, relative=7 / 12)
+FALL = Change("figure", "$80 million", "$18 million", context="The contract is worth $18 million.", subject="contract",
+              significance=62 / 80, detail="value", delta=-62e6, relative=-62 / 80)
+QUALIFIER = Change("figure", "at least 60", "more than 60", context="More than 60 homes burned.", subject="homes burned",
+                   significance=0.0, detail="qualifier", delta=0.0, relative=0.0)
+NEW_FIGURE = Change("figure", None, "about 600", context="About 600 people spent the night in a shelter.",
+                    subject="people spent", detail="added")
+OTHER_CURRENCY = Change("figure", "$300,000", "€300,000", context="The fine was €300,000.", detail="value")
 HEADLINE = Change("headline", "Flood kills 12", "Flood kills 19", context="Flood kills 19")
 ADDED = Change("sentence_added", None, "The Red Cross opened a shelter.", context="The Red Cross opened a shelter.")
 
 
-def rule(name="r", urls=("json://127.0.0.1:9/x",), kinds=("figure",), keywords=()) -> RuleSettings:
-    return RuleSettings(name=name, urls=tuple(urls), kinds=tuple(kinds), keywords=tuple(keywords))
+def rule(name="r", urls=("json://127.0.0.1:9/x",), kinds=("figure",), **keys) -> RuleSettings:
+    return RuleSettings(name=name, urls=tuple(urls), kinds=tuple(kinds), **keys)
 
 
 # --------------------------------------------------------------------------- a local webhook
 
 
 class Webhook:
-    """A local HTTP endpoint that records the JSON posted to it and answers with `status`."""
+    """A local HTTP endpoint that records what is posted to it and answers with `status`.
+
+    Clear `open` to hold requests (received, not answered) until it is set again: all of
+    them, or only the next `hold` ones when hold is set.
+    """
 
     def __init__(self):
         self.status = 500
+        self.hold: int | None = None
         self.received: list[dict] = []
-        self.authorization: list[str | None] = []
+        self.requests: list[dict] = []  # path and headers of each request
+        self.arrived = threading.Event()
+        self.open = threading.Event()
+        self.open.set()
         self._lock = threading.Lock()
         hook = self
 
@@ -43,9 +68,14 @@ class Webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with hook._lock:
                     hook.received.append(json.loads(body or b"null"))
-                    hook.authorization.append(self.headers.get("Authorization"))
-                    status = hook.status
-                self.send_response(status)
+                    hook.requests.append({"path": self.path, "headers": dict(self.headers)})
+                    held = hook.hold is None or hook.hold > 0
+                    if hook.hold:
+                        hook.hold -= 1
+                hook.arrived.set()
+                if held:
+                    hook.open.wait(timeout=60)
+                self.send_response(hook.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -57,33 +87,76 @@ class Webhook:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
+    def url(self, path="hook", credentials="", patient=False) -> str:
+        """The Apprise URL of this hook; a patient one waits a minute for answers (Apprise's default is 4 s)."""
+        return f"json://{credentials}127.0.0.1:{self.port}/{path}" + ("?rto=60" if patient else "")
+
     def messages(self) -> str:
         with self._lock:
             return "\n".join(f"{m['title']}\n{m['message']}" for m in self.received)
 
 
-@pytest.fixture
-def webhook():
+def start_webhook():
     hook = Webhook()
     hook.thread.start()
-    yield hook
+    return hook
+
+
+def stop_webhook(hook):
+    hook.open.set()
     hook.server.shutdown()
     hook.server.server_close()
     hook.thread.join(timeout=5)
 
 
+@pytest.fixture
+def webhook():
+    hook = start_webhook()
+    yield hook
+    stop_webhook(hook)
+
+
+@pytest.fixture
+def second_webhook():
+    hook = start_webhook()
+    yield hook
+    stop_webhook(hook)
+
+
+def wait_until(condition, timeout: float = 60.0) -> bool:
+    """Whether condition() came true within timeout seconds (checked every 50 ms)."""
+    done = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return True
+        done.wait(0.05)
+    return condition()
+
+
 def alert_rows(settings) -> list[dict]:
-    db = storage.open_db(settings.database)
-    cursor = db.execute("select * from alerts order by id")
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return storage.list_alerts(storage.open_db(settings.database))
 
 
-def track_two_versions(newsroom, settings) -> None:
+def newsroom_with(newsroom, make_settings, *rules):
+    return make_settings(sources=[{"name": "newsroom", "kind": "rss", "url": f"{newsroom.url}/feed.xml"}],
+                         alerts=list(rules))
+
+
+def track_two_versions(newsroom, settings, now=None) -> None:
     """Store the first version of every demo story, then the second: changes and alerts are recorded."""
-    cycle.run_cycle(settings, everything=True)
+    now = now or cycle.utcnow()
+    cycle.run_cycle(settings, now, everything=True)
     newsroom.advance()
-    cycle.run_cycle(settings, everything=True)
+    cycle.run_cycle(settings, now + timedelta(minutes=1), everything=True)
+
+
+def queue_alerts(newsroom, settings, now) -> None:
+    """Like track_two_versions, but the second round stops before delivery: the alerts are left pending."""
+    cycle.run_cycle(settings, now, everything=True)
+    newsroom.advance()
+    cycle.poll_sources(settings, now)
+    for batch in cycle.plan_batches(settings, now, everything=True):
+        cycle.check_batch(settings, batch, now)
 
 
 # --------------------------------------------------------------------------- rule_matches
@@ -119,6 +192,55 @@ def test_rule_matches_keyword_does_not_override_kind():
     assert not rule_matches(rule(kinds=("headline",), keywords=("killed",)), FIGURE)
 
 
+def test_rule_matches_a_pattern_ignoring_case():
+    assert rule_matches(rule(pattern=r"\b(killed|dead)\b"), FIGURE)
+    assert not rule_matches(rule(pattern=r"\binjured\b"), FIGURE)
+    assert not rule_matches(rule(keywords=("flood",), pattern="injured"), FIGURE)  # both must hold
+
+
+def test_rule_matches_by_source():
+    assert rule_matches(rule(sources=("Wire",)), FIGURE, source="Wire")
+    assert not rule_matches(rule(sources=("Wire",)), FIGURE, source="Gazette")
+    assert not rule_matches(rule(sources=("Wire",)), FIGURE, source=None)
+    assert rule_matches(rule(), FIGURE, source="Gazette")  # no sources: every source
+
+
+def test_rule_matches_figure_changes_by_what_happened_to_the_figure():
+    only_values = rule(figure_changes=("value",))
+
+    assert rule_matches(only_values, FIGURE)
+    assert not rule_matches(only_values, QUALIFIER)
+    assert not rule_matches(only_values, NEW_FIGURE)
+    assert rule_matches(rule(figure_changes=("added", "removed")), NEW_FIGURE)
+
+
+@pytest.mark.parametrize(("keys", "figure", "fall"), [
+    ({"min_change": 7}, True, True),
+    ({"min_change": 8}, False, True),
+    ({"min_relative": 0.5}, True, True),
+    ({"min_relative": 0.6}, False, True),
+    ({"min_relative": 0.8}, False, False),
+    ({"direction": "up"}, True, False),
+    ({"direction": "down"}, False, True),
+    ({"direction": "down", "min_change": 1e8}, False, False),
+])
+def test_rule_matches_figures_by_size_and_direction_of_change(keys, figure, fall):
+    assert rule_matches(rule(**keys), FIGURE) is figure
+    assert rule_matches(rule(**keys), FALL) is fall
+
+
+def test_a_size_or_direction_leaves_out_figures_that_did_not_move_comparably():
+    for keys in ({"min_change": 0.5}, {"min_relative": 0.01}, {"direction": "up"}):
+        assert not rule_matches(rule(**keys), QUALIFIER)
+        assert not rule_matches(rule(**keys), NEW_FIGURE)
+        assert not rule_matches(rule(**keys), OTHER_CURRENCY)
+    assert rule_matches(rule(), OTHER_CURRENCY)
+
+
+def test_a_size_says_nothing_about_other_kinds_of_change():
+    assert rule_matches(rule(kinds=("figure", "headline"), min_relative=0.9), HEADLINE)
+
+
 # --------------------------------------------------------------------------- match_rules and channel_name
 
 
@@ -134,6 +256,13 @@ def test_match_rules_gives_one_entry_per_change_rule_and_url():
         (1, "headlines", channel_name("json://127.0.0.1:9/c")),
         (2, "headlines", channel_name("json://127.0.0.1:9/c")),
     ])
+
+
+def test_match_rules_passes_the_source_on():
+    wire = rule("wire", sources=("Wire",))
+
+    assert match_rules((wire,), (FIGURE,), source="Wire") == [(0, "wire", channel_name("json://127.0.0.1:9/x"))]
+    assert match_rules((wire,), (FIGURE,), source="Gazette") == []
 
 
 def test_match_rules_with_nothing_selected_is_empty():
@@ -166,31 +295,65 @@ def test_channel_name_masks_a_token_passed_as_a_header():
     assert "s3cret" not in channel_name("json://127.0.0.1:9/x?+Authorization=Bearer%20s3cret")
 
 
+# --------------------------------------------------------------------------- secrets
+
+
+@pytest.mark.parametrize(("url", "secrets", "not_secret"), [
+    ("json://user:s3cretpw@127.0.0.1:9/hook", {"s3cretpw", base64.b64encode(b"user:s3cretpw").decode()}, "hook"),
+    ("json://127.0.0.1:9/x?+Authorization=Bearer%20t0kent0ken", {"Bearer t0kent0ken", "t0kent0ken"}, "127.0.0.1"),
+    ("json://127.0.0.1:9/x?-apikey=k3yk3yk3y", {"k3yk3yk3y"}, "apikey"),
+    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general",
+     {"T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ"}, "general"),
+    ("ntfy://user:pa55w0rd@ntfy.example.org/topic", {"pa55w0rd"}, "topic"),
+    ("nosuchscheme://user:s3cretpw@host.example/path", {"s3cretpw"}, None),
+])
+def test_url_secrets_are_the_parts_apprise_masks(url, secrets, not_secret):
+    found = url_secrets(url)
+
+    assert secrets <= found
+    if not_secret:
+        assert not_secret not in found
+
+
+def test_redact_replaces_every_secret_however_it_is_written():
+    secrets = url_secrets("json://127.0.0.1:9/x?+Authorization=Bearer%20t0kent0ken")
+    text = "sent Bearer t0kent0ken, Bearer%20t0kent0ken and Bearer+t0kent0ken"
+
+    assert redact(text, secrets) == "sent ****, **** and ****"
+
+
 # --------------------------------------------------------------------------- compose_message
 
 
-def pending(kind, before, after, context=None, subject=None, title="Flood kills 19", url="http://127.0.0.1/news/a"):
+def pending(kind, before, after, context=None, subject=None, title="Flood kills 19", url="http://127.0.0.1/news/a",
+            **more):
     """An alert as storage.pending_alerts returns it."""
-    return {"id": 1, "rule": "r", "channel": "json://x", "attempts": 0, "kind": kind, "before": before,
-            "after": after, "context": context, "subject": subject, "detected_at": "2025-03-11T09:15:00.000+00:00",
-            "article_id": 1, "url": url, "article_title": title}
+    return {"id": 1, "rule": "r", "channel": "json://x", "status": "pending", "attempts": 0, "kind": kind,
+            "detail": None, "before": before, "after": after, "context": context, "subject": subject,
+            "delta": None, "relative": None, "detected_at": "2025-03-11T09:15:00.000+00:00",
+            "created_at": "2025-03-11T09:15:00.000+00:00", "next_attempt_at": None, "article_id": 7,
+            "change_id": 3, "url": url, "article_title": title, "source": "Wire", "from_number": 1, "to_number": 2,
+            **more}
 
 
 def test_compose_message_gathers_an_articles_changes_into_one_message():
-    alerts = [
+    alerts_ = [
         pending("headline", "Flood kills 12", "Flood kills 19", context="Flood kills 19"),
         pending("figure", "at least 12", "at least 19", context="At least 19 people were killed.",
-                subject="people killed"),
+                subject="people killed", detail="value", delta=7.0, relative=7 / 12),
+        pending("figure", None, "about 600", context="About 600 people spent the night in a shelter.",
+                subject="people spent", detail="added"),
         pending("correction", None, "Correction: the river is the Meridian.",
                 context="Correction: the river is the Meridian."),
     ]
 
-    title, body = compose_message(alerts)
+    title, body = compose_message(alerts_)
 
-    assert title == "Redline: 3 changes in 'Flood kills 19'"
+    assert title == "Redline: 4 changes in 'Flood kills 19'"
     assert "headline: Flood kills 12 → Flood kills 19" in body
-    assert "figure: at least 12 → at least 19 (people killed)" in body
+    assert "figure: at least 12 → at least 19 (people killed) +7 (+58%)" in body
     assert '    "At least 19 people were killed."' in body  # the sentence, quoted under its figure
+    assert "figure added: about 600 (people spent)" in body
     assert "correction: Correction: the river is the Meridian." in body
     assert body.count("Correction: the river is the Meridian.") == 1  # context equal to after is not repeated
     assert body.splitlines()[-1] == "http://127.0.0.1/news/a (detected 2025-03-11T09:15:00.000+00:00)"
@@ -203,20 +366,90 @@ def test_compose_message_of_one_change_without_title_names_the_url():
     assert body.splitlines()[0] == "figure: 300 → 450"
 
 
+def test_compose_message_writes_large_deltas_in_words():
+    _, body = compose_message([pending("figure", "$80 million", "$18 million", detail="value", delta=-62e6,
+                                       relative=-0.775)])
+
+    assert body.splitlines()[0] == "figure: $80 million → $18 million -62 million (-78%)"
+
+
+def test_compose_message_renders_the_rules_template_for_each_change():
+    template = ("{{ subject or kind }}: {{ before }} → {{ after }} in '{{ title }}'"
+                "{% if relative is not none %} ({{ '%+.0f' % (relative * 100) }}%){% endif %}\n"
+                "> {{ context }}\n{{ link }} [{{ source }}, v{{ from_version }}→v{{ to_version }}]")
+    with_template = rule(template=template, diff_link="https://redline.example/a/{article_id}/{from_version}..{to_version}")
+
+    title, body = compose_message([
+        pending("figure", "at least 12", "at least 19", context="At least 19 people were killed.",
+                subject="people killed", detail="value", delta=7.0, relative=7 / 12),
+        pending("headline", "Flood kills 12", "Flood kills 19", context="Flood kills 19"),
+    ], with_template)
+
+    assert title == "Redline: 2 changes in 'Flood kills 19'"
+    assert body.splitlines() == [
+        "people killed: at least 12 → at least 19 in 'Flood kills 19' (+58%)",
+        "> At least 19 people were killed.",
+        "https://redline.example/a/7/1..2 [Wire, v1→v2]",
+        "headline: Flood kills 12 → Flood kills 19 in 'Flood kills 19'",
+        "> Flood kills 19",
+        "https://redline.example/a/7/1..2 [Wire, v1→v2]",
+    ]
+
+
+def test_compose_message_without_a_template_ends_with_the_rules_diff_link():
+    _, body = compose_message([pending("figure", "300", "450")], rule(diff_link="https://redline.example/{article_id}"))
+
+    assert body.splitlines()[-1] == "https://redline.example/7"
+
+
+def test_compose_message_with_a_template_naming_an_unknown_value_raises():
+    with pytest.raises(TemplateError, match="befor"):
+        compose_message([pending("figure", "300", "450")], rule(template="{{ befor }}"))
+
+
+# --------------------------------------------------------------------------- debounce and backoff
+
+
+def test_due_at_waits_out_the_debounce_window_from_the_first_change():
+    group = [pending("figure", "1", "2", created_at="2025-03-11T09:15:00.000+00:00"),
+             pending("figure", "3", "4", created_at="2025-03-11T09:20:00.000+00:00")]
+
+    assert to_iso(due_at(group, rule(debounce=600))) == "2025-03-11T09:25:00.000+00:00"
+    assert to_iso(due_at(group, rule())) == "2025-03-11T09:15:00.000+00:00"
+    assert to_iso(due_at(group, None)) == "2025-03-11T09:15:00.000+00:00"
+
+
+def test_due_at_of_a_failed_alert_is_its_next_attempt():
+    group = [pending("figure", "1", "2", status="failed", next_attempt_at="2025-03-11T09:17:00.000+00:00")]
+
+    assert to_iso(due_at(group, rule(debounce=600))) == "2025-03-11T09:17:00.000+00:00"
+
+
+def test_retry_at_doubles_up_to_an_hour_then_gives_up():
+    now = cycle.utcnow()
+
+    delays = [(retry_at(n, now) - now).total_seconds() for n in range(1, alerts.MAX_ATTEMPTS)]
+
+    assert delays == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+    assert retry_at(alerts.MAX_ATTEMPTS, now) is None
+
+
 # --------------------------------------------------------------------------- delivery, end to end
 
 
 def test_alerts_reach_the_sink_once(newsroom, newsroom_settings):
-    first = cycle.run_cycle(newsroom_settings, everything=True)
-    assert first["alerts"] == {"sent": 0, "failed": 0}  # first versions: nothing changed yet
+    now = cycle.utcnow()
+    first = cycle.run_cycle(newsroom_settings, now, everything=True)
+    assert first["alerts"]["sent"] == first["alerts"]["messages"] == 0  # first versions: nothing changed yet
     assert newsroom.received == []
 
     newsroom.advance()
-    second = cycle.run_cycle(newsroom_settings, everything=True)
+    second = cycle.run_cycle(newsroom_settings, now + timedelta(minutes=1), everything=True)
 
     assert second["alerts"]["failed"] == 0
     assert second["alerts"]["sent"] > 0
     texts = [f"{m['title']}\n{m['message']}" for m in newsroom.received]
+    assert len(texts) == second["alerts"]["messages"]
     flood = [t for t in texts if "at least 12" in t]
     assert len(flood) == 1  # the headline and the figure change of one article travel together
     assert "at least 19" in flood[0]
@@ -224,96 +457,295 @@ def test_alerts_reach_the_sink_once(newsroom, newsroom_settings):
     rows = alert_rows(newsroom_settings)
     assert len(rows) == second["alerts"]["sent"]
     assert {r["status"] for r in rows} == {"sent"}
-    assert all(r["sent_at"] and r["attempts"] == 1 for r in rows)
+    assert all(r["sent_at"] and r["attempts"] == 1 and r["claimed_at"] is None for r in rows)
 
     received = len(newsroom.received)
-    assert cycle.deliver_alerts(newsroom_settings) == {"sent": 0, "failed": 0}
+    assert cycle.deliver_alerts(newsroom_settings, now + timedelta(minutes=2))["sent"] == 0
     assert len(newsroom.received) == received
 
-    cycle.run_cycle(newsroom_settings, everything=True)  # nothing new to fetch, nothing new to send
+    cycle.run_cycle(newsroom_settings, now + timedelta(minutes=3), everything=True)  # nothing new to fetch or send
     assert len(newsroom.received) == received
 
 
 def test_only_selected_kinds_are_alerted(newsroom, newsroom_settings):
     track_two_versions(newsroom, newsroom_settings)
 
-    db = storage.open_db(newsroom_settings.database)
-    kinds = {row[0] for row in db.execute(
-        "select c.kind from alerts a join changes c on c.id = a.change_id").fetchall()}
-    assert kinds <= {"figure", "headline", "correction"}
-    assert "figure" in kinds
+    assert {row["kind"] for row in alert_rows(newsroom_settings)} <= {"figure", "headline", "correction"}
+    assert "figure" in {row["kind"] for row in alert_rows(newsroom_settings)}
 
 
-def test_failed_delivery_is_recorded_and_retried(newsroom, make_settings, webhook):
-    settings = make_settings(
-        sources=[{"name": "newsroom", "kind": "rss", "url": f"{newsroom.url}/feed.xml"}],
-        alerts=[{"name": "hook", "kinds": ["figure"], "urls": [f"json://127.0.0.1:{webhook.port}/hook"]}],
-    )
+def test_failed_delivery_is_recorded_with_its_error_and_retried_with_backoff(newsroom, make_settings, webhook):
+    settings = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": [webhook.url()]})
     webhook.status = 500
+    now = cycle.utcnow()
 
-    track_two_versions(newsroom, settings)
+    track_two_versions(newsroom, settings, now)
 
     rows = alert_rows(settings)
     assert rows
     assert {r["status"] for r in rows} == {"failed"}
-    assert all(r["attempts"] == 1 and r["last_error"] and r["sent_at"] is None for r in rows)
-    assert all(f"127.0.0.1:{webhook.port}/hook" in r["last_error"] for r in rows)
+    assert all(r["attempts"] == 1 and r["sent_at"] is None for r in rows)
+    assert all(f"127.0.0.1:{webhook.port}/hook" in r["last_error"] and "500" in r["last_error"] for r in rows)
+    first_try = now + timedelta(minutes=1)
+    assert {r["next_attempt_at"] for r in rows} == {to_iso(first_try + timedelta(seconds=alerts.FIRST_RETRY))}
     tried = len(webhook.received)
     assert tried > 0
 
     webhook.status = 200
-    counts = cycle.deliver_alerts(settings)
+    too_soon = cycle.deliver_alerts(settings, first_try + timedelta(seconds=30))
+    assert (too_soon["sent"], len(webhook.received)) == (0, tried)  # backing off
 
-    assert counts == {"sent": len(rows), "failed": 0}
+    counts = cycle.deliver_alerts(settings, first_try + timedelta(seconds=alerts.FIRST_RETRY))
+
+    assert (counts["sent"], counts["failed"]) == (len(rows), 0)
     rows = alert_rows(settings)
     assert {r["status"] for r in rows} == {"sent"}
-    assert all(r["attempts"] == 2 and r["last_error"] is None and r["sent_at"] for r in rows)
+    assert all(r["attempts"] == 2 and r["last_error"] is None and r["sent_at"] and r["next_attempt_at"] is None
+               for r in rows)
     assert "at least 19" in webhook.messages()
-
     delivered = len(webhook.received)
     assert delivered > tried
-    assert cycle.deliver_alerts(settings) == {"sent": 0, "failed": 0}
+    assert cycle.deliver_alerts(settings, first_try + timedelta(hours=1))["sent"] == 0
     assert len(webhook.received) == delivered
 
 
-def test_alert_of_a_rule_that_no_longer_sends_there_fails(newsroom, make_settings, webhook):
-    source = [{"name": "newsroom", "kind": "rss", "url": f"{newsroom.url}/feed.xml"}]
-    old = make_settings(sources=source, alerts=[
-        {"name": "hook", "kinds": ["figure"], "urls": [f"json://127.0.0.1:{webhook.port}/old"]}])
-    new = make_settings(sources=source, alerts=[
-        {"name": "hook", "kinds": ["figure"], "urls": [f"json://127.0.0.1:{webhook.port}/new"]}])
-    cycle.run_cycle(old, everything=True)
-    newsroom.advance()
-    cycle.poll_sources(old)
-    for batch in cycle.plan_batches(old, everything=True):
-        cycle.check_batch(old, batch)  # changes found and alerts queued, not yet delivered
+def test_a_channel_that_keeps_failing_is_given_up_visibly_and_can_be_resent(newsroom, make_settings, webhook):
+    settings = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": [webhook.url()]})
+    now = cycle.utcnow()
+    track_two_versions(newsroom, settings, now)
+    at = now + timedelta(minutes=1)
 
-    counts = cycle.deliver_alerts(new)
+    for _ in range(alerts.MAX_ATTEMPTS - 1):
+        at += timedelta(hours=2)
+        assert cycle.deliver_alerts(settings, at)["sent"] == 0
 
-    assert counts["sent"] == 0 and counts["failed"] > 0
-    assert webhook.received == []
-    assert all("no longer sends" in r["last_error"] for r in alert_rows(new))
+    rows = alert_rows(settings)
+    assert {(r["status"], r["attempts"]) for r in rows} == {("abandoned", alerts.MAX_ATTEMPTS)}
+    assert all("500" in r["last_error"] and r["next_attempt_at"] is None for r in rows)
+    tries = len(webhook.received)
+    assert cycle.deliver_alerts(settings, at + timedelta(days=1))["sent"] == 0
+    assert len(webhook.received) == tries  # given up: no more attempts
 
-
-def test_secret_in_channel_url_never_reaches_the_database(newsroom, make_settings, webhook):
     webhook.status = 200
-    settings = make_settings(
-        sources=[{"name": "newsroom", "kind": "rss", "url": f"{newsroom.url}/feed.xml"}],
-        alerts=[{"name": "hook", "kinds": ["figure", "headline"],
-                 "urls": [f"json://user:s3cret@127.0.0.1:{webhook.port}/hook"]}],
-    )
+    assert cycle.resend_alerts(settings, [r["id"] for r in rows]) == [r["id"] for r in rows]
+    assert cycle.deliver_alerts(settings, at + timedelta(days=1))["sent"] == len(rows)
+    assert {r["status"] for r in alert_rows(settings)} == {"sent"}
+
+
+def test_a_broken_channel_never_holds_back_the_others(newsroom, make_settings, webhook, second_webhook):
+    settings = newsroom_with(newsroom, make_settings,
+                             {"name": "both", "kinds": ["figure"], "urls": [webhook.url(), second_webhook.url()]})
+    webhook.status, second_webhook.status = 500, 200
 
     track_two_versions(newsroom, settings)
 
-    # The real URL, password included, was used to deliver...
-    assert webhook.received
-    expected = "Basic " + base64.b64encode(b"user:s3cret").decode()
-    assert set(webhook.authorization) == {expected}
-    # ...but only the masked name was stored.
-    db = storage.open_db(settings.database)
-    rows = db.execute("select * from alerts").fetchall()
-    assert rows
+    rows = alert_rows(settings)
+    by_channel = {channel_name(webhook.url()): "failed", channel_name(second_webhook.url()): "sent"}
+    assert {(r["channel"], r["status"]) for r in rows} == set(by_channel.items())
+    assert "at least 19" in second_webhook.messages()
+
+
+def test_a_channel_that_hangs_never_holds_back_the_others(newsroom, make_settings, webhook, second_webhook):
+    settings = newsroom_with(newsroom, make_settings, {
+        "name": "both", "kinds": ["figure"], "urls": [webhook.url(patient=True), second_webhook.url()]})
+    webhook.status = second_webhook.status = 200
+    now = cycle.utcnow()
+    queue_alerts(newsroom, settings, now)
+    webhook.open.clear()  # the first channel takes every request and answers none, for now
+    result = {}
+    run = threading.Thread(target=lambda: result.update(cycle.deliver_alerts(settings, now)))
+    run.start()
+    try:
+        assert webhook.arrived.wait(timeout=60)
+        second = channel_name(second_webhook.url())
+        # The second channel's alerts are all delivered and marked while the first one still hangs.
+        assert wait_until(lambda: {r["status"] for r in alert_rows(settings) if r["channel"] == second} == {"sent"})
+        assert (channel_name(webhook.url(patient=True)), "sending") in {
+            (r["channel"], r["status"]) for r in alert_rows(settings)}
+        assert run.is_alive()
+    finally:
+        webhook.open.set()
+        run.join(timeout=60)
     assert {r["status"] for r in alert_rows(settings)} == {"sent"}
-    assert all("user:****@" in r["channel"] for r in alert_rows(settings))
-    assert "s3cret" not in repr(rows)
-    assert "s3cret" not in repr(db.execute("select * from changes").fetchall())
+    assert result["failed"] == 0
+
+
+def test_debounce_gathers_an_articles_changes_into_one_message(newsroom, make_settings, webhook):
+    settings = newsroom_with(newsroom, make_settings, {
+        "name": "hook", "kinds": ["figure"], "keywords": ["killed"], "debounce": "10m", "urls": [webhook.url()]})
+    webhook.status = 200
+    now = cycle.utcnow()
+    cycle.run_cycle(settings, now, everything=True)
+    newsroom.advance()
+
+    second = cycle.run_cycle(settings, now + timedelta(minutes=1), everything=True)  # 12 -> 19 found
+    assert (second["alerts"]["sent"], second["alerts"]["waiting"]) == (0, 1)
+    newsroom.advance()
+    third = cycle.run_cycle(settings, now + timedelta(minutes=6), everything=True)  # 19 -> 27 found
+    assert (third["alerts"]["sent"], third["alerts"]["waiting"]) == (0, 2)
+    assert webhook.received == []
+
+    counts = cycle.deliver_alerts(settings, now + timedelta(minutes=11))
+
+    assert (counts["sent"], counts["messages"]) == (2, 1)
+    message, = webhook.received
+    assert "at least 12 → at least 19" in message["message"] and "at least 19 → at least 27" in message["message"]
+    newsroom.advance()
+    fourth = cycle.run_cycle(settings, now + timedelta(minutes=12), everything=True)  # 27 -> 31: a new window
+    assert fourth["alerts"]["waiting"] == 1
+    assert cycle.deliver_alerts(settings, now + timedelta(minutes=22))["messages"] == 1
+    assert "at least 27 → at least 31" in webhook.received[-1]["message"]
+
+
+def test_a_retried_delivery_task_sends_nothing_twice(newsroom, make_settings, webhook):
+    settings = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": [webhook.url()]})
+    webhook.status = 200
+    now = cycle.utcnow()
+    queue_alerts(newsroom, settings, now)
+
+    first = cycle.deliver_alerts(settings, now)
+    retried = cycle.deliver_alerts(settings, now)  # what an Airflow retry of the same task does
+
+    assert first["sent"] > 0
+    assert (retried["sent"], retried["messages"]) == (0, 0)
+    assert len(webhook.received) == first["messages"]
+
+
+def test_two_runs_at_once_send_each_alert_once(newsroom, make_settings, webhook):
+    settings = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"],
+                                                       "urls": [webhook.url(patient=True)]})
+    webhook.status = 200
+    now = cycle.utcnow()
+    queue_alerts(newsroom, settings, now)
+    webhook.open.clear()
+    webhook.hold = 1  # the first run's first message hangs; the rest pass
+    first = {}
+    run = threading.Thread(target=lambda: first.update(cycle.deliver_alerts(settings, now)))
+    run.start()
+    try:
+        assert webhook.arrived.wait(timeout=60)  # the first run has claimed one group and is sending it
+        second = cycle.deliver_alerts(settings, now)  # overlapping: takes what the first has not claimed
+    finally:
+        webhook.open.set()
+        run.join(timeout=60)
+
+    rows = alert_rows(settings)
+    assert len(rows) > 1
+    assert first["messages"] == 1 and second["messages"] == len(webhook.received) - 1
+    assert first["sent"] + second["sent"] == len(rows)
+    assert all(r["status"] == "sent" and r["attempts"] == 1 for r in rows)
+    titles = [m["title"] + m["message"] for m in webhook.received]
+    assert len(set(titles)) == len(titles)
+
+
+def write_toml(path: Path, settings_dict: dict) -> Path:
+    lines = [f'[database]\npath = "{settings_dict["database"]}"\n[network]\nallow_private = true\n']
+    for source in settings_dict["sources"]:
+        lines.append(f'[[sources]]\nname = "{source["name"]}"\nkind = "{source["kind"]}"\nurl = "{source["url"]}"\n')
+    for item in settings_dict["alerts"]:
+        lines.append(f'[[alerts]]\nname = "{item["name"]}"\nkinds = {json.dumps(item["kinds"])}\n'
+                     f'urls = {json.dumps(item["urls"])}\n')
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_a_run_that_dies_while_sending_never_sends_again_on_its_own(newsroom, make_settings, webhook, tmp_path):
+    rules = [{"name": "hook", "kinds": ["figure"], "urls": [webhook.url()]}]
+    settings = newsroom_with(newsroom, make_settings, *rules)
+    webhook.status = 200
+    now = cycle.utcnow()
+    queue_alerts(newsroom, settings, now)
+    config = write_toml(tmp_path / "redline.toml", {
+        "database": str(settings.database), "alerts": rules,
+        "sources": [{"name": "newsroom", "kind": "rss", "url": f"{newsroom.url}/feed.xml"}]})
+    webhook.open.clear()
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from pipeline import config, cycle; cycle.deliver_alerts(config.load_settings())"],
+        env={**os.environ, "REDLINE_CONFIG": str(config), "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    try:
+        assert webhook.arrived.wait(timeout=60)  # the message is on the wire, unanswered...
+    finally:
+        worker.send_signal(signal.SIGKILL)  # ...when the worker dies
+        worker.wait(timeout=60)
+        webhook.open.set()
+    in_flight = [r["id"] for r in alert_rows(settings) if r["status"] == "sending"]
+    assert in_flight  # only the group on the wire is at stake; the others were never claimed
+    assert {r["status"] for r in alert_rows(settings) if r["id"] not in in_flight} <= {"pending"}
+
+    retried = cycle.deliver_alerts(settings, now + timedelta(minutes=1))  # an Airflow retry of the task
+
+    assert retried["sent"] == len(alert_rows(settings)) - len(in_flight)
+    assert len(webhook.received) == 1 + retried["messages"]  # the interrupted message was not sent again
+    later = cycle.deliver_alerts(settings, now + timedelta(seconds=alerts.CLAIM_TIMEOUT + 60))
+    assert (later["sent"], later["uncertain"]) == (0, len(in_flight))
+    assert len(webhook.received) == 1 + retried["messages"]
+    uncertain = [r for r in alert_rows(settings) if r["id"] in in_flight]
+    assert {r["status"] for r in uncertain} == {"uncertain"}
+    assert all("redline resend" in r["last_error"] for r in uncertain)
+
+    assert cycle.resend_alerts(settings, in_flight) == in_flight
+    assert cycle.deliver_alerts(settings, now + timedelta(hours=1))["sent"] == len(in_flight)
+    assert {r["status"] for r in alert_rows(settings)} == {"sent"}
+
+
+def test_a_sent_alert_cannot_be_resent(newsroom, make_settings, webhook):
+    settings = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": [webhook.url()]})
+    webhook.status = 200
+    track_two_versions(newsroom, settings)
+
+    assert cycle.resend_alerts(settings, [r["id"] for r in alert_rows(settings)]) == []
+
+
+def test_alert_of_a_rule_that_no_longer_sends_there_fails(newsroom, make_settings, webhook):
+    old = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": [webhook.url("old")]})
+    new = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": [webhook.url("new")]})
+    now = cycle.utcnow()
+    queue_alerts(newsroom, old, now)
+
+    counts = cycle.deliver_alerts(new, now)
+
+    assert counts["sent"] == 0 and counts["failed"] > 0
+    assert webhook.received == []
+    assert all("no longer sends" in r["last_error"] and r["status"] == "failed" for r in alert_rows(new))
+
+
+def test_a_template_that_fails_is_recorded_as_the_delivery_error(newsroom, make_settings, webhook):
+    settings = newsroom_with(newsroom, make_settings, {
+        "name": "hook", "kinds": ["figure"], "urls": [webhook.url()], "template": "{{ nosuchvalue }}"})
+    webhook.status = 200
+
+    track_two_versions(newsroom, settings)
+
+    assert webhook.received == []
+    assert all("template" in r["last_error"] and "nosuchvalue" in r["last_error"] for r in alert_rows(settings))
+
+
+def test_secrets_in_channel_urls_never_reach_logs_errors_or_the_database(newsroom, make_settings, webhook, caplog):
+    url = webhook.url(credentials="user:s3cretpw@") + "?+X-Token=t0ps3cret1&-apikey=k3yk3yk3y9"
+    secrets = ("s3cretpw", "t0ps3cret1", "k3yk3yk3y9", base64.b64encode(b"user:s3cretpw").decode())
+    settings = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure", "headline"], "urls": [url]})
+    webhook.status = 500
+    now = cycle.utcnow()
+    caplog.set_level(logging.DEBUG)
+
+    track_two_versions(newsroom, settings, now)  # fails, and logs why
+    webhook.status = 200
+    assert cycle.deliver_alerts(settings, now + timedelta(hours=1))["sent"] > 0
+
+    # The real URL, password, header and parameter included, was used to deliver...
+    request = webhook.requests[-1]
+    assert request["headers"]["Authorization"] == "Basic " + base64.b64encode(b"user:s3cretpw").decode()
+    assert request["headers"]["X-Token"] == "t0ps3cret1"
+    assert "apikey=k3yk3yk3y9" in request["path"]
+    # ...but no log line, error or database column holds any of it.
+    assert any("500" in r.getMessage() for r in caplog.records)
+    assert any(r.name.startswith("urllib3") for r in caplog.records)
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    db = storage.open_db(settings.database)
+    stored = repr({table: db.execute(f"select * from [{table}]").fetchall() for table in db.table_names()})
+    rows = alert_rows(settings)
+    assert rows and all("user:****@" in r["channel"] for r in rows)
+    for secret in secrets:
+        assert secret not in logged
+        assert secret not in stored
+        assert secret not in repr(rows)

@@ -11,8 +11,10 @@ import storage
 from pipeline.config import SourceSettings
 from pipeline.errors import NotFoundError
 from pipeline.models import Change, Diff, Entry, Fetched, Version, to_iso
+from storage.migrations import MIGRATIONS
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+ALL_MIGRATIONS = [number for number, _, _ in MIGRATIONS]
 LEASE = 600.0
 
 
@@ -66,15 +68,32 @@ def rows(db, table: str) -> list[dict]:
 def test_migrate_is_idempotent(tmp_path):
     path = tmp_path / "redline.db"
     first = storage.open_db(path)
-    assert [row["id"] for row in rows(first, "migrations")] == [1]
+    assert [row["id"] for row in rows(first, "migrations")] == ALL_MIGRATIONS
     assert storage.migrate(first) == []
     again = storage.open_db(path)
     assert storage.migrate(again) == []
-    assert len(rows(again, "migrations")) == 1
+    assert len(rows(again, "migrations")) == len(ALL_MIGRATIONS)
 
 
 def test_fresh_database_reports_its_migrations(tmp_path):
-    assert storage.migrate(Database(tmp_path / "bare.db")) == [1]
+    assert storage.migrate(Database(tmp_path / "bare.db")) == ALL_MIGRATIONS
+
+
+def test_migration_4_keeps_stored_alerts_and_adds_delivery_state(tmp_path):
+    bare = Database(tmp_path / "old.db")
+    bare.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    number, name, initial = MIGRATIONS[0]
+    initial(bare)
+    bare["migrations"].insert({"id": number, "name": name, "applied_at": to_iso(NOW)})
+    bare["changes"].insert({"id": 1, "kind": "figure", "before": "12", "after": "15"})
+    bare["alerts"].insert({"change_id": 1, "rule": "r", "channel": "json://x", "status": "failed", "attempts": 2})
+
+    assert 4 in storage.migrate(bare)
+
+    assert {"detail", "delta", "relative"} <= set(bare["changes"].columns_dict)
+    assert {"next_attempt_at", "claimed_at"} <= set(bare["alerts"].columns_dict)
+    alert, = rows(bare, "alerts")
+    assert (alert["status"], alert["attempts"], alert["next_attempt_at"]) == ("failed", 2, None)
 
 
 def test_wal_mode(db):
@@ -365,41 +384,141 @@ def one_alert(db) -> int:
     article_id = add_article(db)
     store(db, article_id, 1, "v1")
     store(db, article_id, 2, "v2", diff=figure_diff(), alerts=[(0, "figures", "json")])
-    (alert,) = storage.pending_alerts(db, max_attempts=3)
+    (alert,) = storage.pending_alerts(db, NOW)
     return alert["id"]
 
 
-def test_pending_alert_carries_its_change_and_article(db):
+def attempt(db, alert_id, at=NOW, error=None, retry_at=None) -> None:
+    assert storage.claim_alerts(db, [alert_id], at) == [alert_id]
+    storage.finish_alerts(db, [alert_id], at, error, retry_at)
+
+
+def test_pending_alert_carries_its_change_versions_article_and_source(db):
     one_alert(db)
-    (alert,) = storage.pending_alerts(db, max_attempts=3)
-    assert (alert["rule"], alert["channel"], alert["attempts"]) == ("figures", "json", 0)
+    (alert,) = storage.pending_alerts(db, NOW)
+    assert (alert["rule"], alert["channel"], alert["attempts"], alert["status"]) == ("figures", "json", 0, "pending")
     assert (alert["kind"], alert["before"], alert["after"]) == ("figure", "12", "15")
-    assert alert["url"] == "https://news.example.org/story"
+    assert (alert["from_number"], alert["to_number"]) == (1, 2)
+    assert (alert["url"], alert["source"]) == ("https://news.example.org/story", "wire")
+    assert alert["created_at"] == to_iso(NOW)
 
 
-def test_failed_alert_comes_back_until_attempts_run_out(db):
+def test_change_details_are_stored(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1")
+    diff = Diff(ops=(), changes=(Change("figure", "12", "15", detail="value", delta=3.0, relative=0.25),))
+    store(db, article_id, 2, "v2", diff=diff)
+
+    (change,) = storage.list_changes(db)
+
+    assert (change["detail"], change["delta"], change["relative"]) == ("value", 3.0, 0.25)
+
+
+def test_a_claimed_alert_is_not_due_and_cannot_be_claimed_twice(db):
     alert_id = one_alert(db)
-    for attempt in (1, 2):
-        storage.mark_alert(db, alert_id, "failed", NOW, error="boom")
-        (alert,) = storage.pending_alerts(db, max_attempts=3)
-        assert alert["attempts"] == attempt
-    storage.mark_alert(db, alert_id, "failed", NOW, error="boom")
-    assert storage.pending_alerts(db, max_attempts=3) == []
+
+    assert storage.claim_alerts(db, [alert_id], NOW) == [alert_id]
+
+    assert storage.pending_alerts(db, NOW) == []
+    assert storage.claim_alerts(db, [alert_id], NOW) == []
     row = db["alerts"].get(alert_id)
-    assert (row["status"], row["attempts"], row["last_error"], row["sent_at"]) == ("failed", 3, "boom", None)
+    assert (row["status"], row["claimed_at"], row["attempts"]) == ("sending", to_iso(NOW), 0)
+
+
+def test_failed_alert_comes_back_when_its_retry_is_due(db):
+    alert_id = one_alert(db)
+    retry = NOW + timedelta(minutes=1)
+
+    attempt(db, alert_id, error="boom", retry_at=retry)
+
+    assert storage.pending_alerts(db, NOW + timedelta(seconds=59)) == []
+    (alert,) = storage.pending_alerts(db, retry)
+    assert (alert["status"], alert["attempts"], alert["last_error"], alert["next_attempt_at"]) == (
+        "failed", 1, "boom", to_iso(retry))
+    assert storage.claim_alerts(db, [alert_id], NOW) == []  # not yet due
+    assert db["alerts"].get(alert_id)["claimed_at"] is None
+
+
+def test_an_error_without_retry_abandons_the_alert(db):
+    alert_id = one_alert(db)
+
+    attempt(db, alert_id, error="boom")
+
+    assert storage.pending_alerts(db, NOW + timedelta(days=365)) == []
+    row = db["alerts"].get(alert_id)
+    assert (row["status"], row["attempts"], row["last_error"], row["sent_at"]) == ("abandoned", 1, "boom", None)
 
 
 def test_sent_alert_never_comes_back(db):
     alert_id = one_alert(db)
-    storage.mark_alert(db, alert_id, "sent", NOW)
-    assert storage.pending_alerts(db, max_attempts=100) == []
+    attempt(db, alert_id)
+    assert storage.pending_alerts(db, NOW + timedelta(days=365)) == []
     row = db["alerts"].get(alert_id)
-    assert (row["status"], row["sent_at"], row["attempts"]) == ("sent", to_iso(NOW), 1)
+    assert (row["status"], row["sent_at"], row["attempts"], row["claimed_at"]) == ("sent", to_iso(NOW), 1, None)
+    assert storage.requeue_alerts(db, [alert_id]) == []
 
 
 def test_sent_after_a_failure(db):
     alert_id = one_alert(db)
-    storage.mark_alert(db, alert_id, "failed", NOW, error="boom")
-    storage.mark_alert(db, alert_id, "sent", NOW + timedelta(minutes=5))
-    assert storage.pending_alerts(db, max_attempts=3) == []
-    assert db["alerts"].get(alert_id)["last_error"] is None
+    attempt(db, alert_id, error="boom", retry_at=NOW)
+    attempt(db, alert_id, NOW + timedelta(minutes=5))
+    assert storage.pending_alerts(db, NOW + timedelta(days=1)) == []
+    row = db["alerts"].get(alert_id)
+    assert (row["last_error"], row["next_attempt_at"], row["attempts"]) == (None, None, 2)
+
+
+def test_an_old_claim_becomes_uncertain_and_can_be_requeued(db):
+    alert_id = one_alert(db)
+    storage.claim_alerts(db, [alert_id], NOW)
+
+    assert storage.expire_claims(db, NOW, "why") == 0  # claimed at NOW, not before
+    assert storage.expire_claims(db, NOW + timedelta(minutes=15), "interrupted") == 1
+
+    row = db["alerts"].get(alert_id)
+    assert (row["status"], row["last_error"]) == ("uncertain", "interrupted")
+    assert storage.pending_alerts(db, NOW + timedelta(days=1)) == []
+    assert storage.requeue_alerts(db, [alert_id, 999]) == [alert_id]
+    (alert,) = storage.pending_alerts(db, NOW)
+    assert alert["status"] == "pending"
+
+
+def test_list_alerts_by_status_and_newest(db):
+    alert_id = one_alert(db)
+    store(db, storage.find_article(db, "https://news.example.org/story").id, 3, "v3",
+          diff=figure_diff("15", "17"), alerts=[(0, "figures", "json")])
+    attempt(db, alert_id)
+
+    assert [a["status"] for a in storage.list_alerts(db)] == ["sent", "pending"]
+    assert [a["id"] for a in storage.list_alerts(db, status="sent")] == [alert_id]
+    assert [a["after"] for a in storage.list_alerts(db, newest=1)] == ["17"]
+
+
+def test_record_event_stores_a_change_without_a_diff_with_its_alerts(db):
+    article_id = add_article(db)
+    gone = Fetched(url="https://news.example.org/story", final_url="https://news.example.org/story", status=404,
+                   at=NOW, elapsed_ms=3, error="HTTP 404")
+
+    change_id = storage.record_event(db, article_id, Change("gone", None, "HTTP 404", context="Headline"), gone,
+                                     [(0, "gone", "json")], status="gone", next_check_at=None)
+
+    (change,) = storage.list_changes(db, kind="gone")
+    assert (change["id"], change["after"], change["from_number"], change["source"]) == (change_id, "HTTP 404", None, "wire")
+    assert [(a["kind"], a["rule"]) for a in storage.pending_alerts(db, NOW)] == [("gone", "gone")]
+    assert storage.get_article(db, article_id).status == "gone"
+    assert storage.count_rows(db)["fetches"] == 1
+
+
+def test_list_changes_of_one_source_and_the_newest(db):
+    first = add_article(db)
+    store(db, first, 1, "v1")
+    store(db, first, 2, "v2", diff=figure_diff())
+    storage.sync_sources(db, [SourceSettings(name="other", kind="rss", url="https://other.example/feed")])
+    storage.add_articles(db, storage.get_source(db, "other")["id"], [Entry(url="https://other.example/a")], NOW)
+    second = storage.find_article(db, "https://other.example/a").id
+    store(db, second, 1, "o1", at=NOW + timedelta(hours=1))
+    store(db, second, 2, "o2", diff=figure_diff("1", "2"), at=NOW + timedelta(hours=1))
+
+    assert {c["source"] for c in storage.list_changes(db, source="other")} == {"other"}
+    assert len(storage.list_changes(db, source="wire")) == 2
+    assert [c["after"] for c in storage.list_changes(db, newest=2)] == ["2", "New"]
+
