@@ -97,14 +97,17 @@ def redline_check_articles():
 @dag(
     dag_id="redline_deliver_alerts",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("*/30 * * * *", timezone="UTC"), assets=[CHANGES]
+        timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"), assets=[CHANGES]
     ),
     doc_md="""
 ### Deliver alerts
 Runs whenever `redline_check_articles` stores new changes (the
-`redline://changes` Asset), and every 30 minutes to retry failed deliveries.
-Sends each pending alert through Apprise, one message per article, rule and
-channel; an alert is stored once and never sent twice.
+`redline://changes` Asset), and every 5 minutes for what was waiting: a rule's
+debounce window, or a failed delivery's next try (backoff). Sends the due
+alerts through Apprise, one message per article, rule and channel, each channel
+on its own thread. An alert is claimed before it is sent and marked after, so
+it is never sent twice, even when this task is retried; failures are recorded
+with their error (`redline alerts`).
 """,
     **COMMON,
 )

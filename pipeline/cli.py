@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import sys
 from dataclasses import asdict
@@ -13,6 +14,7 @@ import click
 
 import storage
 from pipeline import cycle
+from pipeline.alerts import describe
 from pipeline.config import load_settings
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
@@ -135,8 +137,8 @@ def changes(kind, config_path, as_json):
     """Every detected change, oldest first."""
     _, db = _open(config_path)
     for change in storage.list_changes(db, kind=kind):
-        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  v{change['from_number']}→"
-                               f"v{change['to_number']}  {describe_change(change)}")
+        versions = f"v{change['from_number']}→v{change['to_number']}  " if change["to_number"] else ""
+        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {versions}{describe_change(change)}")
 
 
 def _read_input(path: str) -> bytes:
@@ -175,19 +177,97 @@ def _read_text(path: str) -> str:
 
 
 @cli.command()
-@click.argument("old")
-@click.argument("new")
+@click.argument("old", required=False)
+@click.argument("new", required=False)
 @json_option
-def compare(old, new, as_json):
-    """The word diff and changes between two plain-text files."""
-    result = compare_versions(_read_text(old), _read_text(new))
-    if as_json:
-        click.echo(to_json_line({"ops": result.ops, "stats": result.stats,
-                                 "changes": [asdict(c) for c in result.changes]}))
+@click.option("--jsonl", "as_jsonl", is_flag=True,
+              help='Compare many pairs: one {"old": ..., "new": ...} object per line on stdin, one result per line.')
+def compare(old, new, as_json, as_jsonl):
+    """The word diff and changes between two plain-text files (or many pairs with --jsonl)."""
+    if as_jsonl:
+        if old or new:
+            raise InputError("compare --jsonl reads its pairs from stdin: give no OLD or NEW file")
+        _compare_many()
         return
+    if not (old and new):
+        raise InputError("compare needs two files, OLD and NEW (or --jsonl to read pairs from stdin)")
+    if as_json:
+        click.echo(to_json_line(cycle.compare_texts(_read_text(old), _read_text(new))))
+        return
+    result = compare_versions(_read_text(old), _read_text(new))
     for change in result.changes:
         click.echo(describe_change(asdict(change)))
     print_diff(result.ops)
+
+
+def _compare_many() -> None:
+    lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict")
+    failed = total = 0
+    try:
+        for record in cycle.compare_lines(lines):
+            total += 1
+            failed += "error" in record
+            click.echo(to_json_line(record))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"stdin: not UTF-8 text ({exc})") from None
+    if failed:
+        raise click.ClickException(f"{failed} of {total} line(s) could not be compared (see their \"error\")")
+
+
+ALERT_STATUSES = ("pending", "sending", "sent", "failed", "abandoned", "uncertain")
+
+
+@cli.command("alerts")
+@click.option("--status", type=click.Choice(ALERT_STATUSES), help="Only alerts in this state.")
+@click.option("--newest", type=click.IntRange(min=1), help="Only the newest N alerts.")
+@config_option
+@json_option
+def list_alerts(status, newest, config_path, as_json):
+    """Alerts and their delivery: sent, waiting, failed with the error, given up, or uncertain."""
+    _, db = _open(config_path)
+    for alert in storage.list_alerts(db, status=status, newest=newest):
+        state = alert["status"] + (f", next try {alert['next_attempt_at']}" if alert["status"] == "failed" else "")
+        text = (f"#{alert['id']}  {state}  attempt(s) {alert['attempts']}  {alert['rule']} → {alert['channel']}\n"
+                f"    {describe(alert)}  ({alert['url']})")
+        if alert["last_error"]:
+            text += f"\n    error: {alert['last_error']}"
+        _emit(alert, as_json, text)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@config_option
+def resend(ids, config_path):
+    """Send failed, abandoned or uncertain alerts again (sent ones never are)."""
+    requeued = cycle.resend_alerts(load_settings(config_path), list(ids))
+    click.echo(f"requeued {len(requeued)} alert(s): {' '.join(map(str, requeued)) or '-'}; "
+               "the next delivery run sends them")
+    left = sorted(set(ids) - set(requeued))
+    if left:
+        raise click.ClickException(f"not requeued (unknown, sent or being sent): {' '.join(map(str, left))}")
+
+
+@cli.command()
+@click.option("--source", help="Only the changes of this configured source.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the feed to this file (default: stdout).")
+@click.option("--dir", "folder", type=click.Path(file_okay=False),
+              help="Write changes.xml and changes-<source>.xml for every source into this folder.")
+@click.option("--self-url", help="The URL the feed will be served at (its rel=self link).")
+@config_option
+def feed(source, output, folder, self_url, config_path):
+    """An Atom feed of the detected changes, of every source or of one."""
+    settings = load_settings(config_path)
+    if folder:
+        if source or output:
+            raise InputError("feed --dir writes every feed: give no --source or --output with it")
+        for path in cycle.write_feeds(settings, folder):
+            click.echo(str(path))
+        return
+    document = cycle.changes_feed(settings, source, self_url=self_url)
+    if output:
+        Path(output).write_bytes(document)
+    else:
+        sys.stdout.buffer.write(document)
 
 
 @cli.command()

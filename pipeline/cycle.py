@@ -7,10 +7,15 @@ returns small JSON-able counts: XCom carries ids and counts, never pages.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
+import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
 
 from jinja2 import TemplateError
 
@@ -19,7 +24,8 @@ from pipeline import alerts, schedule
 from pipeline.config import Settings
 from pipeline.diff import compare_versions
 from pipeline.errors import ExtractionError, FeedError
-from pipeline.extract import ensure_html, extract_article, hash_text
+from pipeline.extract import ensure_html, extract_article, hash_text, normalize_text
+from pipeline.feed import render_feed
 from pipeline.fetch import fetch_url, open_client
 from pipeline.models import Article, Change, CheckOutcome, Fetched, Version, from_iso, to_iso
 from pipeline.sources import discover_entries
@@ -239,6 +245,61 @@ def _finish_group(db, group: list[dict], now: datetime, error: str | None, count
 def resend_alerts(settings: Settings, ids: list[int]) -> list[int]:
     """Make failed, abandoned or uncertain alerts due again; returns the ids requeued."""
     return storage.requeue_alerts(storage.open_db(settings.database), ids)
+
+
+def compare_texts(old: str, new: str, old_title: str | None = None, new_title: str | None = None) -> dict:
+    """What `redline compare --json` prints for two texts: word ops, statistics and changes."""
+    result = compare_versions(normalize_text(old), normalize_text(new), old_title, new_title)
+    return {"ops": result.ops, "stats": result.stats, "changes": [asdict(c) for c in result.changes]}
+
+
+def compare_lines(lines: Iterable[str]) -> Iterator[dict]:
+    """compare_texts for each {"old": ..., "new": ...} JSON line (optional "id", "old_title", "new_title");
+    a line that cannot be read yields {"line": n, "error": ...} and the others go on."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            try:
+                pair = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON object ({exc})") from None
+            if not isinstance(pair, dict) or not all(isinstance(pair.get(k), str) for k in ("old", "new")):
+                raise ValueError("expected an object with string fields \"old\" and \"new\"")
+            titles = [pair.get(k) if isinstance(pair.get(k), str) else None for k in ("old_title", "new_title")]
+            record = compare_texts(pair["old"], pair["new"], *titles)
+        except ValueError as exc:
+            yield {"line": number, "error": f"stdin line {number}: {exc}"}
+            continue
+        yield {"id": pair["id"], **record} if "id" in pair else record
+
+
+FEED_ENTRIES = 200  # newest changes a feed holds
+
+
+def changes_feed(settings: Settings, source: str | None = None, newest: int = FEED_ENTRIES,
+                 self_url: str | None = None, now: datetime | None = None) -> bytes:
+    """The Atom feed of the newest detected changes, of every source or of one."""
+    if source is not None:
+        settings.source(source)  # a name that is not configured is an error, not an empty feed
+    db = storage.open_db(settings.database)
+    return render_feed(storage.list_changes(db, source=source, newest=newest), now or utcnow(), source, self_url)
+
+
+def write_feeds(settings: Settings, folder: str | Path, now: datetime | None = None) -> list[Path]:
+    """Write changes.xml (every source) and changes-<source>.xml for each configured source into folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    now = now or utcnow()
+    written = []
+    for source in [None, *source_names(settings)]:
+        slug = re.sub(r"[^a-z0-9]+", "-", source.lower()).strip("-") if source else ""
+        path = folder / (f"changes-{slug}.xml" if source else "changes.xml")
+        temporary = path.with_suffix(".xml.tmp")
+        temporary.write_bytes(changes_feed(settings, source, now=now))
+        temporary.replace(path)  # a reader never sees half a feed
+        written.append(path)
+    return written
 
 
 def run_cycle(settings: Settings, now: datetime | None = None, everything: bool = False) -> dict:

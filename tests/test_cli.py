@@ -217,6 +217,47 @@ def test_compare_of_a_file_that_is_not_utf8_names_it(runner, tmp_path):
     assert str(old) in result.output
 
 
+def test_compare_jsonl_gives_one_result_per_pair_shaped_like_compare_json(runner, tmp_path):
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text(FLOOD_OLD, encoding="utf-8")
+    new.write_text(FLOOD_NEW, encoding="utf-8")
+    single, = json_lines(invoke(runner, "compare", old, new, "--json").stdout)
+    pairs = [{"old": FLOOD_OLD, "new": FLOOD_NEW}, {"id": "b", "old": "The fine was £12.", "new": "The fine was £15."},
+             {"old": "Nothing changed.", "new": "Nothing changed."}] * 500
+
+    result = invoke(runner, "compare", "--jsonl", input="".join(json.dumps(p) + "\n" for p in pairs))
+
+    assert result.exit_code == 0, result.output[-500:]
+    records = json_lines(result.stdout)
+    assert len(records) == 1500
+    assert records[0] == single
+    assert records[1]["id"] == "b"
+    assert [(c["before"], c["after"]) for c in records[1]["changes"]] == [("£12", "£15")]
+    assert records[2]["changes"] == [] and set(records[2]) == {"ops", "stats", "changes"}
+    assert records[3] == single
+
+
+def test_compare_jsonl_reports_a_bad_line_and_goes_on(runner):
+    lines = ['{"old": "12 people", "new": "19 people"}', "not json", '{"old": "x"}', "[1, 2]",
+             '{"old": "5 boats", "new": "6 boats"}']
+
+    result = invoke(runner, "compare", "--jsonl", input="\n".join(lines) + "\n")
+
+    assert result.exit_code == 1
+    records = json_lines(result.stdout)
+    assert len(records) == 5
+    assert [r.get("line") for r in records] == [None, 2, 3, 4, None]
+    assert "stdin line 2: not a JSON object" in records[1]["error"]
+    assert 'stdin line 3: expected an object with string fields "old" and "new"' in records[2]["error"]
+    assert records[4]["changes"][0]["after"] == "6"
+    assert "3 of 5 line(s) could not be compared" in result.stderr
+
+
+def test_compare_needs_two_files_or_jsonl(runner, tmp_path):
+    assert "needs two files" in invoke(runner, "compare", tmp_path / "old.txt").output
+    assert "give no OLD or NEW" in invoke(runner, "compare", "a", "b", "--jsonl", input="").output
+
+
 # --------------------------------------------------------------------------- run and the stored history
 
 
@@ -325,6 +366,86 @@ def test_changes_as_text_lists_every_kind(runner, tracked):
     assert result.exit_code == 0, result.output
     assert "headline:" in result.stdout and "figure:" in result.stdout
     assert url in result.stdout
+
+
+def alerting_config(tmp_path, newsroom, url_credentials=""):
+    config = write_config(tmp_path, f"{newsroom.url}/feed.xml")
+    host = newsroom.url.split("://", 1)[1]
+    with config.open("a", encoding="utf-8") as out:
+        out.write(f'\n[[alerts]]\nname = "figures"\nkinds = ["figure", "headline"]\n'
+                  f'urls = ["json://{url_credentials}{host}/_sink"]\n')
+    return config
+
+
+def test_alerts_lists_delivery_without_secrets(runner, tmp_path, newsroom):
+    config = alerting_config(tmp_path, newsroom, url_credentials="user:s3cretpw@")
+    invoke(runner, "run", "--config", config)
+    newsroom.advance()
+    invoke(runner, "run", "--config", config, "--all")
+
+    text = invoke(runner, "alerts", "--config", config)
+    listed = json_lines(invoke(runner, "alerts", "--json", "--config", config).stdout)
+
+    assert text.exit_code == 0, text.output
+    assert listed and {a["status"] for a in listed} == {"sent"}
+    assert "figure: at least 12 → at least 19 (people killed) +7 (+58%)" in text.stdout
+    assert "sent" in text.stdout and "user:****@" in text.stdout
+    assert "s3cretpw" not in text.stdout + json.dumps(listed)
+    assert json_lines(invoke(runner, "alerts", "--json", "--status", "failed", "--config", config).stdout) == []
+    assert len(json_lines(invoke(runner, "alerts", "--json", "--newest", "1", "--config", config).stdout)) == 1
+
+
+def test_resend_requeues_only_what_was_not_sent(runner, tmp_path, newsroom):
+    config = alerting_config(tmp_path, newsroom)
+    invoke(runner, "run", "--config", config)
+    newsroom.advance()
+    invoke(runner, "run", "--config", config, "--all")
+    sent = json_lines(invoke(runner, "alerts", "--json", "--config", config).stdout)[0]["id"]
+
+    result = invoke(runner, "resend", sent, 999, "--config", config)
+
+    assert result.exit_code == 1
+    assert "requeued 0 alert(s)" in result.stdout
+    assert f"not requeued (unknown, sent or being sent): {sent} 999" in result.output
+
+
+def test_feed_is_atom_with_an_entry_per_changed_version(runner, tracked, tmp_path):
+    import feedparser
+
+    config, url = tracked
+
+    result = invoke(runner, "feed", "--config", config, "--self-url", "https://r.example/changes.xml")
+
+    assert result.exit_code == 0, result.output
+    parsed = feedparser.parse(result.stdout_bytes)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    assert parsed.feed.title == "Redline: detected changes"
+    flood = [e for e in parsed.entries if e.link == url]
+    assert len(flood) == 1  # the headline and the figure change of one version, together
+    entry = flood[0]
+    assert entry.id == f"{url}#redline-v2"
+    assert entry.title.startswith("Meridian River flood kills at least 19 in Harlow Bay: headline:")
+    assert "figure: at least 12 → at least 19 (people killed)" in entry.summary
+    assert {t.term for t in entry.tags} == {"headline", "figure"}
+    assert len({e.id for e in parsed.entries}) == len(parsed.entries)
+
+
+def test_feed_of_one_source_and_of_every_source_into_a_folder(runner, tracked, tmp_path):
+    import feedparser
+
+    config, _ = tracked
+
+    one = feedparser.parse(invoke(runner, "feed", "--source", "newsroom", "--config", config).stdout_bytes)
+    unknown = invoke(runner, "feed", "--source", "nosuch", "--config", config)
+    written = invoke(runner, "feed", "--dir", tmp_path / "feeds", "--config", config)
+
+    assert one.feed.title == "Redline: changes in newsroom" and one.entries
+    assert unknown.exit_code == 1 and "nosuch" in unknown.output
+    assert written.exit_code == 0, written.output
+    assert sorted(p.name for p in (tmp_path / "feeds").iterdir()) == ["changes-newsroom.xml", "changes.xml"]
+    every = feedparser.parse((tmp_path / "feeds" / "changes.xml").read_bytes())
+    assert [e.id for e in every.entries] == [e.id for e in one.entries]
 
 
 def test_export_jsonl(runner, tracked):

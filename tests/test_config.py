@@ -140,6 +140,56 @@ def test_rule_defaults_and_single_string_url(tmp_path):
     assert settings.alerts[0].keywords == ()
 
 
+def test_every_rule_key(tmp_path):
+    settings = load_settings(write(tmp_path, """
+[[sources]]
+name = "wire"
+kind = "rss"
+url = "https://news.example.org/feed.xml"
+
+[[alerts]]
+name = "tolls"
+urls = ["json://hooks.example.org/x", "ntfy://topic"]
+kinds = ["figure", "gone", "stealth_edit"]
+keywords = ["killed"]
+pattern = "death toll|killed"
+sources = ["wire"]
+figure_changes = ["value"]
+min_change = 5
+min_relative = "10%"
+direction = "up"
+debounce = "15m"
+template = "{{ before }} → {{ after }}: {{ context }} ({{ title }}) {{ link }}"
+diff_link = "https://redline.example.org/a/{article_id}/{from_version}..{to_version}"
+"""))
+    (rule,) = settings.alerts
+    assert (rule.pattern, rule.sources, rule.figure_changes) == ("death toll|killed", ("wire",), ("value",))
+    assert (rule.min_change, rule.min_relative, rule.direction, rule.debounce) == (5.0, 0.1, "up", 900.0)
+    assert rule.template.startswith("{{ before }}")
+    assert rule.diff_link.endswith("{from_version}..{to_version}")
+    assert rule.has_threshold
+
+
+def test_rule_thresholds_default_to_none(tmp_path):
+    (rule,) = load_settings(write(tmp_path, '[[alerts]]\nname = "r"\nurls = "json://h/x"\n')).alerts
+    assert (rule.pattern, rule.sources, rule.template, rule.diff_link, rule.debounce) == (None, (), None, None, 0.0)
+    assert rule.figure_changes == ("value", "qualifier", "added", "removed")
+    assert not rule.has_threshold
+    (share,) = load_settings(write(tmp_path, '[[alerts]]\nname = "r"\nurls = "x"\nmin_relative = 0.25\n')).alerts
+    assert share.min_relative == 0.25
+
+
+def test_a_template_error_says_where(tmp_path):
+    error = config_error(tmp_path, '[[alerts]]\nname = "r"\nurls = "json://h/x"\ntemplate = "{% if %}"\n')
+    assert "a Jinja2 template" in str(error) and "line 1" in str(error)
+
+
+def test_an_unknown_rule_source_names_the_configured_ones(tmp_path):
+    error = config_error(tmp_path, '[[sources]]\nname = "wire"\nkind = "rss"\nurl = "https://x.example/f"\n'
+                                   '[[alerts]]\nname = "r"\nurls = "json://h/x"\nsources = ["wrie"]\n')
+    assert "names of configured sources (wire), got 'wrie'" in str(error)
+
+
 def test_database_path_is_relative_to_the_config_folder(tmp_path, monkeypatch):
     folder = tmp_path / "conf"
     folder.mkdir()
@@ -206,6 +256,15 @@ def test_env_var_pointing_at_a_missing_file_is_an_error(tmp_path, monkeypatch):
     ('[[alerts]]\nname = "r"\nurls = ["json://h/x"]\nkinds = ["typo"]\n', "alerts[0].kinds"),
     ('[[alerts]]\nname = "r"\n', "alerts[0].urls"),
     ('[sources]\nname = "a"\n', "sources"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\npattern = "(unclosed"\n', "alerts[0].pattern"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\nfigure_changes = ["grew"]\n', "alerts[0].figure_changes"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\nmin_change = -1\n', "alerts[0].min_change"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\nmin_relative = "ten percent"\n', "alerts[0].min_relative"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\ndirection = "sideways"\n', "alerts[0].direction"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\ndebounce = "soon"\n', "alerts[0].debounce"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\ntemplate = "{{ before "\n', "alerts[0].template"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\ndiff_link = "https://r.example/{article}"\n', "alerts[0].diff_link"),
+    ('[[alerts]]\nname = "r"\nurls = "json://h/x"\nsources = ["nosuch"]\n', "alerts[0].sources"),
 ])
 def test_bad_value_names_file_and_key(tmp_path, text, key):
     error = config_error(tmp_path, text)

@@ -164,3 +164,24 @@ def test_a_retired_article_is_no_longer_due(site, make_settings, story_pages):
     db = storage.open_db(settings.database)
     assert storage.list_articles(db)[0].status == "retired"
     assert cycle.plan_batches(settings, a_year_later + timedelta(days=1), everything=True) == []
+
+
+def test_an_article_gone_is_a_change_that_alerts_once(site, make_settings, story_pages, newsroom):
+    site.page("/flood", story_pages[0])
+    sink = f"json://{newsroom.url.split('://', 1)[1]}/_sink"
+    settings = track(site, make_settings, "/flood",
+                     alerts=[{"name": "gone", "kinds": ["gone"], "sources": ["list"], "urls": [sink]}])
+    check_all(settings)
+    del site.pages["/flood"]
+
+    assert check_all(settings, NOW + timedelta(minutes=20)) == {"gone": 1, "changes": 1}
+    assert check_all(settings, NOW + timedelta(minutes=40)) == {}  # gone articles are not checked again
+    counts = cycle.deliver_alerts(settings, NOW + timedelta(minutes=41))
+
+    db = storage.open_db(settings.database)
+    (change,) = storage.list_changes(db, kind="gone")
+    assert (change["after"], change["context"], change["from_number"]) == ("HTTP 404", "Meridian River flood kills at "
+                                                                                      "least 12 in Harlow Bay", None)
+    assert (counts["sent"], counts["messages"]) == (1, 1)
+    message, = newsroom.received
+    assert "gone: HTTP 404" in message["message"] and "/flood" in message["message"]

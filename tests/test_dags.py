@@ -49,4 +49,4 @@ def test_delivery_is_scheduled_on_the_changes_asset_and_a_retry_timer(dagbag):
     dag = dagbag.dags["redline_deliver_alerts"]
     assets = [asset.name for _, asset in dag.timetable.asset_condition.iter_assets()]
     assert assets == ["redline://changes"]
-    assert "30 minutes" in dag.timetable.description
+    assert "5 minutes" in dag.timetable.description
