@@ -18,16 +18,26 @@ lenient score that a digits-only baseline can reach, when the digits match.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+from pipeline.cycle import compare_lines
 from pipeline.diff import align_sentences, split_sentences
-from pipeline.figures import compare_aligned
+from pipeline.figures import COUNT, compare_aligned, compare_figures, read_numbers
 
 DATA = Path(__file__).parent / "data" / "figure_pairs.jsonl"
 REPEAT = 20
+BULK = 10  # passes over the labelled pairs for the bulk comparison
+SPAWNED = 5  # pairs compared one process each, the way a script would without --jsonl
+# Real text: the shared corpus beside the project (or $REDLINE_CORPUS); its English-language countries.
+CORPUS = Path(os.environ.get("REDLINE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+ENGLISH = ("us", "uk", "au", "ca", "ie", "nz", "in", "za", "sg", "ng", "ph", "my", "ke", "gh")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -114,9 +124,73 @@ def main() -> None:
         print(f"  {label:40s} " + " ".join(f"{cell:>15s}" for cell in cells))
     for label, predict in (("Redline: figure changes", redline_changes), ("baseline: naive number diff", baseline_changes)):
         print(f"  {label:40s} {per_pair_us(pairs, predict):9.1f} µs per pair (mean of {REPEAT} passes)")
+    bulk_pairs(pairs)
+    real_text(CORPUS)
     _, _, mistakes = score(pairs, redline_changes, strict)
     print("Redline's mistakes (strict):" if mistakes else "Redline made no mistakes (strict).")
     print("\n".join(mistakes))
+
+
+def corpus_sentences(corpus: Path) -> list[str]:
+    """The sentences of the English article bodies in the corpus's fundus/ ground-truth files."""
+    sentences = []
+    for path in sorted((corpus / "fundus").glob("*/*.json")):
+        if path.parent.name not in ENGLISH:
+            continue
+        for article in json.loads(path.read_text(encoding="utf-8")).values():
+            for section in article.get("body", {}).get("sections", []):
+                for paragraph in section.get("paragraphs", []):
+                    sentences.extend(split_sentences(paragraph))
+    return sentences
+
+
+def real_text(corpus: Path) -> None:
+    """On real news sentences: no errors, no change when nothing changed, and a figure altered by
+    hand (its first digits lowered by one) is always reported as a value change."""
+    if not (corpus / "fundus").is_dir():
+        print(f"  (real text skipped: no corpus at {corpus}; set REDLINE_CORPUS)")
+        return
+    sentences = corpus_sentences(corpus)
+    started = time.perf_counter()
+    numbers = [read_numbers(sentence) for sentence in sentences]
+    elapsed = time.perf_counter() - started
+    kinds = Counter(number.kind for found in numbers for number in found)
+    unchanged = sum(bool(compare_figures(sentence, sentence)) for sentence in sentences)
+    altered = found = 0
+    for sentence, found_numbers in zip(sentences, numbers):
+        figure = next((n for n in found_numbers if n.kind == COUNT and re.search(r"\d", n.text)), None)
+        if figure is None:
+            continue
+        digits = re.search(r"\d+", figure.text)
+        value = int(digits.group(0))
+        at = figure.start + digits.start()
+        edited = sentence[:at] + str(value - 1 if value > 1 else 2) + sentence[figure.start + digits.end():]
+        altered += 1
+        found += any(c.detail == "value" for c in compare_figures(sentence, edited))
+    print(f"  real text ({corpus / 'fundus'}, English): {len(sentences)} sentences read in {elapsed * 1000:.0f} ms; "
+          f"numbers: {', '.join(f'{k} {v}' for k, v in kinds.most_common())}")
+    print(f"  {'':40s} changes reported for unchanged sentences: {unchanged}; "
+          f"figures altered by hand found: {found}/{altered} ({found / altered:.3f})")
+
+
+def bulk_pairs(pairs: list[dict]) -> None:
+    """`redline compare --jsonl` (compare_lines, one process) against one `redline compare --json` process per pair."""
+    lines = [json.dumps({"old": p["old"], "new": p["new"]}) for p in pairs] * BULK
+    started = time.perf_counter()
+    results = sum(1 for _ in compare_lines(lines))
+    in_process = (time.perf_counter() - started) / results
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        for pair in pairs[:SPAWNED]:
+            old, new = Path(folder, "old.txt"), Path(folder, "new.txt")
+            old.write_text(pair["old"], encoding="utf-8")
+            new.write_text(pair["new"], encoding="utf-8")
+            subprocess.run([sys.executable, "-m", "pipeline.cli", "compare", str(old), str(new), "--json"],
+                           check=True, capture_output=True)
+        spawned = (time.perf_counter() - started) / SPAWNED
+    print(f"  {'compare --jsonl, ' + str(results) + ' pairs in one process':40s} {in_process * 1e6:9.1f} µs per pair")
+    print(f"  {'baseline: one compare --json process':40s} {spawned * 1e6:9.1f} µs per pair "
+          f"(mean of {SPAWNED}; {spawned / in_process:,.0f}x)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pipeline.config import load_settings
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
-from pipeline.output import describe_change, print_diff, to_json_line
+from pipeline.output import print_diff, to_json_line
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),
@@ -120,7 +120,7 @@ def diff(url, from_number, to_number, fmt, config_path):
     click.echo(f"{article.canonical_url}  v{from_number} → v{to_number}")
     for change in result.changes:
         if change.kind in ("headline", "figure", "byline"):
-            click.echo("  " + describe_change(asdict(change)))
+            click.echo("  " + describe(asdict(change)))
     print_diff(result.ops, None if fmt == "terminal" else _plain_console())
 
 
@@ -138,7 +138,7 @@ def changes(kind, config_path, as_json):
     _, db = _open(config_path)
     for change in storage.list_changes(db, kind=kind):
         versions = f"v{change['from_number']}→v{change['to_number']}  " if change["to_number"] else ""
-        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {versions}{describe_change(change)}")
+        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {versions}{describe(change)}")
 
 
 def _read_input(path: str) -> bytes:
@@ -196,7 +196,7 @@ def compare(old, new, as_json, as_jsonl):
         return
     result = compare_versions(_read_text(old), _read_text(new))
     for change in result.changes:
-        click.echo(describe_change(asdict(change)))
+        click.echo(describe(asdict(change)))
     print_diff(result.ops)
 
 

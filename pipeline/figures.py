@@ -49,6 +49,7 @@ class Tables:
     measures: dict[str, str]  # unit words after a number -> short unit
     attached_measures: dict[str, str]  # unit letters glued to a number ("30km", "40C")
     range_joiners: tuple[str, ...]  # "to", "-"
+    ratio_joiners: tuple[str, ...]  # "3 in 10", "four out of five": a share, read as a percentage
     range_openers: dict[str, str]  # "between" -> the joiner it needs ("and")
     range_blockers: tuple[str, ...]  # "from" 30 to 40 is two figures, not a range
     ordinal_suffixes: tuple[str, ...]
@@ -130,12 +131,13 @@ ENGLISH = Tables(
                        "mph": "mph", "ha": "ha", "ft": "ft", "c": "°C", "f": "°F",
                        "mw": "MW", "gw": "GW", "kw": "kW", "mwh": "MWh", "gwh": "GWh"},
     range_joiners=("to", "-", "–", "—"),
+    ratio_joiners=("in", "out of"),
     range_openers={"between": "and"},
     range_blockers=("from",),
     ordinal_suffixes=("st", "nd", "rd", "th"),
     age_before=("aged", "age", "ages"),
     list_joiners=(",", "and", "or"),
-    age_after=("year-old", "years-old", "year old", "years old", "yr-old", "month-old", "months old",
+    age_after=("year-old", "year-olds", "years-old", "year old", "years old", "yr-old", "month-old", "months old",
                "week-old", "weeks old", "day-old", "days old"),
     time_after=("am", "pm", "a.m.", "p.m.", "a.m", "p.m", "o'clock", "gmt", "utc", "bst", "cet", "cest",
                 "et", "edt", "est", "pt", "pdt", "pst", "local time"),
@@ -148,7 +150,7 @@ ENGLISH = Tables(
             "number", "room", "flight", "route", "highway", "interstate", "platform", "gate", "episode",
             "season", "version", "item", "figure", "table", "vol", "volume", "issue", "exhibit",
             "amendment", "bus", "line", "apartment", "suite", "block", "lot", "exit", "channel",
-            "district", "ward", "precinct", "row", "seat", "pier", "terminal", "form", "#"),
+            "district", "ward", "precinct", "row", "seat", "pier", "terminal", "form", "unit", "#"),
     skipped=frozenset({"a", "an", "the", "were", "was", "are", "is", "have", "has", "had", "been", "be",
                        "being", "reportedly", "its", "their", "his", "her", "more", "other", "others",
                        "additional", "further", "another", "new", "so", "far", "still", "also", "only",
@@ -191,11 +193,15 @@ class _Token:
     attached: bool  # no space between this token and the one before
 
 
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def _tokenize(sentence: str) -> list[_Token]:
     tokens, previous_end = [], -1
     for match in _TOKEN.finditer(sentence):
         text = match.group(0)
-        tokens.append(_Token(text, text.lower(), match.start(), match.end(), match.start() == previous_end))
+        low = _POSSESSIVE.sub("", text.lower())  # "the 19-year-old’s death": the age phrase still reads
+        tokens.append(_Token(text, low, match.start(), match.end(), match.start() == previous_end))
         previous_end = match.end()
     return tokens
 
@@ -261,6 +267,7 @@ class _Compiled:
     currencies_after: _Phrases
     currencies_after_scaled: _Phrases
     percent: _Phrases
+    ratios: _Phrases
     measures: _Phrases
     age_after: _Phrases
     time_after: _Phrases
@@ -278,7 +285,7 @@ def _compiled(language: str) -> _Compiled:
         _COMPILED[language] = _Compiled(
             t, _Phrases(t.qualifiers), _Phrases(t.trailing_qualifiers), _Phrases(t.vague),
             _Phrases(t.currencies_before), _Phrases(t.currencies_after), _Phrases(t.currencies_after_scaled),
-            _Phrases(t.percent),
+            _Phrases(t.percent), _Phrases(t.ratio_joiners),
             _Phrases(t.measures), _Phrases(t.age_after), _Phrases(t.time_after), _Phrases(t.labels),
         )
     return _COMPILED[language]
@@ -480,6 +487,10 @@ def _read_figure(tokens: list[_Token], i: int, c: _Compiled) -> _Found | None:
         unit = PERCENT
     result = _Found(i, quantity.end, first, qualifier=qualifier, unit=unit,
                     approximate=quantity.approximate, weak=quantity.weak and not (qualifier or unit))
+    ratio = _read_ratio(tokens, quantity, c) if unit is None and not opener else None
+    if ratio is not None:
+        result.unit, result.value, result.end = PERCENT, ratio[0], ratio[1]
+        return _finish(tokens, result, ratio[1], c, quantity, None)
     second, joiner = _read_range_end(tokens, i, quantity, result, c, opener)
     if opener and second is None:
         return None  # "between 30" without its "and 40" starts no figure
@@ -504,6 +515,20 @@ def _read_figure(tokens: list[_Token], i: int, c: _Compiled) -> _Found | None:
             second = None
     result.value = low * scale
     return _finish(tokens, result, second.end if second else quantity.end, c, quantity, second)
+
+
+def _read_ratio(tokens: list[_Token], quantity: _Quantity, c: _Compiled) -> tuple[float, int] | None:
+    """(percentage, token index after) for "3 in 10", "one in five", "four out of five"; None otherwise."""
+    joined = c.ratios.match(tokens, quantity.end)
+    if joined is None or quantity.approximate or quantity.fraction:
+        return None
+    whole = _read_quantity(tokens, joined[1], c, False)
+    if whole is None or whole.scale != 1.0 or whole.approximate or (whole.digits and not whole.digits.isdigit()):
+        return None
+    part, total = _resolve(quantity, c.tables, False), _resolve(whole, c.tables, False)
+    if part is None or not total or not 0 < part < total or (whole.digits and _YEAR.fullmatch(whole.digits)):
+        return None
+    return part * quantity.scale / total * 100, whole.end
 
 
 def _date_end(tokens: list[_Token], i: int) -> int | None:
@@ -533,6 +558,9 @@ def _read_range_end(tokens: list[_Token], i: int, quantity: _Quantity, result: _
     if quantity.digits and _YEAR.fullmatch(quantity.digits) and not (following.isdigit() and len(following) in (2, 4)):
         return None, None  # "rose in 2024 to 3,400 tonnes": a year does not start a range of counts
     k = j + 1
+    if joiner in _HYPHENS and k + 2 < len(tokens) and tokens[k].low in tables.range_joiners \
+            and tokens[k + 1].text in _HYPHENS:
+        k += 2  # "2-to-1": a tally written out
     currency = c.currencies_before.match(tokens, k)
     if currency and currency[0] == result.unit:
         k = currency[1]
@@ -788,8 +816,13 @@ def _without(figures: list, pairs: list[tuple], side: int) -> list:
 
 def _pair_in_sentence(old: list[Figure], new: list[Figure], tables: Tables):
     """Pairs of figures of two versions of one sentence, and the figures left unpaired on each side."""
+    # Unchanged figures that count the same thing first, so "3 pounds and 3 ounces" pairs each 3 with its own.
+    same = SequenceMatcher(None, [(_key(f, tables), f.subject) for f in old], [(_key(f, tables), f.subject) for f in new],
+                           autojunk=False)
+    unchanged = [(old[b.a + k], new[b.b + k]) for b in same.get_matching_blocks() for k in range(b.size)]
+    old, new = _without(old, unchanged, 0), _without(new, unchanged, 1)
     matcher = SequenceMatcher(None, [_key(f, tables) for f in old], [_key(f, tables) for f in new], autojunk=False)
-    pairs: list[tuple[Figure, Figure]] = []
+    pairs: list[tuple[Figure, Figure]] = unchanged
     left_old: list[Figure] = []
     left_new: list[Figure] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

@@ -172,6 +172,25 @@ def test_find_figures_reads_fractions_as_percentages(sentence, text, value):
     assert figure.value == pytest.approx(value)
 
 
+@pytest.mark.parametrize(("sentence", "text", "value"), [
+    ("About 3 in 10 voters agreed.", "About 3 in 10", 30),
+    ("One in five adults smokes.", "One in five", 20),
+    ("Four out of five dentists agree.", "Four out of five", 80),
+])
+def test_find_figures_reads_ratios_as_percentages(sentence, text, value):
+    figure = only_figure(sentence)
+
+    assert (figure.text, figure.unit, figure.value) == (text, "%", pytest.approx(value))
+
+
+def test_a_ratio_and_the_same_percentage_are_no_change():
+    assert compare_figures("About 3 in 10 voters agreed.", "About 30% of voters agreed.") == []
+
+
+def test_a_number_before_in_and_a_year_is_no_ratio():
+    assert kinds("Police arrested 12 in 2024.") == [("count", "12"), ("year", "2024")]
+
+
 def test_half_an_hour_is_no_figure():
     assert find_figures("The meeting lasted half an hour.") == []
 
@@ -206,10 +225,14 @@ def test_from_one_number_to_another_is_two_figures_not_a_range():
     assert [(f.text, f.subject) for f in find_figures("The toll rose from 30 to 40.")] == [("30", "toll"), ("40", "toll")]
 
 
-def test_a_tally_keeps_both_numbers():
-    figure = only_figure("The council voted 5-4 to approve the plan.")
+@pytest.mark.parametrize(("sentence", "text"), [
+    ("The council voted 5-4 to approve the plan.", "5-4"),
+    ("The campaign outspends its rival 2-to-1 on television.", "2-to-1"),
+])
+def test_a_tally_keeps_both_numbers(sentence, text):
+    figure = only_figure(sentence)
 
-    assert (figure.text, figure.value, figure.high) == ("5-4", 5, 4)
+    assert (figure.text, figure.value, figure.high) == (text, int(text[0]), int(text[-1]))
 
 
 def test_a_year_does_not_start_a_range():
@@ -281,6 +304,8 @@ def test_find_figures_names_what_was_counted(sentence, subject):
     ("The driver, 27, was treated.", [("age", "27")]),
     ("The suspects, aged 19 and 22, were charged.", [("age", "19"), ("age", "22")]),
     ("Children aged 5 to 11 are eligible.", [("age", "5 to 11")]),
+    ("The 19-year-old’s death was confirmed.", [("age", "19-year-old’s")]),
+    ("Jobs for 16 to 24-year-olds fell.", [("age", "16 to 24-year-olds")]),
     ("The bridge opened in 2024.", [("year", "2024")]),
     ("Since the 1990s the town has grown.", [("year", "1990s")]),
     ("The 2023-24 budget was passed.", [("year", "2023-24")]),
@@ -297,6 +322,7 @@ def test_find_figures_names_what_was_counted(sentence, subject):
     ("The findings are on page 12.", [("id", "12")]),
     ("No. 10 said nothing.", [("id", "10")]),
     ("Route 9 was flooded.", [("id", "9")]),
+    ("Unit 14 was searched.", [("id", "14")]),
     ("Leaders of the G7 met.", [("id", "7")]),
     ("COVID-19 cases fell.", [("id", "19")]),
     ("The 4G network failed.", [("id", "4")]),
@@ -416,6 +442,11 @@ def test_compare_figures_reports_each_changed_figure_of_a_sentence():
 def test_compare_figures_picks_the_figure_that_changed_among_several():
     assert changes_of("Police arrested 14 men and 3 women.", "Police arrested 14 men and 5 women.") == [
         ("value", "3", "5")]
+
+
+def test_compare_figures_pairs_equal_numbers_with_their_own_subject():
+    assert changes_of("It weighs 3 pounds and 3 ounces.", "It weighs 10 pounds and 3 ounces.") == [
+        ("value", "3", "10")]
 
 
 def test_compare_figures_pairs_figures_by_what_they_count_when_they_trade_places():
