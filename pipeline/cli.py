@@ -76,7 +76,8 @@ def run(config_path, everything, as_json):
         state = f"error: {poll['error']}" if poll["error"] else f"{poll['new_articles']} new article(s)"
         click.echo(f"source {poll['source']}: {state}")
     click.echo("checks: " + (", ".join(f"{k} {v}" for k, v in sorted(summary["checks"].items())) or "none due"))
-    click.echo(f"alerts: {summary['alerts']['sent']} sent, {summary['alerts']['failed']} failed")
+    click.echo("alerts: " + ", ".join(f"{value} {key}" for key, value in summary["alerts"].items()
+                                      if value or key in ("sent", "failed")))
 
 
 @cli.command()

@@ -180,7 +180,7 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> dict[str,
     """
     now = now or utcnow()
     db = storage.open_db(settings.database)
-    counts = {"sent": 0, "failed": 0, "abandoned": 0, "waiting": 0, "messages": 0,
+    counts = {"sent": 0, "failed": 0, "abandoned": 0, "waiting": 0, "deferred": 0, "messages": 0,
               "uncertain": storage.expire_claims(db, now - timedelta(seconds=alerts.CLAIM_TIMEOUT), alerts.INTERRUPTED)}
     routes = alerts.urls_by_channel(settings)
     by_url: dict[str, list] = {}
@@ -193,6 +193,8 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> dict[str,
                 _finish_group(db, group, now, f"rule {rule_name!r} no longer sends to {channel}", counts)
         else:
             by_url.setdefault(url, []).append((rule, channel, group))
+    for groups in by_url.values():  # least tried first: a message that keeps failing never starves the others
+        groups.sort(key=lambda item: (max(alert["attempts"] for alert in item[2]), item[2][0]["id"]))
     if by_url:
         with ThreadPoolExecutor(max_workers=min(MAX_CHANNELS, len(by_url)), thread_name_prefix="redline-deliver") as pool:
             for result in pool.map(lambda item: _deliver_to(settings, *item, now), by_url.items()):
@@ -203,10 +205,15 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> dict[str,
 
 def _deliver_to(settings: Settings, url: str, groups: list, now: datetime) -> dict[str, int]:
     """Claim, send and mark each group of alerts for one channel, on this thread's own connection."""
-    counts = {"sent": 0, "failed": 0, "abandoned": 0, "messages": 0}
+    counts = {"sent": 0, "failed": 0, "abandoned": 0, "messages": 0, "deferred": 0}
     db = storage.open_db(settings.database)
     try:
-        for rule, channel, group in groups:
+        for number, (rule, channel, group) in enumerate(groups):
+            if counts["failed"] or counts["abandoned"]:
+                # A channel that just failed (or timed out) would likely fail again: what is left waits
+                # for the next run rather than holding this thread once more for every message.
+                counts["deferred"] += sum(len(rest) for _, _, rest in groups[number:])
+                break
             group = _claim(db, group, now)
             if not group:
                 continue  # another run took them
