@@ -82,14 +82,19 @@ def _record(cls, row: dict | None):
     return cls(**values)
 
 
-def _one(db: Database, sql: str, params: Iterable = ()) -> dict | None:
-    cursor = db.execute(sql, tuple(params))
+def _bind(params: Iterable | dict) -> tuple | dict:
+    # A dict binds :named parameters; tuple() of it would silently bind its keys instead.
+    return params if isinstance(params, dict) else tuple(params)
+
+
+def _one(db: Database, sql: str, params: Iterable | dict = ()) -> dict | None:
+    cursor = db.execute(sql, _bind(params))
     row = cursor.fetchone()
     return dict(zip([c[0] for c in cursor.description], row)) if row else None
 
 
-def _all(db: Database, sql: str, params: Iterable = ()) -> list[dict]:
-    cursor = db.execute(sql, tuple(params))
+def _all(db: Database, sql: str, params: Iterable | dict = ()) -> list[dict]:
+    cursor = db.execute(sql, _bind(params))
     names = [c[0] for c in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 

@@ -522,3 +522,9 @@ def test_list_changes_of_one_source_and_the_newest(db):
     assert len(storage.list_changes(db, source="wire")) == 2
     assert [c["after"] for c in storage.list_changes(db, newest=2)] == ["2", "New"]
 
+
+
+def test_named_parameters_bind_by_name(db):
+    from storage.db import _one
+
+    assert _one(db, "SELECT :a AS a, :b AS b", {"a": 1, "b": "two"}) == {"a": 1, "b": "two"}
