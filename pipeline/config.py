@@ -19,7 +19,8 @@ from pipeline.errors import ConfigError
 ENV_VAR = "REDLINE_CONFIG"
 DEFAULT_FILE = "redline.toml"
 SOURCE_KINDS = ("rss", "atom", "urls")
-CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed")
+CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed", "quote",
+                "published", "modified")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -152,9 +153,11 @@ class ScheduleSettings:
 
 @dataclass(frozen=True)
 class DiffSettings:
-    """What counts as noise when comparing versions."""
+    """What counts as noise, as a wall, or as a collapse when comparing versions."""
 
     ignore: tuple = _reader(_list_of(_regex), default=())
+    walls: tuple = _reader(_list_of(_regex), default=())  # pages that stand in for the article: no version
+    shrink: float = _reader(_fraction, default=0.5)  # a text below this share of the last is held as suspect
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class SourceSettings:
     name: str = _reader(_text)
     kind: str = _reader(_one_of(SOURCE_KINDS))
     url: str = _reader(_text)
+    ignore: tuple = _reader(_list_of(_regex), default=())  # noise lines of this source only
 
 
 @dataclass(frozen=True)

@@ -289,7 +289,7 @@ def test_diff_json(runner, tracked):
     assert "".join(text for op, text in record["ops"] if op <= 0) == old_text
     assert "".join(text for op, text in record["ops"] if op >= 0) == new_text
     kinds = {c["kind"] for c in record["changes"]}
-    assert kinds == {"headline", "figure"}
+    assert kinds == {"headline", "modified", "figure"}
 
 
 def test_diff_of_an_article_with_one_version_fails_cleanly(runner, tracked, newsroom):

@@ -95,7 +95,7 @@ def test_a_new_text_makes_a_version_with_its_diff_and_changes(site, make_setting
     article = storage.list_articles(db)[0]
     assert [v.number for v in storage.list_versions(db, article.id)] == [1, 2]
     kinds = [c["kind"] for c in storage.list_changes(db, article_id=article.id)]
-    assert kinds == ["headline", "figure"]
+    assert kinds == ["headline", "modified", "figure"]  # dateModified moved from 05:42 to 09:15
     assert article.last_changed_at.startswith("2026-11-01T12:20")
 
 

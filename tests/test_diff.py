@@ -140,13 +140,13 @@ def test_split_sentences_of_empty_text_is_empty():
 
 def assert_covers_every_sentence_once(alignment, old, new):
     """Each old sentence appears exactly once as old, each new sentence once as new, with the right text."""
-    assert sorted(s.old_index for s in alignment if s.old_index is not None) == list(range(len(old)))
-    assert sorted(s.new_index for s in alignment if s.new_index is not None) == list(range(len(new)))
+    assert sorted(i for s in alignment for i in s.old_indices) == list(range(len(old)))
+    assert sorted(j for s in alignment for j in s.new_indices) == list(range(len(new)))
     for s in alignment:
-        if s.old_index is not None:
-            assert s.old == old[s.old_index]
-        if s.new_index is not None:
-            assert s.new == new[s.new_index]
+        assert s.old == (" ".join(old[i] for i in s.old_indices) if s.old_indices else None)
+        assert s.new == (" ".join(new[j] for j in s.new_indices) if s.new_indices else None)
+        if len(s.old_indices) > 1 or len(s.new_indices) > 1:
+            assert s.op == "edited"  # only an edited sentence splits or merges
 
 
 def test_align_sentences_unchanged_texts():
@@ -400,7 +400,7 @@ def test_property_alignment_covers_every_sentence_once(old_text, new_text):
     alignment = align_sentences(old, new)
 
     assert_covers_every_sentence_once(alignment, old, new)
-    assert len(alignment) == len(old) + len(new) - sum(s.old is not None and s.new is not None for s in alignment)
+    assert sum(len(s.old_indices) + len(s.new_indices) for s in alignment) == len(old) + len(new)
 
 
 @PROPERTY_SETTINGS

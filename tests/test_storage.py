@@ -11,9 +11,11 @@ import storage
 from pipeline.config import SourceSettings
 from pipeline.errors import NotFoundError
 from pipeline.models import Change, Diff, Entry, Fetched, Version, to_iso
+from storage.migrations import MIGRATIONS
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 LEASE = 600.0
+ALL_MIGRATIONS = [number for number, _, _ in MIGRATIONS]
 
 
 # Helpers ----------------------------------------------------------------------------------
@@ -66,15 +68,15 @@ def rows(db, table: str) -> list[dict]:
 def test_migrate_is_idempotent(tmp_path):
     path = tmp_path / "redline.db"
     first = storage.open_db(path)
-    assert [row["id"] for row in rows(first, "migrations")] == [1]
+    assert [row["id"] for row in rows(first, "migrations")] == ALL_MIGRATIONS
     assert storage.migrate(first) == []
     again = storage.open_db(path)
     assert storage.migrate(again) == []
-    assert len(rows(again, "migrations")) == 1
+    assert len(rows(again, "migrations")) == len(ALL_MIGRATIONS)
 
 
 def test_fresh_database_reports_its_migrations(tmp_path):
-    assert storage.migrate(Database(tmp_path / "bare.db")) == [1]
+    assert storage.migrate(Database(tmp_path / "bare.db")) == ALL_MIGRATIONS
 
 
 def test_wal_mode(db):
