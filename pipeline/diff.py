@@ -15,7 +15,9 @@ from pipeline.models import Change, Diff, Extracted, SentenceOp
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Numbers with separators ("40,000", "1.5") stay one token so a changed figure is one replacement;
 # a Chinese or Japanese character is a token of its own, as those scripts put no spaces between words.
-_TOKEN = re.compile(rf"\d+(?:[.,]\d+)*|[{_CJK}]|[^\W\d{_CJK}][^\W{_CJK}]*(?:['’][^\W{_CJK}]+)*|\w+|\s+|[^\w\s]")
+_WORD = rf"\d+(?:[.,]\d+)*|[{_CJK}]|[^\W\d{_CJK}][^\W{_CJK}]*(?:['’][^\W{_CJK}]+)*|\w+"
+_TOKEN = re.compile(rf"{_WORD}|\s+|[^\w\s]")
+_WORDS = re.compile(_WORD)
 
 # Words after which a full stop does not end a sentence: titles, ranks, "U.S.", "Calif.".
 ABBREVIATIONS = frozenset({
@@ -49,18 +51,18 @@ def tokenize(text: str) -> list[str]:
 
 def diff_words(old: str, new: str) -> list[tuple[int, str]]:
     """diff-match-patch ops (-1 delete, 0 keep, 1 insert) computed over word tokens."""
-    vocabulary: dict[str, str] = {}
+    # A paragraph break keeps its own character, so diff-match-patch's line mode can match whole
+    # paragraphs first and diff words only inside the paragraphs that changed.
+    vocabulary: dict[str, str] = {"\n": "\n"}
 
     def encode(text: str) -> str:
         return "".join(vocabulary.setdefault(t, chr(0xE000 + len(vocabulary))) for t in tokenize(text))
 
     old_codes, new_codes = encode(old), encode(new)
-    if len(vocabulary) > 0x10FFFF - 0xE000:
-        raise ValueError("too many distinct words to diff")
     tokens = {code: token for token, code in vocabulary.items()}
     engine = diff_match_patch()
     engine.Diff_Timeout = 0  # exact diffs; inputs are article-sized
-    ops = engine.diff_main(old_codes, new_codes, False)
+    ops = engine.diff_main(old_codes, new_codes, True)
     engine.diff_cleanupSemantic(ops)
     ops = [(op, "".join(tokens[c] for c in codes)) for op, codes in ops]
     # Slide each edit to the nearest paragraph, sentence or word boundary, as a reader would place it.
@@ -110,12 +112,12 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _words(sentence: str) -> Counter:
-    return Counter(t.lower() for t in tokenize(sentence) if t[0].isalnum() or t[0] == "_")
+    return Counter(_WORDS.findall(sentence.lower()))
 
 
 def count_words(text: str) -> int:
     """Words and numbers in text, punctuation not counted."""
-    return sum(1 for t in tokenize(text) if t[0].isalnum() or t[0] == "_")
+    return len(_WORDS.findall(text))
 
 
 def _dice(a: Counter, b: Counter) -> float:
@@ -128,16 +130,29 @@ def _share_within(part: Counter, whole: Counter) -> float:
     return sum((part & whole).values()) / size if size else 0.0
 
 
+class _LazyWords(dict):
+    """Sentence index -> its words, counted on first use."""
+
+    def __init__(self, sentences: list[str]):
+        super().__init__()
+        self.sentences = sentences
+
+    def __missing__(self, k: int) -> Counter:
+        self[k] = _words(self.sentences[k])
+        return self[k]
+
+
 class _Aligner:
     """The state of one alignment: which sentences are matched to which, and how."""
 
     def __init__(self, old: list[str], new: list[str]):
         self.old, self.new = old, new
-        self.old_words = [_words(s) for s in old]
-        self.new_words = [_words(s) for s in new]
+        # Words are counted only for sentences left over after exact matching: most of them are not.
+        self.old_words = _LazyWords(old)
+        self.new_words = _LazyWords(new)
         self.free_old = set(range(len(old)))
         self.free_new = set(range(len(new)))
-        self.groups: list[tuple[str, list[int], list[int]]] = []
+        self.groups: list[list] = []
 
     def pair(self, op: str, i: int, j: int) -> list:
         self.free_old.discard(i)

@@ -72,6 +72,7 @@ _WIDGET = re.compile(
     re.IGNORECASE,
 )
 _KEEP_TAGS = {"html", "body", "main", "article"}
+_LIST_MARK = re.compile(r"^- ")  # trafilatura's mark before a list item
 _VISIBLE_TEXT = "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
 
 # Pages that stand in for the article. Consent walls and bot checks are searched in the whole
@@ -276,20 +277,28 @@ def is_later(newer: str | None, older: str | None) -> bool:
     return bool(new and old and new > old)
 
 
-def _drop_widgets(tree: HtmlElement) -> None:
-    doomed = []
+def _widget_lines(tree: HtmlElement) -> set[str]:
+    """The lines of text inside captions, share bars, related-story lists and newsletter boxes.
+
+    They are taken out of the extracted text afterwards, not out of the page before: removing
+    elements can make trafilatura choose another container and lose the body. An element that
+    holds a quarter of the page's paragraph text is the article's container, not a widget.
+    """
+    paragraphs = sum(len(p.text_content()) for p in tree.iter("p"))
+    lines: set[str] = set()
     for element in tree.iter():
         if not isinstance(element.tag, str) or element.tag in _KEEP_TAGS:
             continue
-        if element.tag == "figcaption":
-            doomed.append(element)
-            continue
         marks = " ".join(filter(None, (element.get("class"), element.get("id"), element.get("aria-label"))))
-        if marks and _WIDGET.search(marks):
-            doomed.append(element)
-    for element in doomed:
-        if element.getparent() is not None:
-            element.drop_tree()
+        if element.tag != "figcaption" and not (marks and _WIDGET.search(marks)):
+            continue
+        if sum(len(p.text_content()) for p in element.iter("p")) > paragraphs / 4:
+            continue
+        for part in element.iter():
+            if isinstance(part.tag, str):
+                lines.update(normalize_text(part.text_content()).split("\n"))
+    lines.discard("")
+    return lines
 
 
 def _page_title(tree: HtmlElement) -> str:
@@ -306,13 +315,13 @@ def _parse(html: str | bytes, source: str) -> HtmlElement:
 
 def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...]) -> tuple[str, object]:
     """The article text by Redline's rules (widgets dropped, normalised, noise stripped) and trafilatura's document."""
-    _drop_widgets(tree)
+    widgets = _widget_lines(tree)
     document = trafilatura.bare_extraction(
         tree, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False
     )
     if document is None or not (document.text or "").strip():
         return "", document
-    lines = normalize_text(document.text).split("\n")
+    lines = [line for line in normalize_text(document.text).split("\n") if _LIST_MARK.sub("", line) not in widgets]
     title = normalize_text(document.title or "")
     if title and lines and lines[0] == title:
         lines = lines[1:]  # the headline is tracked on its own, not as body text
