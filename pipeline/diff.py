@@ -8,16 +8,14 @@ from difflib import SequenceMatcher
 
 from diff_match_patch import diff_match_patch
 
-from pipeline.extract import find_notices, is_later
+from pipeline.extract import WORD, count_words, find_notices, is_later
 from pipeline.figures import compare_figures
 from pipeline.models import Change, Diff, Extracted, SentenceOp
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Numbers with separators ("40,000", "1.5") stay one token so a changed figure is one replacement;
 # a Chinese or Japanese character is a token of its own, as those scripts put no spaces between words.
-_WORD = rf"\d+(?:[.,]\d+)*|[{_CJK}]|[^\W\d{_CJK}][^\W{_CJK}]*(?:['’][^\W{_CJK}]+)*|\w+"
-_TOKEN = re.compile(rf"{_WORD}|\s+|[^\w\s]")
-_WORDS = re.compile(_WORD)
+_TOKEN = re.compile(rf"{WORD}|\s+|[^\w\s]")
+_WORDS = re.compile(WORD)
 
 # Words after which a full stop does not end a sentence: titles, ranks, "U.S.", "Calif.".
 ABBREVIATIONS = frozenset({
@@ -113,11 +111,6 @@ def split_sentences(text: str) -> list[str]:
 
 def _words(sentence: str) -> Counter:
     return Counter(_WORDS.findall(sentence.lower()))
-
-
-def count_words(text: str) -> int:
-    """Words and numbers in text, punctuation not counted."""
-    return len(_WORDS.findall(text))
 
 
 def _dice(a: Counter, b: Counter) -> float:

@@ -60,8 +60,11 @@ _TRANSLATE = str.maketrans({
     "\u200b": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
 })
 _SPACES = re.compile(r"[ \t\f\v]+")
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A word: a number with its separators ("40,000", "1.5"), one Chinese or Japanese character (those
+# scripts put no spaces between words), or a run of letters and digits with inner apostrophes.
+WORD = rf"\d+(?:[.,]\d+)*|[{CJK}]|[^\W\d{CJK}][^\W{CJK}]*(?:['’][^\W{CJK}]+)*|\w+"
+_WORD = re.compile(WORD)
 _MARKUP = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|article|p|div)\b", re.IGNORECASE)
 
 # Page furniture that trafilatura sometimes keeps: captions (they rotate with the picture),
@@ -334,7 +337,7 @@ def clean_text(html: str | bytes, url: str | None = None, ignore: tuple[str, ...
 
 
 def count_words(text: str) -> int:
-    """Words in text; each Chinese or Japanese character counts as one, as those scripts use no spaces."""
+    """Words and numbers in text (see WORD); punctuation is not counted."""
     return len(_WORD.findall(text))
 
 
