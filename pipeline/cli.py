@@ -139,8 +139,9 @@ def changes(kind, config_path, as_json):
     """Every detected change, oldest first."""
     _, db = _open(config_path)
     for change in storage.list_changes(db, kind=kind):
+        stealth = "  [stealth]" if change["disclosed"] == 0 else ""  # None: stored before disclosure was recorded
         _emit(change, as_json, f"{change['detected_at']}  {change['url']}  v{change['from_number']}→"
-                               f"v{change['to_number']}  {describe_change(change)}")
+                               f"v{change['to_number']}  {describe_change(change)}{stealth}")
 
 
 def _read_input(path: str) -> bytes:

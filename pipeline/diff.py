@@ -32,9 +32,9 @@ NUMBERED = frozenset({"no", "nos", "vol", "pp", "fig", "ch", "art", "jan", "feb"
 # After these a full stop also ends the sentence when a capitalised word follows ("at 3 p.m. Officials said").
 _SENTENCE_FINAL_ABBREVIATIONS = frozenset({"a.m", "p.m", "etc", "inc", "corp", "ltd", "llc", "plc"})
 _NOT_A_START = frozenset({"ET", "EST", "EDT", "PT", "PST", "PDT", "CT", "CST", "CDT", "MT", "GMT", "UTC", "BST"})
-# A sentence ends at . ! ? or … (then any closing quotes or brackets) before whitespace and an opening
-# capital, digit, quote or bracket; Chinese and Japanese full stops end one without any space.
-_SENTENCE_END = re.compile(r"(?:[.!?]+|\.\.\.)[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9À-ÖØ-Þ])|[。！？][」』）]*")
+# A sentence ends at . ! ? or "..." (then any closing quotes or brackets) before whitespace and an
+# opening capital, digit, quote or bracket; Chinese and Japanese full stops end one without any space.
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9À-ÖØ-Þ])|[。！？][」』）]*")
 _LAST_WORD = re.compile(r"(?:^|[\s\"'(\[])([^\s\"'(\[]+)$")
 SIMILAR = 0.5  # Dice overlap of two sentences' words above which one is taken for an edit of the other
 SPLIT_SHARE = 0.6  # share of a neighbour's words that must come from the rest of a sentence for a split or merge
@@ -147,12 +147,10 @@ class _Aligner:
         self.free_new = set(range(len(new)))
         self.groups: list[list] = []
 
-    def pair(self, op: str, i: int, j: int) -> list:
+    def pair(self, op: str, i: int, j: int) -> None:
         self.free_old.discard(i)
         self.free_new.discard(j)
-        group = [op, [i], [j]]
-        self.groups.append(group)
-        return group
+        self.groups.append([op, [i], [j]])
 
     def match_in_order(self) -> None:
         """Identical sentences in the same order are unchanged (a longest common subsequence)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -111,16 +112,15 @@ _WALLS = {
 _WALL_TITLES = re.compile(r"^\s*(?:just a moment\.*|attention required!.*|access denied|"
                           r"are you a robot\??|robot check|security check)\s*$", re.IGNORECASE)
 # Update banners: "Updated 11 March 2025, 09:15 UTC", "Last updated: 3:45 PM ET".
+_UPDATED = r"updated|aktualisiert|mis à jour|actualizado|aggiornato"
 _BANNER = re.compile(
-    r"\b(?:last\s+)?(?:updated|aktualisiert|mis à jour|actualizado|aggiornato)\b\s*:?\s*(?:on\s+|at\s+|am\s+|le\s+)?"
-    r"(?=[^\n]{0,40}\d)[^\n|·•]{1,60}",
+    rf"\b(?:last\s+)?(?:{_UPDATED})\b\s*:?\s*(?:on\s+|at\s+|am\s+|le\s+)?(?=[^\n]{{0,40}}\d)[^\n|·•]{{1,60}}",
     re.IGNORECASE,
 )
-_BANNER_WORD = re.compile(r"updated|aktualisiert|mis à jour|actualizado|aggiornato", re.IGNORECASE)
+_BANNER_WORD = re.compile(_UPDATED, re.IGNORECASE)
 _BANNER_SCOPE = ("//article", "//main", "//body")
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
-                  "liveblogposting", "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle",
-                  "webpage"}
+                  "liveblogposting", "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle"}
 
 
 def normalize_text(text: str) -> str:
@@ -130,18 +130,10 @@ def normalize_text(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@functools.lru_cache(maxsize=256)
 def compile_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
     """Case-insensitive regexes, compiled once per distinct tuple of patterns."""
-    return _compiled(tuple(patterns))
-
-
-_CACHE: dict[tuple[str, ...], tuple[re.Pattern, ...]] = {}
-
-
-def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
-    if patterns not in _CACHE:
-        _CACHE[patterns] = tuple(re.compile(p, re.IGNORECASE) for p in patterns)
-    return _CACHE[patterns]
+    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
 
 
 def strip_noise(text: str, patterns: tuple[str, ...] = ()) -> str:
@@ -222,7 +214,8 @@ def find_banner(tree: HtmlElement) -> str | None:
 
 
 def _json_ld_dates(tree: HtmlElement) -> tuple[str | None, str | None]:
-    """datePublished and dateModified of the first article object in the page's JSON-LD."""
+    """datePublished and dateModified of the page's JSON-LD article (or, failing one, its web page)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text_content(), strict=False)
@@ -231,9 +224,11 @@ def _json_ld_dates(tree: HtmlElement) -> tuple[str | None, str | None]:
         for item in _ld_objects(data):
             kinds = item.get("@type")
             kinds = {k.lower() for k in (kinds if isinstance(kinds, list) else [kinds]) if isinstance(k, str)}
-            if kinds & _ARTICLE_TYPES and (item.get("datePublished") or item.get("dateModified")):
-                return _iso_date(item.get("datePublished")), _iso_date(item.get("dateModified"))
-    return None, None
+            dates = (_iso_date(item.get("datePublished")), _iso_date(item.get("dateModified")))
+            if any(dates):
+                found.setdefault("article" if kinds & _ARTICLE_TYPES else "webpage" if "webpage" in kinds else "",
+                                 dates)
+    return found.get("article") or found.get("webpage") or (None, None)
 
 
 def _ld_objects(data):

@@ -370,6 +370,7 @@ def test_changes_as_text_lists_every_kind(runner, tracked):
     assert result.exit_code == 0, result.output
     assert "headline:" in result.stdout and "figure:" in result.stdout
     assert url in result.stdout
+    assert "[stealth]" not in result.stdout  # every demo revision moves its dateModified and banner
 
 
 def test_export_jsonl(runner, tracked):

@@ -420,9 +420,10 @@ def test_clean_text_is_the_text_extract_article_keeps():
 # --------------------------------------------------------------------------- dates, banners, extractor
 
 
-def test_extract_article_prefers_the_json_ld_dates_over_other_markup():
+def test_extract_article_prefers_the_json_ld_article_dates_over_other_markup():
     head = ('<meta property="article:modified_time" content="2025-03-11T07:00:00+00:00">'
             '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [{"@type": "WebSite"},'
+            '{"@type": "WebPage", "datePublished": "2025-01-01T00:00:00Z", "dateModified": "2025-01-02T00:00:00Z"},'
             '{"@type": ["NewsArticle"], "datePublished": "2025-03-11T05:42:00Z", '
             '"dateModified": "2025-03-11T09:15:00+00:00"}]}</script>')
 
