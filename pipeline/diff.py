@@ -325,15 +325,39 @@ def _metadata_changes(old: Extracted, new: Extracted) -> list[Change]:
     return changes
 
 
+def notice_parts(text: str) -> dict[str, str]:
+    """Each notice line of text mapped to its notice: the whole paragraph when it opens with the
+    notice ("Correction: … It is $18 million, not $80 million."), else only the sentences that are one."""
+    parts = {}
+    for line in find_notices(text):
+        sentences = split_sentences(line)
+        if sentences and find_notices(sentences[0]):
+            parts[line] = line
+        else:
+            parts[line] = " ".join(s for s in sentences if find_notices(s))
+    return parts
+
+
+def _notice_changes(old_text: str, new_text: str) -> tuple[list[Change], set[str]]:
+    """A correction change for each notice that is new or reworded, and the sentences those notices hold."""
+    before = set(notice_parts(old_text).values())
+    changes, sentences = [], set()
+    for notice in notice_parts(new_text).values():
+        if notice in before:
+            continue
+        earlier = max(before, key=lambda b: _dice(_words(b), _words(notice)), default=None)
+        if earlier is not None and _dice(_words(earlier), _words(notice)) < SIMILAR:
+            earlier = None
+        changes.append(Change("correction", earlier, notice, context=notice))
+        sentences.update(split_sentences(notice))
+    return changes, sentences
+
+
 def _sentence_changes(sentence: SentenceOp) -> list[Change]:
     if sentence.op == "edited":
-        changes = []
-        if find_notices(sentence.new):
-            changes.append(Change("correction", sentence.old, sentence.new, context=sentence.new))
-        return changes + compare_figures(sentence.old, sentence.new) + compare_quotes(sentence.old, sentence.new)
+        return compare_figures(sentence.old, sentence.new) + compare_quotes(sentence.old, sentence.new)
     if sentence.op == "added":
-        kind = "correction" if find_notices(sentence.new) else "sentence_added"
-        return [Change(kind, None, sentence.new, context=sentence.new)]
+        return [Change("sentence_added", None, sentence.new, context=sentence.new)]
     if sentence.op == "deleted":
         return [Change("sentence_removed", sentence.old, None, context=sentence.old)]
     return []
@@ -359,9 +383,12 @@ def _stats(ops: list[tuple[int, str]], alignment: list[SentenceOp], changes: lis
 def compare_pages(old: Extracted, new: Extracted) -> Diff:
     """The word diff, sentence alignment, statistics, changes and disclosure from one version to the next."""
     alignment = align_sentences(split_sentences(old.text), split_sentences(new.text))
-    changes = _metadata_changes(old, new)
+    corrections, in_notices = _notice_changes(old.text, new.text)
+    changes = _metadata_changes(old, new) + corrections
     for sentence in alignment:
-        changes.extend(_sentence_changes(sentence))
+        # A sentence of a new or reworded notice is told by its correction change.
+        if not (sentence.new_indices and set(split_sentences(sentence.new)) <= in_notices):
+            changes.extend(_sentence_changes(sentence))
     ops = diff_words(old.text, new.text)
     disclosures = find_disclosures(old, new)
     return Diff(ops=tuple(ops), changes=tuple(changes), stats=_stats(ops, alignment, changes),
