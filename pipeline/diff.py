@@ -387,7 +387,7 @@ def compare_pages(old: Extracted, new: Extracted) -> Diff:
     changes = _metadata_changes(old, new) + corrections
     for sentence in alignment:
         # A sentence of a new or reworded notice is told by its correction change.
-        if not (sentence.new_indices and set(split_sentences(sentence.new)) <= in_notices):
+        if not (in_notices and sentence.new_indices and set(split_sentences(sentence.new)) <= in_notices):
             changes.extend(_sentence_changes(sentence))
     ops = diff_words(old.text, new.text)
     disclosures = find_disclosures(old, new)

@@ -139,7 +139,7 @@ class Verdict:
 
     status: str
     page: Extracted | None = None
-    previous: "Version | None" = None
+    previous: Version | None = None
     baseline: Extracted | None = None
     reason: str | None = None
 
