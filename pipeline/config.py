@@ -20,7 +20,7 @@ ENV_VAR = "REDLINE_CONFIG"
 DEFAULT_FILE = "redline.toml"
 SOURCE_KINDS = ("rss", "atom", "urls")
 CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed", "quote",
-                "published", "modified")
+                "published", "modified", "stealth_edit")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -6,6 +6,7 @@ returns small JSON-able counts: XCom carries ids and counts, never pages.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
@@ -14,7 +15,7 @@ from datetime import datetime, timezone
 import storage
 from pipeline import alerts, schedule
 from pipeline.config import Settings
-from pipeline.diff import compare_pages
+from pipeline.diff import compare_pages, find_stealth_edit
 from pipeline.errors import ExtractionError, FeedError, InputError, WallError
 from pipeline.extract import count_words, describe_extractor, ensure_html, extract_article, hash_text
 from pipeline.fetch import fetch_url, open_client
@@ -194,6 +195,8 @@ def _store_version(db, settings, article, fetched, checked, verdict: Verdict, no
         revert_of=storage.find_revert(db, article.id, text_hash, page.title) if previous else None,
     )
     diff = compare_pages(verdict.baseline, page) if previous else None
+    if diff and (stealth := find_stealth_edit(diff)):
+        diff = dataclasses.replace(diff, changes=(*diff.changes, stealth))  # so alert rules can select it
     matched = alerts.match_rules(settings.alerts, diff.changes) if diff else []
     storage.record_version(db, version, fetched.body, fetched, {
         **checked, **_ladder_next(settings, article, now, True), "title": page.title,

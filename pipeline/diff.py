@@ -395,6 +395,21 @@ def compare_pages(old: Extracted, new: Extracted) -> Diff:
                 sentences=tuple(alignment), disclosed=bool(disclosures), disclosures=disclosures)
 
 
+def find_stealth_edit(diff: Diff) -> Change | None:
+    """A stealth_edit change when the diff edited the text or the headline and nothing disclosed it."""
+    if diff.disclosed:
+        return None
+    touched = [s for s in diff.sentences if s.op in ("edited", "added", "deleted")]
+    headline = next((c for c in diff.changes if c.kind == "headline"), None)
+    counts = Counter(s.op for s in touched)
+    parts = ["headline"] * bool(headline) + [f"{counts[op]} sentence(s) {op}" for op in ("edited", "added", "deleted")
+                                            if counts[op]]
+    if not parts:
+        return None
+    context = (touched[0].new or touched[0].old) if touched else headline.after
+    return Change("stealth_edit", None, "changed without notice: " + ", ".join(parts), context=context)
+
+
 def compare_versions(
     old_text: str,
     new_text: str,

@@ -308,6 +308,9 @@ def test_the_stored_diff_says_whether_the_edit_was_disclosed(site, make_settings
     stealth = storage.get_diff(db, the_article(settings).id, 3)
     assert (stealth["disclosed"], stealth["disclosures"]) == (False, [])
     assert [c["disclosed"] for c in storage.list_changes(db, kind="figure")] == [1, 0]  # 12→19, then 19→12
+    stealth, = storage.list_changes(db, kind="stealth_edit")
+    assert (stealth["to_number"], stealth["after"]) == (3, "changed without notice: 1 sentence(s) edited")
+    assert "on Monday" in stealth["context"]
 
 
 # --------------------------------------------------------------------------- extractor drift

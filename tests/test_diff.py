@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from demo.newsroom import load_stories
 from pipeline.diff import (align_sentences, compare_pages, compare_versions, diff_words, find_quotes,
-                           split_sentences, tokenize)
+                           find_stealth_edit, split_sentences, tokenize)
 from pipeline.extract import normalize_text
 from pipeline.models import Extracted
 
@@ -778,3 +778,19 @@ def test_property_editing_some_sentences_keeps_the_rest_unchanged_or_moved(sente
 
     assert_covers_every_sentence_once(list(diff.sentences), split_sentences(old), split_sentences(new))
     assert not {s.op for s in diff.sentences} & {"added", "deleted"}
+
+
+def test_find_stealth_edit_sums_up_an_undisclosed_edit():
+    stealth = find_stealth_edit(compare_pages(page(title="Flood kills 12"),
+                                              page(FLOOD_NEW + "\nRoads reopened on Friday.", title="Flood kills 19")))
+
+    assert (stealth.kind, stealth.before) == ("stealth_edit", None)
+    assert stealth.after == "changed without notice: headline, 1 sentence(s) edited, 1 sentence(s) added"
+    assert stealth.context == FLOOD_NEW.split("\n")[0].split(". ")[0] + "."
+
+
+def test_find_stealth_edit_is_none_for_a_disclosed_edit_or_a_move():
+    disclosed = compare_pages(page(), page(FLOOD_NEW + "\nThis story has been updated."))
+    moved = compare_pages(page("One is here.\nTwo is there."), page("Two is there.\nOne is here."))
+
+    assert find_stealth_edit(disclosed) is None and find_stealth_edit(moved) is None
