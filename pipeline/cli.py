@@ -19,7 +19,7 @@ from pipeline.config import load_settings
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
-from pipeline.output import print_diff, to_json_line
+from pipeline.output import FORMATS, print_diff, print_report, render_json, render_report, to_json_line
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),
@@ -100,34 +100,36 @@ def history(url, config_path, as_json):
 @click.argument("url")
 @click.option("--from", "from_number", type=int, help="Older version (default: the one before --to).")
 @click.option("--to", "to_number", type=int, help="Newer version (default: the latest).")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "unified", "json"]), default="terminal")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
 @config_option
 def diff(url, from_number, to_number, fmt, config_path):
-    """The word diff between two versions of the article at URL."""
-    _, db = _open(config_path)
-    article = storage.find_article(db, url)
-    latest = storage.latest_version(db, article.id)
-    if latest is None or latest.number < 2:
-        raise InputError(f"{article.canonical_url}: has fewer than two versions, nothing to compare")
-    to_number = to_number or latest.number
-    from_number = from_number or to_number - 1
-    old, new = storage.get_version(db, article.id, from_number), storage.get_version(db, article.id, to_number)
-    result = compare_versions(old.text, new.text, old.title, new.title, old.byline, new.byline)
-    if fmt == "json":
-        click.echo(to_json_line({"url": article.canonical_url, "from": from_number, "to": to_number,
-                                 "ops": result.ops, "stats": result.stats,
-                                 "changes": [asdict(c) for c in result.changes]}))
-        return
-    click.echo(f"{article.canonical_url}  v{from_number} → v{to_number}")
-    for change in result.changes:
-        if change.kind in ("headline", "figure", "byline"):
-            click.echo("  " + describe(asdict(change)))
-    print_diff(result.ops, None if fmt == "terminal" else _plain_console())
+    """What changed between two versions of the article at URL: words, sentences, changes, disclosure."""
+    _show(cycle.diff_versions(load_settings(config_path), url, from_number, to_number), fmt)
 
 
-def _plain_console():
-    from rich.console import Console
-    return Console(force_terminal=False, no_color=True, highlight=False)
+def _show(report, fmt: str) -> None:
+    if fmt == "terminal":
+        print_report(report)
+    else:
+        click.echo(render_report(report, fmt), nl=fmt == "json")
+
+
+@cli.command()
+@click.argument("url", required=False)
+@config_option
+@json_option
+def reextract(url, config_path, as_json):
+    """Read every stored page (of URL, or of all articles) again with today's extractor; flag drift."""
+    results = cycle.reextract(load_settings(config_path), url)
+    for result in results:
+        state = result["error"] or ("drift only: the page reads like the version before it" if result["drift_only"]
+                                    else result["status"])
+        _emit(result, as_json, f"{result['url']}  v{result['number']}  {state}")
+    if not as_json:
+        differing = sum(r["differs"] for r in results)
+        click.echo(f"{len(results)} version(s) read again: {differing} read differently, "
+                   f"{sum(r['drift_only'] for r in results)} flagged as extractor drift, "
+                   f"{sum(bool(r['error']) for r in results)} failed")
 
 
 @cli.command()
@@ -139,7 +141,8 @@ def changes(kind, config_path, as_json):
     _, db = _open(config_path)
     for change in storage.list_changes(db, kind=kind):
         versions = f"v{change['from_number']}→v{change['to_number']}  " if change["to_number"] else ""
-        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {versions}{describe(change)}")
+        stealth = "  [stealth]" if change["disclosed"] == 0 else ""  # None: an event, or stored before disclosure
+        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {versions}{describe(change)}{stealth}")
 
 
 def _read_input(path: str) -> bytes:
@@ -165,8 +168,8 @@ def extract(path, url, as_json):
     """Clean text and metadata of an HTML file (.gz accepted, - for stdin)."""
     page = extract_article(_read_input(path), url)
     record = {"title": page.title, "byline": page.byline, "published": page.published,
-              "modified": page.modified, "notices": list(page.notices), "text": page.text,
-              "extractor": page.extractor}
+              "modified": page.modified, "notices": list(page.notices), "banner": page.banner,
+              "text": page.text, "extractor": page.extractor}
     _emit(record, as_json, f"{page.title}\n{page.byline or ''} {page.published or ''}\n\n{page.text}")
 
 

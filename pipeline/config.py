@@ -19,8 +19,8 @@ from pipeline.errors import ConfigError
 ENV_VAR = "REDLINE_CONFIG"
 DEFAULT_FILE = "redline.toml"
 SOURCE_KINDS = ("rss", "atom", "urls")
-CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed",
-                "stealth_edit", "gone")
+CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed", "quote",
+                "published", "modified", "stealth_edit", "gone")
 FIGURE_CHANGES = ("value", "qualifier", "added", "removed")
 DIRECTIONS = ("any", "up", "down")
 LINK_FIELDS = ("article_id", "url", "from_version", "to_version", "change_id")
@@ -195,9 +195,11 @@ class ScheduleSettings:
 
 @dataclass(frozen=True)
 class DiffSettings:
-    """What counts as noise when comparing versions."""
+    """What counts as noise, as a wall, or as a collapse when comparing versions."""
 
     ignore: tuple = _reader(_list_of(_regex), default=())
+    walls: tuple = _reader(_list_of(_regex), default=())  # pages that stand in for the article: no version
+    shrink: float = _reader(_fraction, default=0.5)  # a text below this share of the last is held as suspect
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ class SourceSettings:
     name: str = _reader(_text)
     kind: str = _reader(_one_of(SOURCE_KINDS))
     url: str = _reader(_text)
+    ignore: tuple = _reader(_list_of(_regex), default=())  # noise lines of this source only
 
 
 @dataclass(frozen=True)

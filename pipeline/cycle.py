@@ -6,6 +6,7 @@ returns small JSON-able counts: XCom carries ids and counts, never pages.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,12 +23,13 @@ from jinja2 import TemplateError
 import storage
 from pipeline import alerts, schedule
 from pipeline.config import Settings
-from pipeline.diff import compare_versions
-from pipeline.errors import ExtractionError, FeedError
-from pipeline.extract import ensure_html, extract_article, hash_text, normalize_text
+from pipeline.diff import compare_pages, compare_versions, find_stealth_edit
+from pipeline.errors import ExtractionError, FeedError, InputError, WallError
+from pipeline.extract import count_words, describe_extractor, ensure_html, extract_article, hash_text, normalize_text
 from pipeline.feed import render_feed
 from pipeline.fetch import fetch_url, open_client
-from pipeline.models import Article, Change, CheckOutcome, Fetched, Version, from_iso, to_iso
+from pipeline.models import (Article, Change, CheckOutcome, DiffReport, Extracted, Fetched, Verdict, Version,
+                             from_iso, to_iso)
 from pipeline.sources import discover_entries
 
 log = logging.getLogger(__name__)
@@ -112,35 +114,105 @@ def check_article(db, client, settings: Settings, article: Article, now: datetim
                    consecutive_failures=0, last_error=None)
     body_hash = hashlib.sha256(fetched.body).hexdigest()
     if fetched.not_modified or body_hash == article.last_body_hash:
-        storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False))
+        storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False),
+                               suspect_hash=None, suspect_at=None)
         return CheckOutcome(article.id, "not_modified" if fetched.not_modified else "unchanged")
     checked["last_body_hash"] = body_hash
+    verdict = judge_page(db, settings, article, fetched)
+    if verdict.status == "new_version":
+        return _store_version(db, settings, article, fetched, checked, verdict, now)
+    return _record_verdict(db, settings, article, fetched, checked, verdict, now)
+
+
+def ignore_patterns(db, settings: Settings, article: Article) -> tuple[str, ...]:
+    """The noise patterns for this article: the global ones, then its source's own."""
+    name = storage.source_name(db, article.source_id)
+    source = next((s for s in settings.sources if s.name == name), None)
+    return settings.diff.ignore + (source.ignore if source else ())
+
+
+def judge_page(db, settings: Settings, article: Article, fetched: Fetched) -> Verdict:
+    """Whether a fetched page makes a new version of the article, and if not, why.
+
+    Walls and pages without text make none; nor does a text that differs from the last version
+    only because the extractor changed. A text that collapsed to less than diff.shrink of the
+    last one is held as suspect until a second check finds the same text.
+    """
+    ignore = ignore_patterns(db, settings, article)
     try:
         ensure_html(fetched.body, fetched.content_type, fetched.final_url)
-        page = extract_article(fetched.body, fetched.final_url, settings.diff.ignore)
+        page = extract_article(fetched.body, fetched.final_url, ignore, settings.diff.walls)
+    except WallError as exc:
+        return Verdict("wall", reason=str(exc))
     except ExtractionError as exc:
-        checked["last_error"] = str(exc)
-        storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False))
-        return CheckOutcome(article.id, "no_text", error=str(exc))
-    text_hash = hash_text(page.text)
+        return Verdict("no_text", reason=str(exc))
     previous = storage.latest_version(db, article.id)
-    if previous and previous.text_hash == text_hash and previous.title == page.title:
-        storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False))
-        return CheckOutcome(article.id, "unchanged")
+    if previous is None:
+        return Verdict("new_version", page)
+    if _same_page(previous.page(), page):
+        return Verdict("unchanged", page, previous, previous.page())
+    baseline = reread_version(db, settings, article, previous, page.extractor)
+    if _same_page(baseline, page):
+        return Verdict("extractor_drift", page, previous, baseline,
+                       reason=f"only the extractor changed ({previous.extractor} -> {page.extractor})")
+    before, after = count_words(baseline.text), count_words(page.text)
+    if after < settings.diff.shrink * before and article.suspect_hash != hash_text(page.text):
+        return Verdict("suspect", page, previous, baseline,
+                       reason=f"text shrank from {before} to {after} words; held until the next check confirms it")
+    return Verdict("new_version", page, previous, baseline)
+
+
+def _same_page(old: Extracted, new: Extracted) -> bool:
+    return old.text == new.text and old.title == new.title
+
+
+def reread_version(db, settings: Settings, article: Article, version: Version, extractor: str) -> Extracted:
+    """The version as the given extractor reads its stored page (as stored when that is the same extractor)."""
+    if version.extractor == extractor or not version.raw_blob:
+        return version.page()
+    try:
+        return extract_article(storage.get_blob(db, version.raw_blob), article.canonical_url,
+                               ignore_patterns(db, settings, article), settings.diff.walls)
+    except ExtractionError:
+        return version.page()
+
+
+def _record_verdict(db, settings, article, fetched, checked, verdict: Verdict, now) -> CheckOutcome:
+    state = {**checked, **_ladder_next(settings, article, now, False)}
+    if verdict.status in ("no_text", "wall"):
+        state["last_error"] = verdict.reason
+    elif verdict.status == "suspect":
+        # Keep the validators of the last good page, so the next check extracts this page afresh.
+        state.update(last_body_hash=article.last_body_hash, etag=article.etag, last_modified=article.last_modified,
+                     suspect_hash=hash_text(verdict.page.text), suspect_at=now)
+    else:
+        state.update(suspect_hash=None, suspect_at=None)
+    if verdict.reason:
+        log.info("article %s: %s: %s", article.id, verdict.status, verdict.reason)
+    storage.update_article(db, article.id, fetched, **state)
+    return CheckOutcome(article.id, verdict.status, error=verdict.reason)
+
+
+def _store_version(db, settings, article, fetched, checked, verdict: Verdict, now) -> CheckOutcome:
+    page, previous = verdict.page, verdict.previous
+    text_hash = hash_text(page.text)
     version = Version(
         article_id=article.id, number=previous.number + 1 if previous else 1, fetched_at=to_iso(now),
         text_hash=text_hash, text=page.text, title=page.title, byline=page.byline,
         published_at=page.published, modified_at=page.modified, word_count=len(page.text.split()),
-        notices=page.notices, extractor=page.extractor,
-        revert_of=storage.find_version_by_hash(db, article.id, text_hash) if previous else None,
+        notices=page.notices, extractor=page.extractor, banner=page.banner,
+        revert_of=storage.find_revert(db, article.id, text_hash, page.title) if previous else None,
     )
-    diff = previous and compare_versions(previous.text, page.text, previous.title, page.title,
-                                         previous.byline, page.byline)
-    matched = alerts.match_rules(settings.alerts, diff.changes, storage.source_name(db, article.source_id)) if diff else []
+    diff = compare_pages(verdict.baseline, page) if previous else None
+    if diff and (stealth := find_stealth_edit(diff)):
+        diff = dataclasses.replace(diff, changes=(*diff.changes, stealth))  # so alert rules can select it
+    matched = (alerts.match_rules(settings.alerts, diff.changes, storage.source_name(db, article.source_id))
+               if diff else [])
     storage.record_version(db, version, fetched.body, fetched, {
         **checked, **_ladder_next(settings, article, now, True), "title": page.title,
         "last_changed_at": now, "changes": article.changes + (1 if previous else 0),
-    }, diff=diff or None, alerts=matched)
+        "suspect_hash": None, "suspect_at": None,
+    }, diff=diff, alerts=matched)
     return CheckOutcome(article.id, "new_version", version.number, len(diff.changes) if diff else 0)
 
 
@@ -164,6 +236,70 @@ def _record_gone(db, settings: Settings, article: Article, fetched: Fetched, val
     matched = alerts.match_rules(settings.alerts, (change,), storage.source_name(db, article.source_id))
     storage.record_event(db, article.id, change, fetched, matched, **values)
     return CheckOutcome(article.id, "gone", changes=1, error=fetched.error)
+
+
+
+def diff_versions(settings: Settings, url: str, from_number: int | None = None,
+                  to_number: int | None = None) -> DiffReport:
+    """The diff between two stored versions of the article at url (default: the latest and the one before).
+
+    When the two were extracted by different extractors, both stored pages are read again by
+    the current one, so that the diff shows the newsroom's edits and not the extractor's.
+    """
+    db = storage.open_db(settings.database)
+    article = storage.find_article(db, url)
+    latest = storage.latest_version(db, article.id)
+    if latest is None or latest.number < 2:
+        raise InputError(f"{article.canonical_url}: has fewer than two versions, nothing to compare")
+    to_number = to_number or latest.number
+    from_number = from_number or to_number - 1
+    old, new = storage.get_version(db, article.id, from_number), storage.get_version(db, article.id, to_number)
+    old_page, new_page, note = old.page(), new.page(), None
+    if old.extractor != new.extractor:
+        current = describe_extractor(ignore_patterns(db, settings, article))
+        old_page = reread_version(db, settings, article, old, current)
+        new_page = reread_version(db, settings, article, new, current)
+        note = (f"v{from_number} was extracted by {old.extractor} and v{to_number} by {new.extractor}; "
+                f"both stored pages were read again by {current}")
+    return DiffReport(compare_pages(old_page, new_page), article.canonical_url, from_number, to_number,
+                      old.title, new.title, new.revert_of, note)
+
+
+def reextract(settings: Settings, url: str | None = None, now: datetime | None = None) -> list[dict]:
+    """Run today's extractor over every stored page (of one article, or all) and say what differs.
+
+    A version whose page now reads exactly like the page before it existed only because the
+    extractor changed: it is flagged as drift (its changes are no longer listed), never as an edit.
+    """
+    now = now or utcnow()
+    db = storage.open_db(settings.database)
+    articles = [storage.find_article(db, url)] if url else storage.list_articles(db)
+    results = []
+    for article in articles:
+        ignore = ignore_patterns(db, settings, article)
+        extractor, earlier = describe_extractor(ignore), None
+        for version in storage.list_versions(db, article.id):
+            record = {"url": article.canonical_url, "number": version.number, "extractor": extractor,
+                      "stored_extractor": version.extractor, "differs": False, "drift_only": False, "error": None}
+            try:
+                page = extract_article(storage.get_blob(db, version.raw_blob), article.canonical_url, ignore,
+                                       settings.diff.walls)
+            except Exception as exc:  # noqa: BLE001 - one unreadable page never stops the others
+                record.update(error=f"{type(exc).__name__}: {exc}", text_hash=None)
+                page = None
+            else:
+                record.update(text_hash=hash_text(page.text), differs=not _same_page(version.page(), page),
+                              drift_only=earlier is not None and _same_page(earlier, page))
+            if record["drift_only"]:
+                storage.mark_extractor_drift(db, article.id, version.number)
+            storage.record_reextraction(db, {"article_id": article.id, "version_number": version.number,
+                                             "checked_at": now, **{k: record[k] for k in (
+                                                 "extractor", "stored_extractor", "text_hash", "differs",
+                                                 "drift_only", "error")}})
+            results.append({**record, "status": "failed" if page is None else
+                            ("differs" if record["differs"] else "same")})
+            earlier = page
+    return results
 
 
 MAX_CHANNELS = 8  # channels delivered to at once

@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
 from difflib import SequenceMatcher
 
 from diff_match_patch import diff_match_patch
 
-from pipeline.extract import find_notices
+from pipeline.extract import WORD, count_words, find_notices, is_later
 from pipeline.figures import compare_aligned
-from pipeline.models import Change, Diff
+from pipeline.models import Change, Diff, Extracted, SentenceOp
 
-# Numbers with separators ("40,000", "1.5") stay one token so a changed figure is one replacement.
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|\w+(?:['’]\w+)*|\s+|[^\w\s]")
-_ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "Gen", "Gov", "Sen", "Rep", "Lt", "Col", "Sgt", "Capt",
-                  "St", "Mt", "Jr", "Sr", "Prof", "No", "Inc", "Corp", "Co", "vs", "U.S", "U.K", "U.N")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-SIMILAR = 0.5  # share of words two sentences must have in common to count as one edited sentence
+# Numbers with separators ("40,000", "1.5") stay one token so a changed figure is one replacement;
+# a Chinese or Japanese character is a token of its own, as those scripts put no spaces between words.
+_TOKEN = re.compile(rf"{WORD}|\s+|[^\w\s]")
+_WORDS = re.compile(WORD)
+
+# Words after which a full stop does not end a sentence: titles, ranks, "U.S.", "Calif.".
+ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "mx", "dr", "prof", "gen", "gov", "sen", "rep", "lt", "col", "sgt", "capt", "cmdr",
+    "adm", "maj", "cpl", "pvt", "rev", "fr", "hon", "pres", "supt", "det", "insp", "amb", "atty",
+    "st", "mt", "ft", "ave", "blvd", "jr", "sr", "inc", "corp", "co", "ltd", "llc", "plc", "bros", "dept",
+    "univ", "assn", "vs", "v", "etc", "al", "approx", "e.g", "i.e", "cf", "a.m", "p.m",
+    "ala", "ariz", "ark", "calif", "colo", "conn", "fla", "kan", "mich", "minn", "neb", "nev", "okla",
+    "tenn", "tex", "vt", "wis", "wyo",
+})
+# Abbreviations only before a number: "No. 5", "Jan. 6", "pp. 12" (but "the answer was no. Then").
+NUMBERED = frozenset({"no", "nos", "vol", "pp", "fig", "ch", "art", "jan", "feb", "mar", "apr", "jun", "jul",
+                      "aug", "sep", "sept", "oct", "nov", "dec"})
+# After these a full stop also ends the sentence when a capitalised word follows ("at 3 p.m. Officials said").
+_SENTENCE_FINAL_ABBREVIATIONS = frozenset({"a.m", "p.m", "etc", "inc", "corp", "ltd", "llc", "plc"})
+_NOT_A_START = frozenset({"ET", "EST", "EDT", "PT", "PST", "PDT", "CT", "CST", "CDT", "MT", "GMT", "UTC", "BST"})
+# A sentence ends at . ! ? or "..." (then any closing quotes or brackets) before whitespace and an
+# opening capital, digit, quote or bracket; Chinese and Japanese full stops end one without any space.
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9À-ÖØ-Þ])|[。！？][」』）]*")
+_LAST_WORD = re.compile(r"(?:^|[\s\"'(\[])([^\s\"'(\[]+)$")
+SIMILAR = 0.5  # Dice overlap of two sentences' words above which one is taken for an edit of the other
+SPLIT_SHARE = 0.6  # share of a neighbour's words that must come from the rest of a sentence for a split or merge
+QUOTE = re.compile(r'"([^"\n]+)"')
+SINGLE_QUOTE = re.compile(r"(?<!\w)'([^'\n]+?)'(?!\w)")
 
 
 def tokenize(text: str) -> list[str]:
@@ -27,7 +49,9 @@ def tokenize(text: str) -> list[str]:
 
 def diff_words(old: str, new: str) -> list[tuple[int, str]]:
     """diff-match-patch ops (-1 delete, 0 keep, 1 insert) computed over word tokens."""
-    vocabulary: dict[str, str] = {}
+    # A paragraph break keeps its own character, so diff-match-patch's line mode can match whole
+    # paragraphs first and diff words only inside the paragraphs that changed.
+    vocabulary: dict[str, str] = {"\n": "\n"}
 
     def encode(text: str) -> str:
         return "".join(vocabulary.setdefault(t, chr(0xE000 + len(vocabulary))) for t in tokenize(text))
@@ -36,7 +60,7 @@ def diff_words(old: str, new: str) -> list[tuple[int, str]]:
     tokens = {code: token for token, code in vocabulary.items()}
     engine = diff_match_patch()
     engine.Diff_Timeout = 0  # exact diffs; inputs are article-sized
-    ops = engine.diff_main(old_codes, new_codes, False)
+    ops = engine.diff_main(old_codes, new_codes, True)
     engine.diff_cleanupSemantic(ops)
     ops = [(op, "".join(tokens[c] for c in codes)) for op, codes in ops]
     # Slide each edit to the nearest paragraph, sentence or word boundary, as a reader would place it.
@@ -44,90 +68,348 @@ def diff_words(old: str, new: str) -> list[tuple[int, str]]:
     return [(op, text) for op, text in ops if text]
 
 
+# --------------------------------------------------------------------------- sentences
+
+
+def _ends_sentence(paragraph: str, end: int, next_start: int) -> bool:
+    """Whether the punctuation ending at end closes a sentence, given the words around it."""
+    head = paragraph[:end].rstrip("\"')]")
+    if not head.endswith(".") or head.endswith(".."):
+        return True
+    word = _LAST_WORD.search(head[:-1])
+    word = word.group(1).lower() if word else ""
+    following = paragraph[next_start:].split(maxsplit=1)
+    following = following[0].strip("\"'([") if following else ""
+    if not word:
+        return True
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial: "John F. Kennedy"
+    if word in NUMBERED:
+        return not following[:1].isdigit()
+    if word in _SENTENCE_FINAL_ABBREVIATIONS:
+        return following not in _NOT_A_START
+    return not (word in ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of text; a paragraph break always ends one, and common abbreviations never do."""
+    """Sentences of text; a paragraph break always ends one, and abbreviations, initials and numbers never do."""
     sentences = []
     for paragraph in text.split("\n"):
         start = 0
         for match in _SENTENCE_END.finditer(paragraph):
-            head = paragraph[start:match.start()].rstrip("\"')]")
-            last_word = re.search(r"([\w.]+)\.$", head)
-            if last_word and (last_word.group(1) in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", last_word.group(1))):
+            following = len(paragraph) - len(paragraph[match.end():].lstrip())
+            if not _ends_sentence(paragraph, match.end(), following):
                 continue
-            sentences.append(paragraph[start:match.start() + len(match.group(0).rstrip())].strip())
-            start = match.end()
+            sentence = paragraph[start:match.end()].strip()
+            if sentence:
+                sentences.append(sentence)
+            start = following
         if paragraph[start:].strip():
             sentences.append(paragraph[start:].strip())
-    return [s for s in sentences if s]
+    return sentences
 
 
-@dataclass(frozen=True)
-class SentenceOp:
-    """What happened to one sentence: unchanged, edited, moved, added or deleted."""
-
-    op: str
-    old_index: int | None
-    new_index: int | None
-    old: str | None
-    new: str | None
+def _words(sentence: str) -> Counter:
+    return Counter(_WORDS.findall(sentence.lower()))
 
 
-def _words(sentence: str) -> list[str]:
-    return [t.lower() for t in tokenize(sentence) if not t.isspace()]
+def _dice(a: Counter, b: Counter) -> float:
+    total = sum(a.values()) + sum(b.values())
+    return 2 * sum((a & b).values()) / total if total else 0.0
 
 
-def _count_words(text: str) -> int:
-    return sum(1 for t in tokenize(text) if t[0].isalnum() or t[0] == "_")
+def _share_within(part: Counter, whole: Counter) -> float:
+    size = sum(part.values())
+    return sum((part & whole).values()) / size if size else 0.0
 
 
-def _similarity(a: list[str], b: list[str]) -> float:
-    if not set(a) & set(b):
-        return 0.0
-    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+class _LazyWords(dict):
+    """Sentence index -> its words, counted on first use."""
+
+    def __init__(self, sentences: list[str]):
+        super().__init__()
+        self.sentences = sentences
+
+    def __missing__(self, k: int) -> Counter:
+        self[k] = _words(self.sentences[k])
+        return self[k]
+
+
+class _Aligner:
+    """The state of one alignment: which sentences are matched to which, and how."""
+
+    def __init__(self, old: list[str], new: list[str]):
+        self.old, self.new = old, new
+        # Words are counted only for sentences left over after exact matching: most of them are not.
+        self.old_words = _LazyWords(old)
+        self.new_words = _LazyWords(new)
+        self.free_old = set(range(len(old)))
+        self.free_new = set(range(len(new)))
+        self.groups: list[list] = []
+
+    def pair(self, op: str, i: int, j: int) -> None:
+        self.free_old.discard(i)
+        self.free_new.discard(j)
+        self.groups.append([op, [i], [j]])
+
+    def match_in_order(self) -> None:
+        """Identical sentences in the same order are unchanged (a longest common subsequence)."""
+        for block in SequenceMatcher(None, self.old, self.new, autojunk=False).get_matching_blocks():
+            for k in range(block.size):
+                self.pair("unchanged", block.a + k, block.b + k)
+
+    def match_moved(self) -> None:
+        """Identical sentences found elsewhere in the other version moved."""
+        waiting: dict[str, list[int]] = {}
+        for i in sorted(self.free_old):
+            waiting.setdefault(self.old[i], []).append(i)
+        for j in sorted(self.free_new):
+            if waiting.get(self.new[j]):
+                self.pair("moved", waiting[self.new[j]].pop(0), j)
+
+    def match_edited(self) -> None:
+        """Pair the remaining sentences by word overlap, best pairs first, nearer positions breaking ties."""
+        index: dict[str, set[int]] = {}
+        for j in self.free_new:
+            for word in self.new_words[j]:
+                index.setdefault(word, set()).add(j)
+        scored = []
+        scale_old, scale_new = max(len(self.old), 1), max(len(self.new), 1)
+        for i in self.free_old:
+            candidates = set().union(*(index.get(w, ()) for w in self.old_words[i])) if self.old_words[i] else ()
+            for j in candidates:
+                score = _dice(self.old_words[i], self.new_words[j])
+                if score >= SIMILAR:
+                    scored.append((-score, abs(i / scale_old - j / scale_new), i, j))
+        for _, _, i, j in sorted(scored):
+            if i in self.free_old and j in self.free_new:
+                self.pair("edited", i, j)
+
+    def absorb_splits_and_merges(self) -> None:
+        """Grow an edited pair by adjacent unmatched sentences whose words come from the other side's rest."""
+        for group in [g for g in self.groups if g[0] == "edited"]:
+            for mine, theirs, free, words_mine, words_theirs in (
+                (1, 2, self.free_new, self.old_words, self.new_words),   # one old sentence split in two
+                (2, 1, self.free_old, self.new_words, self.old_words),   # two old sentences merged
+            ):
+                whole = sum((words_mine[k] for k in group[mine]), Counter())
+                grown = True
+                while grown:
+                    grown = False
+                    covered = sum((words_theirs[k] for k in group[theirs]), Counter())
+                    for k in (min(group[theirs]) - 1, max(group[theirs]) + 1):
+                        if k in free and _share_within(words_theirs[k], whole - covered) >= SPLIT_SHARE \
+                                and _dice(whole, covered + words_theirs[k]) > _dice(whole, covered):
+                            group[theirs] = sorted([*group[theirs], k])
+                            free.discard(k)
+                            grown = True
+                            break
+
+    def result(self) -> list[SentenceOp]:
+        ops = []
+        for op, olds, news in self.groups:
+            old_text = " ".join(self.old[i] for i in olds)
+            new_text = " ".join(self.new[j] for j in news)
+            ops.append(SentenceOp(op, tuple(olds), tuple(news), old_text, new_text,
+                                  tuple(diff_words(old_text, new_text)) if op == "edited" else ()))
+        ops += [SentenceOp("deleted", (i,), (), self.old[i], None) for i in self.free_old]
+        ops += [SentenceOp("added", (), (j,), None, self.new[j]) for j in self.free_new]
+        return sorted(ops, key=self._position(ops))
+
+    def _position(self, ops: list[SentenceOp]):
+        # Deleted sentences sit where they stood in the old text, after the new place of the old
+        # sentence before them.
+        after = [-1.0] * (len(self.old) + 1)
+        for s in ops:
+            for i in s.old_indices:
+                if s.new_indices:
+                    after[i + 1] = max(s.new_indices)
+        for i in range(1, len(after)):
+            after[i] = max(after[i], after[i - 1])
+
+        def key(s: SentenceOp):
+            if s.new_indices:
+                return (min(s.new_indices), 1, 0)
+            return (after[s.old_indices[0]] + 0.5, 0, s.old_indices[0])
+        return key
 
 
 def align_sentences(old: list[str], new: list[str]) -> list[SentenceOp]:
-    """Every sentence of both lists exactly once, in the manner of the NewsEdits alignment."""
-    matcher = SequenceMatcher(None, old, new, autojunk=False)
-    pairs = {}  # new index -> (old index, op)
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            pairs[block.b + k] = (block.a + k, "unchanged")
-    free_old = [i for i in range(len(old)) if i not in {a for a, _ in pairs.values()}]
-    free_new = [j for j in range(len(new)) if j not in pairs]
-    for j in list(free_new):  # identical sentences found elsewhere moved
-        twin = next((i for i in free_old if old[i] == new[j]), None)
-        if twin is not None:
-            pairs[j] = (twin, "moved")
-            free_old.remove(twin)
-            free_new.remove(j)
-    words_old = {i: _words(old[i]) for i in free_old}
-    words_new = {j: _words(new[j]) for j in free_new}
-    scored = sorted(
-        ((_similarity(words_old[i], words_new[j]), i, j) for i in free_old for j in free_new),
-        reverse=True,
-    )
-    for score, i, j in scored:
-        if score < SIMILAR:
-            break
-        if i in free_old and j in free_new:
-            pairs[j] = (i, "edited")
-            free_old.remove(i)
-            free_new.remove(j)
-    ops = [SentenceOp("deleted", i, None, old[i], None) for i in free_old]
-    for j in range(len(new)):
-        if j in pairs:
-            i, op = pairs[j]
-            ops.append(SentenceOp(op, i, j, old[i], new[j]))
+    """Every sentence of both lists exactly once, in the manner of the NewsEdits alignment.
+
+    Each op is unchanged, moved (identical, elsewhere), edited (similar words; a sentence that
+    split in two or two that merged are one edited op), added or deleted, in the new text's order.
+    """
+    aligner = _Aligner(old, new)
+    aligner.match_in_order()
+    aligner.match_moved()
+    aligner.match_edited()
+    aligner.absorb_splits_and_merges()
+    return aligner.result()
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def find_quotes(sentence: str) -> list[str]:
+    """The text inside quotation marks in a sentence; a quote left open or closed runs to the sentence's edge.
+
+    Double quotes first; single quotes (British style) only in a sentence without double ones.
+    """
+    mark = '"' if '"' in sentence else "'"
+    pattern = QUOTE if mark == '"' else SINGLE_QUOTE
+    quotes = pattern.findall(sentence)
+    rest = pattern.sub(" ", sentence)
+    lone = [k for k, char in enumerate(rest) if char == mark and (mark == '"' or _quote_edge(rest, k))]
+    if len(lone) == 1:
+        k = lone[0]
+        opening = k == 0 or rest[k - 1].isspace()
+        quotes.append(rest[k + 1:] if opening else rest[:k])
+    return [q.strip() for q in quotes if _words(q)]
+
+
+def _quote_edge(text: str, k: int) -> bool:
+    # A single quote inside a word ("it's") is an apostrophe, not a quotation mark.
+    before = text[k - 1] if k else " "
+    after = text[k + 1] if k + 1 < len(text) else " "
+    return not (before.isalnum() and after.isalnum())
+
+
+def compare_quotes(old_sentence: str, new_sentence: str) -> list[Change]:
+    """A quote change for each quotation whose words changed between two aligned sentences."""
+    old_quotes, new_quotes = find_quotes(old_sentence), find_quotes(new_sentence)
+    for quote in list(old_quotes):
+        twin = next((q for q in new_quotes if _words(q) == _words(quote)), None)
+        if twin is not None:  # the same words, perhaps with other punctuation: no change
+            old_quotes.remove(quote)
+            new_quotes.remove(twin)
+    changes = []
+    for before in old_quotes:
+        twin = max(new_quotes, key=lambda q: _dice(_words(before), _words(q)), default=None)
+        if twin is not None and _dice(_words(before), _words(twin)) >= SIMILAR / 2:
+            new_quotes.remove(twin)
+            changes.append(Change("quote", before, twin, context=new_sentence))
         else:
-            ops.append(SentenceOp("added", None, j, None, new[j]))
-    # Deleted sentences sit where they stood in the old text, among the new ones.
-    return sorted(ops, key=lambda s: (s.new_index if s.new_index is not None else _slot(s.old_index, pairs), s.new_index is not None))
+            changes.append(Change("quote", before, None, context=new_sentence))
+    return changes + [Change("quote", None, after, context=new_sentence) for after in new_quotes]
 
 
-def _slot(old_index: int, pairs: dict) -> float:
-    before = [j for j, (i, _) in pairs.items() if i < old_index]
-    return max(before) + 0.5 if before else -0.5
+def _banner_key(banner: str | None) -> str | None:
+    # "Updated 2 hours ago" changes with the clock, not with the story: only its appearance counts.
+    if banner and re.search(r"\bago\b|\bvor\b|\bil y a\b|\bhace\b", banner, re.IGNORECASE):
+        return "relative"
+    return banner
+
+
+def find_disclosures(old: Extracted, new: Extracted) -> tuple[str, ...]:
+    """How the newsroom disclosed the edit from old to new: new notices, a new banner, a later dateModified."""
+    known = set(find_notices(old.text))
+    reasons = [f"notice: {notice}" for notice in find_notices(new.text) if notice not in known]
+    if new.banner and _banner_key(new.banner) != _banner_key(old.banner):
+        reasons.append(f"update banner: {new.banner}")
+    if is_later(new.modified, old.modified or old.published):
+        reasons.append(f"dateModified: {old.modified or old.published} -> {new.modified}")
+    return tuple(reasons)
+
+
+def _metadata_changes(old: Extracted, new: Extracted) -> list[Change]:
+    changes = []
+    if old.title != new.title and old.title and new.title:
+        changes.append(Change("headline", old.title, new.title, context=new.title))
+    if old.byline != new.byline and (old.byline or new.byline):
+        changes.append(Change("byline", old.byline, new.byline))
+    for kind, before, after in (("published", old.published, new.published),
+                                ("modified", old.modified, new.modified)):
+        if before and after and before != after:
+            changes.append(Change(kind, before, after))
+    return changes
+
+
+def notice_parts(text: str) -> dict[str, str]:
+    """Each notice line of text mapped to its notice: the whole paragraph when it opens with the
+    notice ("Correction: … It is $18 million, not $80 million."), else only the sentences that are one."""
+    parts = {}
+    for line in find_notices(text):
+        sentences = split_sentences(line)
+        if sentences and find_notices(sentences[0]):
+            parts[line] = line
+        else:
+            parts[line] = " ".join(s for s in sentences if find_notices(s))
+    return parts
+
+
+def _notice_changes(old_text: str, new_text: str) -> tuple[list[Change], set[str]]:
+    """A correction change for each notice that is new or reworded, and the sentences those notices hold."""
+    before = set(notice_parts(old_text).values())
+    changes, sentences = [], set()
+    for notice in notice_parts(new_text).values():
+        if notice in before:
+            continue
+        earlier = max(before, key=lambda b: _dice(_words(b), _words(notice)), default=None)
+        if earlier is not None and _dice(_words(earlier), _words(notice)) < SIMILAR:
+            earlier = None
+        changes.append(Change("correction", earlier, notice, context=notice))
+        sentences.update(split_sentences(notice))
+    return changes, sentences
+
+
+def _sentence_changes(sentence: SentenceOp) -> list[Change]:
+    if sentence.op == "edited":
+        return compare_quotes(sentence.old, sentence.new)
+    if sentence.op == "added":
+        return [Change("sentence_added", None, sentence.new, context=sentence.new)]
+    if sentence.op == "deleted":
+        return [Change("sentence_removed", sentence.old, None, context=sentence.old)]
+    return []
+
+
+def _stats(ops: list[tuple[int, str]], alignment: list[SentenceOp], changes: list[Change]) -> dict:
+    replaced = sum(count_words(text) for k, (op, text) in enumerate(ops)
+                   if op == -1 and k + 1 < len(ops) and ops[k + 1][0] == 1)
+    stats = {
+        "words_added": sum(count_words(t) for op, t in ops if op == 1),
+        "words_removed": sum(count_words(t) for op, t in ops if op == -1),
+        "words_edited": replaced,
+        "words_moved": sum(count_words(s.new) for s in alignment if s.op == "moved"),
+    }
+    for name in ("added", "deleted", "edited", "moved", "unchanged"):
+        stats[f"sentences_{name}"] = sum(1 for s in alignment if s.op == name)
+    stats["sentences_split"] = sum(1 for s in alignment if s.shape == "split")
+    stats["sentences_merged"] = sum(1 for s in alignment if s.shape == "merged")
+    stats["figures_changed"] = sum(1 for c in changes if c.kind == "figure")
+    return stats
+
+
+def compare_pages(old: Extracted, new: Extracted) -> Diff:
+    """The word diff, sentence alignment, statistics, changes and disclosure from one version to the next."""
+    alignment = align_sentences(split_sentences(old.text), split_sentences(new.text))
+    corrections, in_notices = _notice_changes(old.text, new.text)
+    # A sentence of a new or reworded notice is told by its correction change.
+    told = [s for s in alignment
+            if not (in_notices and s.new_indices and set(split_sentences(s.new)) <= in_notices)]
+    # Figures are compared over the whole alignment, so a figure that moved sentences is followed.
+    changes = _metadata_changes(old, new) + corrections + compare_aligned((s.old, s.new) for s in told)
+    for sentence in told:
+        changes.extend(_sentence_changes(sentence))
+    ops = diff_words(old.text, new.text)
+    disclosures = find_disclosures(old, new)
+    return Diff(ops=tuple(ops), changes=tuple(changes), stats=_stats(ops, alignment, changes),
+                sentences=tuple(alignment), disclosed=bool(disclosures), disclosures=disclosures)
+
+
+def find_stealth_edit(diff: Diff) -> Change | None:
+    """A stealth_edit change when the diff edited the text or the headline and nothing disclosed it."""
+    if diff.disclosed:
+        return None
+    touched = [s for s in diff.sentences if s.op in ("edited", "added", "deleted")]
+    headline = next((c for c in diff.changes if c.kind == "headline"), None)
+    counts = Counter(s.op for s in touched)
+    parts = ["headline"] * bool(headline) + [f"{counts[op]} sentence(s) {op}" for op in ("edited", "added", "deleted")
+                                            if counts[op]]
+    if not parts:
+        return None
+    context = (touched[0].new or touched[0].old) if touched else headline.after
+    return Change("stealth_edit", None, "changed without notice: " + ", ".join(parts), context=context)
 
 
 def compare_versions(
@@ -138,26 +420,5 @@ def compare_versions(
     old_byline: str | None = None,
     new_byline: str | None = None,
 ) -> Diff:
-    """The word diff, sentence statistics and meaningful changes from one version to the next."""
-    changes = []
-    if old_title != new_title and old_title and new_title:
-        changes.append(Change("headline", old_title, new_title, context=new_title))
-    if old_byline != new_byline and (old_byline or new_byline):
-        changes.append(Change("byline", old_byline, new_byline))
-    alignment = align_sentences(split_sentences(old_text), split_sentences(new_text))
-    changes.extend(compare_aligned((s.old, s.new) for s in alignment))
-    for sentence in alignment:
-        if sentence.op == "added":
-            kind = "correction" if find_notices(sentence.new) else "sentence_added"
-            changes.append(Change(kind, None, sentence.new, context=sentence.new))
-        elif sentence.op == "deleted":
-            changes.append(Change("sentence_removed", sentence.old, None, context=sentence.old))
-    ops = diff_words(old_text, new_text)
-    stats = {
-        "words_added": sum(_count_words(t) for op, t in ops if op == 1),
-        "words_removed": sum(_count_words(t) for op, t in ops if op == -1),
-        **{f"sentences_{name}": sum(1 for s in alignment if s.op == name)
-           for name in ("added", "deleted", "edited", "moved")},
-        "figures_changed": sum(1 for c in changes if c.kind == "figure"),
-    }
-    return Diff(ops=tuple(ops), changes=tuple(changes), stats=stats)
+    """compare_pages for two texts with, optionally, their headlines and bylines."""
+    return compare_pages(Extracted(old_text, old_title, old_byline), Extracted(new_text, new_title, new_byline))

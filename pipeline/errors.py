@@ -34,6 +34,10 @@ class ExtractionError(RedlineError):
         super().__init__(f"{source}: {reason}")
 
 
+class WallError(ExtractionError):
+    """A page is a paywall, consent or bot-check page standing in for the article."""
+
+
 class FeedError(RedlineError):
     """A feed could not be parsed into entries."""
 

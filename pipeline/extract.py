@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timezone
 
 import htmldate
 import trafilatura
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
 
-from pipeline.errors import ExtractionError
+from pipeline.errors import ExtractionError, WallError
 from pipeline.models import Extracted
 
-EXTRACTOR = f"trafilatura {trafilatura.__version__}"
+# Bump when a rule below changes what text a page yields: stored versions then count as
+# extracted by another extractor, so the difference is never taken for a newsroom edit.
+RULES = 2
+EXTRACTOR = f"trafilatura {trafilatura.__version__}; redline rules {RULES}"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -21,22 +28,99 @@ MIN_WORDS = 20
 _NOTICE = re.compile(
     r"^\s*(?:correction|clarification|editor['’]s note|update[d]?)\s*[:.\-–—]"
     r"|an earlier version of this (?:story|article|report)"
-    r"|this (?:story|article|report) has been (?:updated|corrected)",
+    r"|this (?:story|article|report) (?:has been|was) (?:updated|corrected|amended)",
     re.IGNORECASE,
 )
 # Lines that change on every visit without any edit: "Updated 3:45 PM ET", "5 minutes ago".
-_BUILTIN_NOISE = (
-    r"^\s*(?:last\s+)?updated:?\s+(?:on\s+)?[\w ,:./-]{0,40}\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*\w{0,4}\s*$",
+_TIMESTAMPS = (
+    r"^\s*(?:last\s+)?updated:?\s+(?:on\s+|at\s+)?[\w ,:./-]{0,40}\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?\s*\w{0,4}\s*$",
+    r"^\s*(?:last\s+)?updated:?\s+(?:on\s+)?\w{3,9}\.? \d{1,2},? \d{4}\s*$",
     r"^\s*(?:(?:last\s+)?updated|posted|published)?:?\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?)\s+ago\s*$",
 )
+# Lines left by widgets rather than written by the newsroom: ads, share and follow prompts,
+# newsletter sign-ups, reading times, photo credits of rotating galleries.
+_BOILERPLATE = (
+    r"^(?:advertisement|anzeige|werbung|publicité|passer la publicité|sponsored|article content"
+    r"|(?:- )?advertisement.{0,40}story continues below|story continues below(?: advertisement)?"
+    r"|recommended videos?|related(?: stories| articles| content| coverage)?:?|read (?:more|also|next):?"
+    r"|lesen sie auch:?|(?:das könnte sie auch interessieren|mehr zum thema):?|see also:?|share|shares)$",
+    r"^share (?:this|on|via)\b.{0,60}$",
+    r"^(?:sign up|subscribe)\b.{0,100}\b(?:newsletters?|emails?|inbox)\b.{0,60}$",
+    r"^follow \S+(?: \S+){0,3} on (?:twitter|x|facebook|instagram|google news|whatsapp)\b.{0,160}$",
+    r"^(?:reading time|lesedauer|lesezeit)\s*:?\s*\d+\s*\w{0,8}$|^\d+\s*(?:min(?:ute)?s?\.? read|minuten lesezeit)$",
+    r"^\d{1,3}\s*(?:of|/)\s*\d{1,3}$",  # "3 of 12" under a rotating gallery
+    r"^(?:photo|image|picture|foto|bild|credit)s?\s*:\s*.{1,80}$",
+)
 _TRANSLATE = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
-    "\u2013": "-", "\u2014": "-", "\u2212": "-",
-    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u200b": "",
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u2026": "...",
+    **{code: " " for code in (0x00A0, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)},
+    # Invisible characters that only change where a browser may break a line.
+    "\u200b": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
 })
 _SPACES = re.compile(r"[ \t\f\v]+")
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A word: a number with its separators ("40,000", "1.5"), one Chinese or Japanese character (those
+# scripts put no spaces between words), or a run of letters and digits with inner apostrophes.
+WORD = rf"\d+(?:[.,]\d+)*|[{CJK}]|[^\W\d{CJK}][^\W{CJK}]*(?:['’][^\W{CJK}]+)*|\w+"
+_WORD = re.compile(WORD)
 _MARKUP = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|article|p|div)\b", re.IGNORECASE)
+
+# Page furniture that trafilatura sometimes keeps: captions (they rotate with the picture),
+# share bars, "related stories", newsletter boxes, recommendation widgets.
+_WIDGET = re.compile(
+    r"(?:^|[\s_-])(?:share|sharing|sharebar|share-?tools|related|newsletter|newsletter-?signup"
+    r"|recommended|recommendations|read-?more|more-?stories|most-?read|outbrain|taboola)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+_KEEP_TAGS = {"html", "body", "main", "article"}
+_LIST_MARK = re.compile(r"^- ")  # trafilatura's mark before a list item
+_VISIBLE_TEXT = "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
+
+# Pages that stand in for the article. Consent walls and bot checks are searched in the whole
+# page; paywall phrases only in the article text (a full article page may carry a subscribe
+# banner), or in the whole page when it yields no article text.
+_WALLS = {
+    "paywall": (
+        r"subscribe (?:now )?to (?:continue|keep|read) reading",
+        r"(?:to )?continue reading,? (?:please )?(?:subscribe|sign in|log in|become a (?:member|subscriber))",
+        r"this (?:article|story|content) is (?:only )?(?:available|reserved|exclusive) (?:to|for) "
+        r"(?:paying )?(?:subscribers|members)",
+        r"you(?:'ve| have) reached (?:your|the) (?:limit of )?(?:\w+ )?free (?:articles?|stories)",
+        r"la suite est réservée aux abonnés",
+        r"dieser artikel ist (?:nur )?(?:für|exklusiv für) (?:abonnenten|abonnentinnen)",
+        r"il vous reste \d+(?:[.,]\d+)?\s?% de cet article à lire",
+        r"この記事は(?:有料)?会員限定です",
+    ),
+    "consent wall": (
+        r"before you continue to (?:google|youtube)",
+        r"bevor sie zu google weitergehen",
+        r"we need your consent to (?:show|display|continue)",
+    ),
+    "bot check": (
+        r"checking (?:if the site connection is secure|your browser before accessing)",
+        r"verify(?:ing)? (?:that )?you are (?:a )?human",
+        r"please (?:enable|turn on) (?:javascript|js) and cookies",
+        r"are you a robot\?",
+        r"access to this page has been denied",
+        r"our systems have detected unusual traffic",
+        r"(?:please )?(?:complete|solve) the (?:security )?(?:captcha|challenge) (?:below|to continue)",
+    ),
+}
+_WALL_TITLES = re.compile(r"^\s*(?:just a moment\.*|attention required!.*|access denied|"
+                          r"are you a robot\??|robot check|security check)\s*$", re.IGNORECASE)
+# Update banners: "Updated 11 March 2025, 09:15 UTC", "Last updated: 3:45 PM ET".
+_UPDATED = r"updated|aktualisiert|mis à jour|actualizado|aggiornato"
+_BANNER = re.compile(
+    rf"\b(?:last\s+)?(?:{_UPDATED})\b\s*:?\s*(?:on\s+|at\s+|am\s+|le\s+)?(?=[^\n]{{0,40}}\d)[^\n|·•]{{1,60}}",
+    re.IGNORECASE,
+)
+_BANNER_WORD = re.compile(_UPDATED, re.IGNORECASE)
+_BANNER_SCOPE = ("//article", "//main", "//body")
+_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
+                  "liveblogposting", "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle"}
 
 
 def normalize_text(text: str) -> str:
@@ -46,15 +130,28 @@ def normalize_text(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@functools.lru_cache(maxsize=256)
+def compile_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    """Case-insensitive regexes, compiled once per distinct tuple of patterns."""
+    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+
 def strip_noise(text: str, patterns: tuple[str, ...] = ()) -> str:
-    """Drop the lines that match a built-in or configured noise pattern."""
-    noise = [re.compile(p, re.IGNORECASE) for p in (*_BUILTIN_NOISE, *patterns)]
+    """Drop the lines that match a built-in noise or boilerplate pattern or a configured one."""
+    noise = compile_patterns((*_TIMESTAMPS, *_BOILERPLATE, *patterns))
     return "\n".join(line for line in text.split("\n") if not any(n.search(line) for n in noise))
 
 
 def hash_text(text: str) -> str:
     """The content hash two versions share when their normalised text is the same."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def describe_extractor(ignore: tuple[str, ...] = ()) -> str:
+    """The extractor's name and version, with a fingerprint of the ignore patterns that shaped the text."""
+    if not ignore:
+        return EXTRACTOR
+    return f"{EXTRACTOR}; ignore {hashlib.sha256(json.dumps(list(ignore)).encode()).hexdigest()[:8]}"
 
 
 def find_notices(text: str) -> tuple[str, ...]:
@@ -73,35 +170,203 @@ def ensure_html(body: bytes, content_type: str | None, source: str) -> None:
         raise ExtractionError(source, "no HTML markup found (expected an HTML page)")
 
 
-def _find_date(html: str | bytes, url: str | None, original: bool) -> str | None:
-    found = htmldate.find_date(html, original_date=original, outputformat=_DATE_FORMAT, url=url)
-    # ISO 8601 with a colon in the offset, like every other timestamp Redline stores.
-    return datetime.strptime(found, _DATE_FORMAT).isoformat() if found else None
+def find_wall(title: str, visible_text: str, patterns: tuple[str, ...] = ()) -> str | None:
+    """Why a page is a consent or bot-check page (or matches a configured wall pattern), or None."""
+    if _WALL_TITLES.match(title or ""):
+        return f"bot check (title {title.strip()!r})"
+    text = normalize_text(visible_text)
+    for kind in ("consent wall", "bot check"):
+        if reason := _search(kind, _WALLS[kind], text):
+            return reason
+    return _search("configured wall pattern", patterns, f"{title}\n{text}")
+
+
+def find_paywall(text: str) -> str | None:
+    """Why text is a paywall's rather than an article's, or None."""
+    return _search("paywall", _WALLS["paywall"], normalize_text(text))
+
+
+def _search(kind: str, patterns: tuple[str, ...], text: str) -> str | None:
+    for pattern in compile_patterns(patterns):
+        if match := pattern.search(text):
+            return f"{kind} ({match.group(0)!r})"
+    return None
+
+
+def find_banner(tree: HtmlElement) -> str | None:
+    """The page's update banner ("Updated 11 March 2025, 09:15 UTC"), looked for in the article only."""
+    scope = next((found[0] for path in _BANNER_SCOPE if (found := tree.xpath(path))), None)
+    if scope is None:
+        return None
+    for element in scope.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if _BANNER_WORD.search(element.text or ""):
+            line = element.text_content()
+        elif _BANNER_WORD.search(element.tail or "") and element.getparent() is not None:
+            line = element.getparent().text_content()  # "Published <time>…</time> · Updated <time>…</time>"
+        else:
+            continue
+        line = normalize_text(line)
+        if len(line) <= 200 and (match := _BANNER.search(line)):
+            return match.group(0).strip(" ,;")
+    return None
+
+
+def _json_ld_dates(tree: HtmlElement) -> tuple[str | None, str | None]:
+    """datePublished and dateModified of the page's JSON-LD article (or, failing one, its web page)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content(), strict=False)
+        except ValueError:
+            continue
+        for item in _ld_objects(data):
+            kinds = item.get("@type")
+            kinds = {k.lower() for k in (kinds if isinstance(kinds, list) else [kinds]) if isinstance(k, str)}
+            dates = (_iso_date(item.get("datePublished")), _iso_date(item.get("dateModified")))
+            if any(dates):
+                found.setdefault("article" if kinds & _ARTICLE_TYPES else "webpage" if "webpage" in kinds else "",
+                                 dates)
+    return found.get("article") or found.get("webpage") or (None, None)
+
+
+def _ld_objects(data):
+    if isinstance(data, list):
+        for item in data:
+            yield from _ld_objects(item)
+    elif isinstance(data, dict):
+        yield data
+        yield from _ld_objects(data.get("@graph", []))
+
+
+def _iso_date(value) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        return None
+
+
+def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None:
+    found = htmldate.find_date(tree, original_date=original, outputformat=_DATE_FORMAT, url=url,
+                               extensive_search=original)  # a modified date must be declared in markup
+    if not found:
+        return None
+    try:  # ISO 8601 with a colon in the offset, like every other timestamp Redline stores
+        return datetime.strptime(found, _DATE_FORMAT).isoformat()
+    except ValueError:
+        return datetime.strptime(found[:19], "%Y-%m-%dT%H:%M:%S").isoformat()
+
+
+def is_later(newer: str | None, older: str | None) -> bool:
+    """Whether ISO date newer is strictly later than older (a date without offset counts as UTC)."""
+    def moment(value: str) -> datetime | None:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+    if not newer or not older:
+        return False
+    new, old = moment(newer), moment(older)
+    return bool(new and old and new > old)
+
+
+def _widget_lines(tree: HtmlElement) -> set[str]:
+    """The lines of text inside captions, share bars, related-story lists and newsletter boxes.
+
+    They are taken out of the extracted text afterwards, not out of the page before: removing
+    elements can make trafilatura choose another container and lose the body. An element that
+    holds a quarter of the page's paragraph text is the article's container, not a widget.
+    """
+    paragraphs = sum(len(p.text_content()) for p in tree.iter("p"))
+    lines: set[str] = set()
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or element.tag in _KEEP_TAGS:
+            continue
+        marks = " ".join(filter(None, (element.get("class"), element.get("id"), element.get("aria-label"))))
+        if element.tag != "figcaption" and not (marks and _WIDGET.search(marks)):
+            continue
+        if sum(len(p.text_content()) for p in element.iter("p")) > paragraphs / 4:
+            continue
+        for part in element.iter():
+            if isinstance(part.tag, str):
+                lines.update(normalize_text(part.text_content()).split("\n"))
+    lines.discard("")
+    return lines
+
+
+def _page_title(tree: HtmlElement) -> str:
+    titles = tree.xpath("//title")
+    return normalize_text(titles[0].text_content()) if titles else ""
+
+
+def _parse(html: str | bytes, source: str) -> HtmlElement:
+    tree = load_html(html)
+    if tree is None:
+        raise ExtractionError(source, "no HTML document could be parsed")
+    return tree
+
+
+def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...]) -> tuple[str, object]:
+    """The article text by Redline's rules (widgets dropped, normalised, noise stripped) and trafilatura's document."""
+    widgets = _widget_lines(tree)
+    document = trafilatura.bare_extraction(
+        tree, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False
+    )
+    if document is None or not (document.text or "").strip():
+        return "", document
+    lines = [line for line in normalize_text(document.text).split("\n") if _LIST_MARK.sub("", line) not in widgets]
+    title = normalize_text(document.title or "")
+    if title and lines and lines[0] == title:
+        lines = lines[1:]  # the headline is tracked on its own, not as body text
+    return strip_noise("\n".join(lines), ignore), document
+
+
+def clean_text(html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = ()) -> str:
+    """The article text Redline would keep for html, without the wall and length checks (for measuring)."""
+    return _body_text(_parse(html, url or "<html>"), url, ignore)[0]
+
+
+def count_words(text: str) -> int:
+    """Words and numbers in text (see WORD); punctuation is not counted."""
+    return len(_WORD.findall(text))
 
 
 def extract_article(
-    html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = ()
+    html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = (), walls: tuple[str, ...] = ()
 ) -> Extracted:
-    """Clean text, title, byline and dates of the article in html, or ExtractionError."""
+    """Clean text, title, byline, dates, notices and banner of the article in html.
+
+    Raises WallError for a paywall, consent or bot-check page (built-in patterns and walls),
+    ExtractionError when the page holds no article text worth keeping.
+    """
     source = url or "<html>"
-    document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True
-    )
-    if document is None or not (document.text or "").strip():
+    tree = _parse(html, source)
+    title, visible = _page_title(tree), " ".join(tree.xpath(_VISIBLE_TEXT))
+    if wall := find_wall(title, visible, walls):
+        raise WallError(source, wall)
+    banner = find_banner(tree)
+    published, modified = _json_ld_dates(tree)
+    text, document = _body_text(tree, url, ignore)
+    words = count_words(text)
+    # A paywall notice counts inside the article text; on the page around it only when the text is missing.
+    if paywall := find_paywall(text if words >= MIN_WORDS else visible):
+        raise WallError(source, paywall)
+    if not text:
         raise ExtractionError(source, "no article text found")
-    title = normalize_text(document.title or "") or None
-    lines = normalize_text(document.text).split("\n")
-    if title and lines and lines[0] == title:
-        lines = lines[1:]  # the headline is tracked on its own, not as body text
-    text = strip_noise("\n".join(lines), ignore)
-    if len(text.split()) < MIN_WORDS:
-        raise ExtractionError(source, f"only {len(text.split())} words of text (expected at least {MIN_WORDS})")
+    if words < MIN_WORDS:
+        raise ExtractionError(source, f"only {words} words of text (expected at least {MIN_WORDS})")
     return Extracted(
         text=text,
-        title=title,
+        title=normalize_text(document.title or "") or None,
         byline=normalize_text(document.author or "") or None,
-        published=_find_date(html, url, original=True),
-        modified=_find_date(html, url, original=False),
+        published=published or _find_date(tree, url, original=True),
+        modified=modified or _find_date(tree, url, original=False),
         notices=find_notices(text),
-        extractor=EXTRACTOR,
+        extractor=describe_extractor(ignore),
+        banner=banner,
     )

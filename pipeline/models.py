@@ -52,6 +52,7 @@ class Extracted:
     modified: str | None = None
     notices: tuple[str, ...] = ()
     extractor: str = ""
+    banner: str | None = None  # the page's update banner ("Updated 11 March, 09:15 UTC"), not part of text
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,80 @@ class Change:
 
 
 @dataclass(frozen=True)
+class SentenceOp:
+    """What happened to one sentence, or to a sentence that split or merged.
+
+    op is unchanged, edited, moved, added or deleted. A split is an edited op with one old
+    and several new indices; a merge has several old indices and one new. old and new hold
+    the sentences' text (joined by a space when there are several); ops their word diff.
+    """
+
+    op: str
+    old_indices: tuple[int, ...]
+    new_indices: tuple[int, ...]
+    old: str | None
+    new: str | None
+    ops: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def old_index(self) -> int | None:
+        return self.old_indices[0] if self.old_indices else None
+
+    @property
+    def new_index(self) -> int | None:
+        return self.new_indices[0] if self.new_indices else None
+
+    @property
+    def shape(self) -> str:
+        """split, merged, or one (one sentence to one, or a sentence on one side only)."""
+        if len(self.new_indices) > 1:
+            return "split"
+        return "merged" if len(self.old_indices) > 1 else "one"
+
+
+@dataclass(frozen=True)
 class Diff:
-    """What changed between two versions: word ops, statistics and meaningful changes."""
+    """What changed between two versions: word ops, sentence alignment, statistics, changes.
+
+    disclosed says whether the newsroom signalled the edit (a new correction or update
+    notice, a new update banner, a later dateModified); disclosures says how.
+    """
 
     ops: tuple[tuple[int, str], ...]
     changes: tuple[Change, ...] = ()
     stats: dict = field(default_factory=dict, hash=False, compare=False)
+    sentences: tuple[SentenceOp, ...] = ()
+    disclosed: bool = False
+    disclosures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    """One diff with what a reader needs around it: the article, the versions, whether it is a revert."""
+
+    diff: Diff
+    url: str | None = None
+    from_number: int | None = None
+    to_number: int | None = None
+    old_title: str | None = None
+    new_title: str | None = None
+    revert_of: int | None = None
+    note: str | None = None  # how the texts were obtained, when not simply as stored
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a fetched page means for its article: a new version, or why not.
+
+    status is new_version, unchanged, no_text, wall, suspect or extractor_drift. baseline is
+    the previous version as the current extractor reads its stored page: the side a diff starts from.
+    """
+
+    status: str
+    page: Extracted | None = None
+    previous: Version | None = None
+    baseline: Extracted | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +152,8 @@ class CheckOutcome:
     """What one article check did, for counting and logging."""
 
     article_id: int
-    status: str  # new_version | unchanged | not_modified | failed | gone | no_text
+    # new_version | unchanged | not_modified | failed | gone | no_text | wall | suspect | extractor_drift
+    status: str
     version: int | None = None
     changes: int = 0
     error: str | None = None
@@ -109,6 +179,8 @@ class Article:
     last_body_hash: str | None = None
     consecutive_failures: int = 0
     last_error: str | None = None
+    suspect_hash: str | None = None  # text hash of a collapsed text held until a second check confirms it
+    suspect_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +201,13 @@ class Version:
     extractor: str | None = None
     raw_blob: str | None = None
     revert_of: int | None = None
+    banner: str | None = None
+
+    def page(self) -> Extracted:
+        """The version as the extraction that produced it, for comparing with another."""
+        return Extracted(text=self.text, title=self.title, byline=self.byline, published=self.published_at,
+                         modified=self.modified_at, notices=self.notices, extractor=self.extractor or "",
+                         banner=self.banner)
 
 
 def to_iso(moment: datetime) -> str:

@@ -1,14 +1,26 @@
-"""Renderings of versions, diffs and changes: terminal colours, unified text and JSON."""
+"""Renderings of diffs and changes: terminal colours, HTML (inline and side by side), unified text, JSON.
+
+Every diff rendering reads one DiffReport. Article text is untrusted: HTML output escapes all of it.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from html import escape
 from typing import Iterable
 
 from rich.console import Console
 from rich.text import Text
 
+from pipeline.errors import InputError
+from pipeline.models import DiffReport, SentenceOp
+
+FORMATS = ("terminal", "html", "unified", "json")
 _STYLES = {-1: "bold red strike", 1: "bold green", 0: ""}
+_MARKS = {-1: ("[-", "-]"), 1: ("{+", "+}"), 0: ("", "")}
+# Kinds worth a line of their own above the text; sentence changes show in the text itself.
+_HEADLINE_KINDS = ("headline", "byline", "published", "modified", "figure", "quote", "correction")
 
 
 def diff_as_rich(ops: Iterable[tuple[int, str]]) -> Text:
@@ -21,8 +33,7 @@ def diff_as_rich(ops: Iterable[tuple[int, str]]) -> Text:
 
 def diff_as_unified(ops: Iterable[tuple[int, str]]) -> str:
     """The word diff as plain text: [-deleted-] and {+inserted+}, as git's word diff writes them."""
-    marks = {-1: ("[-", "-]"), 1: ("{+", "+}"), 0: ("", "")}
-    return "".join(f"{marks[op][0]}{chunk}{marks[op][1]}" for op, chunk in ops)
+    return "".join(f"{_MARKS[op][0]}{chunk}{_MARKS[op][1]}" for op, chunk in ops)
 
 
 def print_diff(ops: Iterable[tuple[int, str]], console: Console | None = None) -> None:
@@ -43,3 +54,148 @@ def describe_change(change: dict) -> str:
 def to_json_line(record: dict) -> str:
     """One compact JSON line that keeps non-ASCII text readable."""
     return json.dumps(record, ensure_ascii=False, default=str)
+
+
+# --------------------------------------------------------------------------- one report, four formats
+
+
+def describe_versions(report: DiffReport) -> str:
+    """The heading line: article, versions compared, and a revert if the newer version is one."""
+    parts = [report.url or "", f"v{report.from_number} → v{report.to_number}" if report.to_number else ""]
+    if report.revert_of:
+        parts.append(f"(v{report.to_number} reverts to v{report.revert_of})")
+    return "  ".join(p for p in parts if p)
+
+
+def describe_disclosure(report: DiffReport) -> str:
+    """Whether the newsroom disclosed the edit, and how."""
+    if report.diff.disclosed:
+        return "disclosed: " + "; ".join(report.diff.disclosures)
+    return "stealth edit: no correction or update notice, update banner or later dateModified"
+
+
+def describe_stats(stats: dict) -> str:
+    """The diff's statistics on one line."""
+    words = ", ".join(f"{stats.get('words_' + k, 0)} {k}" for k in ("added", "removed", "edited", "moved"))
+    sentences = ", ".join(f"{stats.get('sentences_' + k, 0)} {k}"
+                          for k in ("added", "deleted", "edited", "moved", "split", "merged"))
+    return f"words: {words}; sentences: {sentences}; figures changed: {stats.get('figures_changed', 0)}"
+
+
+def _summary_lines(report: DiffReport) -> list[str]:
+    lines = [describe_versions(report)]
+    if report.note:
+        lines.append(f"note: {report.note}")
+    lines += [describe_disclosure(report), describe_stats(report.diff.stats)]
+    lines += ["  " + describe_change(asdict(c)) for c in report.diff.changes if c.kind in _HEADLINE_KINDS]
+    return [line for line in lines if line]
+
+
+def render_unified(report: DiffReport) -> str:
+    """The report as plain text: summary lines, then the word diff with [-deleted-] and {+inserted+}."""
+    return "\n".join(_summary_lines(report)) + "\n\n" + diff_as_unified(report.diff.ops) + "\n"
+
+
+def print_report(report: DiffReport, console: Console | None = None) -> None:
+    """The report in terminal colours (plain markers when the output is not a terminal)."""
+    console = console or Console()
+    lines = _summary_lines(report)
+    console.print(Text(lines[0], style="bold"), soft_wrap=True)
+    for line in lines[1:]:
+        style = "green" if line.startswith("disclosed") else "yellow" if line.startswith("stealth") else ""
+        console.print(Text(line, style=style), soft_wrap=True)
+    console.print()
+    print_diff(report.diff.ops, console)
+
+
+def report_as_record(report: DiffReport) -> dict:
+    """The report as one JSON-able record: word ops as [op, text], changes, sentences, stats, disclosure."""
+    diff = report.diff
+    return {
+        "url": report.url, "from": report.from_number, "to": report.to_number, "revert_of": report.revert_of,
+        "old_title": report.old_title, "new_title": report.new_title, "note": report.note,
+        "disclosed": diff.disclosed, "disclosures": list(diff.disclosures), "stats": diff.stats,
+        "changes": [asdict(c) for c in diff.changes], "ops": [list(op) for op in diff.ops],
+        "sentences": [{"op": s.op, "old_indices": list(s.old_indices), "new_indices": list(s.new_indices),
+                       "old": s.old, "new": s.new, "ops": [list(op) for op in s.ops]} for s in diff.sentences],
+    }
+
+
+def render_json(report: DiffReport) -> str:
+    """The report as one JSON line."""
+    return to_json_line(report_as_record(report))
+
+
+_PAGE_STYLE = """
+body{font:16px/1.5 Georgia,serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+.meta,.stats{color:#555;font-size:.9rem}.disclosed{color:#17622f}.stealth{color:#8a4b00;font-weight:bold}
+del{background:#fbd3d3;color:#7a0c0c}ins{background:#d3f5dc;color:#0b5d1e;text-decoration:none}
+.text{white-space:pre-wrap}table{border-collapse:collapse;width:100%}
+td{vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #eee;width:46%}
+td.op{width:8%;color:#555;font-size:.8rem;text-transform:uppercase}
+tr.added td.new,tr.deleted td.old{background:#f6f6f6}tr.moved td{color:#335}
+""".strip()
+
+
+def _html_ops(ops: Iterable[tuple[int, str]], sides: tuple[int, ...] = (-1, 0, 1)) -> str:
+    tags = {-1: ("<del>", "</del>"), 1: ("<ins>", "</ins>"), 0: ("", "")}
+    return "".join(f"{tags[op][0]}{escape(chunk)}{tags[op][1]}" for op, chunk in ops if op in sides)
+
+
+def _html_row(sentence: SentenceOp) -> str:
+    if sentence.op == "edited":
+        old, new = _html_ops(sentence.ops, (-1, 0)), _html_ops(sentence.ops, (0, 1))
+    else:
+        old, new = escape(sentence.old or ""), escape(sentence.new or "")
+    label = sentence.op if sentence.shape == "one" else f"{sentence.op} ({sentence.shape})"
+    return (f'<tr class="{escape(sentence.op)}"><td class="old">{old}</td>'
+            f'<td class="op">{escape(label)}</td><td class="new">{new}</td></tr>')
+
+
+def render_html(report: DiffReport) -> str:
+    """A standalone HTML page: summary, changes, the inline word diff and the sentences side by side."""
+    diff = report.diff
+    changes = "".join(f'<li class="{escape(c.kind)}">{escape(describe_change(asdict(c)))}</li>'
+                      for c in diff.changes)
+    title = report.new_title or report.old_title or report.url or "Redline diff"
+    rows = "\n".join(_html_row(s) for s in diff.sentences)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{escape(title)} — Redline diff</title>
+<style>{_PAGE_STYLE}</style>
+</head>
+<body>
+<header>
+<h1>{escape(title)}</h1>
+<p class="meta">{escape(describe_versions(report))}</p>
+{f'<p class="meta">{escape(report.note)}</p>' if report.note else ''}
+<p class="{'disclosed' if diff.disclosed else 'stealth'}">{escape(describe_disclosure(report))}</p>
+<p class="stats">{escape(describe_stats(diff.stats))}</p>
+<ul class="changes">{changes}</ul>
+</header>
+<section id="inline">
+<h2>Inline</h2>
+<div class="text">{_html_ops(diff.ops)}</div>
+</section>
+<section id="side-by-side">
+<h2>Side by side</h2>
+<table>
+<thead><tr><th>v{escape(str(report.from_number or 'old'))}</th><th></th><th>v{escape(str(report.to_number or 'new'))}</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</section>
+</body>
+</html>
+"""
+
+
+def render_report(report: DiffReport, fmt: str) -> str:
+    """The report in one of the text formats: html, unified or json."""
+    renderers = {"html": render_html, "unified": render_unified, "json": render_json}
+    if fmt not in renderers:
+        raise InputError(f"format {fmt!r}: expected one of {', '.join(renderers)}")
+    return renderers[fmt](report)

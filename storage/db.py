@@ -28,6 +28,7 @@ __all__ = [
     "list_versions", "find_version_by_hash", "get_diff", "list_changes", "export_versions",
     "pending_alerts", "claim_alerts", "finish_alerts", "expire_claims", "list_alerts", "requeue_alerts",
     "record_event", "source_name", "get_blob", "count_rows", "EXPORT_FIELDS",
+    "find_revert", "record_reextraction", "mark_extractor_drift",
 ]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -129,6 +130,12 @@ def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | Non
         if fetched.ok:
             updates.update(etag=fetched.etag, last_modified=fetched.last_modified)
         db["sources"].update(source_id, updates)
+
+
+def source_name(db: Database, source_id: int | None) -> str | None:
+    """The name of the source with this id, or None."""
+    row = _one(db, "SELECT name FROM sources WHERE id = ?", [source_id]) if source_id is not None else None
+    return row["name"] if row else None
 
 
 def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: datetime) -> int:
@@ -255,6 +262,7 @@ def record_version(
                 "article_id": version.article_id, "from_number": version.number - 1,
                 "to_number": version.number, "stats": json.dumps(diff.stats),
                 "ops": json.dumps(diff.ops, ensure_ascii=False), "created_at": detected,
+                "disclosed": int(diff.disclosed), "disclosures": json.dumps(list(diff.disclosures), ensure_ascii=False),
             }).last_pk
             for seq, change in enumerate(diff.changes):
                 change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq))
@@ -301,12 +309,6 @@ def record_event(
     return change_id
 
 
-def source_name(db: Database, source_id: int | None) -> str | None:
-    """The name of the source with this id (None for none)."""
-    row = _one(db, "SELECT name FROM sources WHERE id = ?", [source_id]) if source_id is not None else None
-    return row["name"] if row else None
-
-
 def _blob_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -339,20 +341,33 @@ def find_version_by_hash(db: Database, article_id: int, text_hash: str) -> int |
     return row["n"] if row else None
 
 
+def find_revert(db: Database, article_id: int, text_hash: str, title: str | None) -> int | None:
+    """The earliest version of the article with this text and headline: the one a new version reverts to."""
+    row = _one(db, "SELECT min(number) AS n FROM versions WHERE article_id = ? AND text_hash = ? AND title IS ?",
+               [article_id, text_hash, title])
+    return row["n"] if row else None
+
+
 def get_diff(db: Database, article_id: int, to_number: int) -> dict | None:
-    """The stored diff that leads to version to_number, with ops and stats decoded."""
+    """The stored diff that leads to version to_number, with ops, stats and disclosures decoded."""
     row = _one(db, "SELECT * FROM diffs WHERE article_id = ? AND to_number = ?", [article_id, to_number])
     if row:
         row["ops"] = [tuple(op) for op in json.loads(row["ops"])]
         row["stats"] = json.loads(row["stats"])
+        row["disclosures"] = json.loads(row["disclosures"] or "[]")
+        row["disclosed"] = bool(row["disclosed"])
+        row["extractor_drift"] = bool(row["extractor_drift"])
     return row
 
 
 def list_changes(db: Database, kind: str | None = None, article_id: int | None = None,
                  source: str | None = None, newest: int | None = None) -> list[dict]:
     """Detected changes, oldest first, with their article's URL, title and source and the version
-    numbers (none for an event such as an article gone); newest keeps only the latest that many."""
-    where, params = [], []
+    numbers (none for an event such as an article gone); newest keeps only the latest that many.
+
+    Changes of a diff that re-extraction showed to be extractor drift are not newsroom edits: left out.
+    """
+    where, params = ["(d.extractor_drift IS NULL OR d.extractor_drift = 0)"], []
     if kind:
         where.append("c.kind = ?")
         params.append(kind)
@@ -365,7 +380,7 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
     sql = (
         "SELECT c.id, c.article_id, a.canonical_url AS url, a.title AS article_title, s.name AS source, c.kind, "
         "c.detail, c.before, c.after, c.context, c.subject, c.significance, c.delta, c.relative, c.detected_at, "
-        "d.from_number, d.to_number "
+        "d.from_number, d.to_number, d.disclosed "
         "FROM changes c LEFT JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id "
         "LEFT JOIN sources s ON s.id = a.source_id"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -392,6 +407,31 @@ def export_versions(db: Database) -> Iterator[dict]:
         record = dict(zip(names, row))
         record["notices"] = json.loads(record["notices"] or "[]")
         yield record
+
+
+def record_reextraction(db: Database, row: dict) -> None:
+    """Remember what re-extracting a version's raw page gave: one row per version and extractor.
+
+    row holds article_id, version_number, extractor, stored_extractor, text_hash, differs,
+    drift_only, error and checked_at.
+    """
+    columns = ("article_id", "version_number", "extractor", "stored_extractor", "text_hash", "differs",
+               "drift_only", "error", "checked_at")
+    values = {**row, "checked_at": to_iso(row["checked_at"]) if isinstance(row["checked_at"], datetime)
+              else row["checked_at"], "differs": int(row["differs"]), "drift_only": int(row["drift_only"])}
+    with db.atomic():
+        db.execute(
+            f"INSERT INTO reextractions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            "ON CONFLICT(article_id, version_number, extractor) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in columns[3:]),
+            [values[c] for c in columns])
+
+
+def mark_extractor_drift(db: Database, article_id: int, to_number: int) -> None:
+    """Flag the diff leading to this version as extractor drift: its changes are not newsroom edits."""
+    with db.atomic():
+        db.execute("UPDATE diffs SET extractor_drift = 1 WHERE article_id = ? AND to_number = ?",
+                   [article_id, to_number])
 
 
 def get_blob(db: Database, blob_hash: str) -> bytes:

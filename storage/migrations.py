@@ -76,4 +76,24 @@ def _alert_delivery(db: Database) -> None:
     db["changes"].create_index(["article_id", "detected_at"], index_name="idx_changes_article_detected")
 
 
-MIGRATIONS = [(1, "initial schema", _initial), (4, "alert delivery state, figure change details", _alert_delivery)]
+def _trustworthy_diffs(db: Database) -> None:
+    # Issue 4: whether a diff was disclosed, versions' update banners, texts held as suspect,
+    # and re-extractions of stored pages by a newer extractor.
+    db["versions"].add_column("banner", str)
+    db["diffs"].add_column("disclosed", int)
+    db["diffs"].add_column("disclosures", str)
+    db["diffs"].add_column("extractor_drift", int, not_null_default=0)
+    db["articles"].add_column("suspect_hash", str)
+    db["articles"].add_column("suspect_at", str)
+    db["reextractions"].create({
+        "id": int, "article_id": int, "version_number": int, "extractor": str, "stored_extractor": str,
+        "text_hash": str, "differs": int, "drift_only": int, "error": str, "checked_at": str,
+    }, pk="id", foreign_keys=[("article_id", "articles", "id")])
+    db["reextractions"].create_index(["article_id", "version_number", "extractor"], unique=True)
+
+
+MIGRATIONS = [
+    (1, "initial schema", _initial),
+    (3, "disclosure, banners, suspect texts, re-extractions", _trustworthy_diffs),
+    (4, "alert delivery state, figure change details", _alert_delivery),
+]

@@ -330,7 +330,52 @@ def test_diff_json(runner, tracked):
     assert "".join(text for op, text in record["ops"] if op <= 0) == old_text
     assert "".join(text for op, text in record["ops"] if op >= 0) == new_text
     kinds = {c["kind"] for c in record["changes"]}
-    assert kinds == {"headline", "figure"}
+    assert kinds == {"headline", "modified", "figure"}
+
+
+def test_diff_html_is_a_page_with_inline_and_side_by_side_views(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "diff", url, "--format", "html", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("<!DOCTYPE html>")
+    assert "<del>12</del><ins>19</ins>" in result.stdout
+    assert 'id="inline"' in result.stdout and 'id="side-by-side"' in result.stdout
+    assert '<p class="disclosed">disclosed: update banner: Updated 11 March 2025, 09:15 UTC' in result.stdout
+
+
+def test_diff_in_the_terminal_format_tells_a_disclosed_edit(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "diff", url, "--config", config)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{url}  v1 → v2\n")
+    assert "disclosed: update banner" in result.stdout and "dateModified" in result.stdout
+    assert "[-12-]{+19+}" in result.stdout  # CliRunner is no terminal: plain markers
+
+
+def test_diff_of_a_version_that_does_not_exist_names_it(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "diff", url, "--from", "1", "--to", "9", "--config", config)
+
+    assert result.exit_code == 1
+    assert "no version 9" in result.output
+
+
+def test_reextract_reads_every_stored_page_again(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "reextract", "--config", config)
+
+    assert result.exit_code == 0, result.output
+    *per_version, summary = result.stdout.splitlines()
+    assert f"{url}  v2  same" in per_version and all(line.endswith("  same") for line in per_version)
+    assert summary == f"{len(per_version)} version(s) read again: 0 read differently, 0 flagged as extractor drift, 0 failed"
+    records = json_lines(invoke(runner, "reextract", url, "--json", "--config", config).stdout)
+    assert [(r["number"], r["status"], r["drift_only"]) for r in records] == [(1, "same", False), (2, "same", False)]
 
 
 def test_diff_of_an_article_with_one_version_fails_cleanly(runner, tracked, newsroom):
@@ -366,6 +411,7 @@ def test_changes_as_text_lists_every_kind(runner, tracked):
     assert result.exit_code == 0, result.output
     assert "headline:" in result.stdout and "figure:" in result.stdout
     assert url in result.stdout
+    assert "[stealth]" not in result.stdout  # every demo revision moves its dateModified and banner
 
 
 def alerting_config(tmp_path, newsroom, url_credentials=""):
@@ -422,12 +468,12 @@ def test_feed_is_atom_with_an_entry_per_changed_version(runner, tracked, tmp_pat
     assert parsed.version == "atom10"
     assert parsed.feed.title == "Redline: detected changes"
     flood = [e for e in parsed.entries if e.link == url]
-    assert len(flood) == 1  # the headline and the figure change of one version, together
+    assert len(flood) == 1  # the headline, date and figure changes of one version, together
     entry = flood[0]
     assert entry.id == f"{url}#redline-v2"
     assert entry.title.startswith("Meridian River flood kills at least 19 in Harlow Bay: headline:")
     assert "figure: at least 12 → at least 19 (people killed)" in entry.summary
-    assert {t.term for t in entry.tags} == {"headline", "figure"}
+    assert {t.term for t in entry.tags} == {"headline", "modified", "figure"}
     assert len({e.id for e in parsed.entries}) == len(parsed.entries)
 
 

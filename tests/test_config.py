@@ -291,6 +291,32 @@ def test_bad_regex_in_diff_ignore(tmp_path):
     assert "regular expression" in str(error)
 
 
+def test_walls_shrink_and_a_source_s_own_ignore_patterns(tmp_path):
+    settings = load_settings(write(tmp_path, (
+        '[diff]\nwalls = ["Courier Plus: log in"]\nshrink = 0.3\n\n'
+        '[[sources]]\nname = "wire"\nkind = "rss"\nurl = "https://x.example/f"\nignore = "^Deals:"\n')))
+    assert (settings.diff.walls, settings.diff.shrink) == (("Courier Plus: log in",), 0.3)
+    assert settings.source("wire").ignore == ("^Deals:",)
+    assert (settings_from_dict({}).diff.shrink, settings_from_dict({}).diff.walls) == (0.5, ())
+
+
+@pytest.mark.parametrize("text, key, expected", [
+    ('[diff]\nwalls = ["(unclosed"]\n', "diff.walls", "regular expression"),
+    ('[diff]\nshrink = 1.5\n', "diff.shrink", "up to (not including) 1"),
+    ('[[sources]]\nname = "a"\nkind = "rss"\nurl = "https://x.example/f"\nignore = ["[z-a]"]\n',
+     "sources[0].ignore", "regular expression"),
+])
+def test_bad_walls_shrink_or_source_ignore_name_the_key(tmp_path, text, key, expected):
+    error = config_error(tmp_path, text)
+    assert error.key == key and expected in str(error)
+
+
+def test_alert_rules_accept_the_new_change_kinds(tmp_path):
+    settings = load_settings(write(tmp_path, (
+        '[[alerts]]\nname = "r"\nurls = ["json://h/x"]\nkinds = ["quote", "published", "modified"]\n')))
+    assert settings.alerts[0].kinds == ("quote", "published", "modified")
+
+
 def test_invalid_toml(tmp_path):
     error = config_error(tmp_path, '[network\nallow_private = true\n')
     assert error.key is None

@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from demo.newsroom import load_stories
-from pipeline.diff import align_sentences, compare_versions, diff_words, split_sentences, tokenize
+from pipeline.diff import (align_sentences, compare_pages, compare_versions, diff_words, find_quotes,
+                           find_stealth_edit, split_sentences, tokenize)
 from pipeline.extract import normalize_text
+from pipeline.models import Extracted
 
 FLOOD_OLD = ("Rescuers said that at least 12 people were killed when the river burst its banks. "
              "The county said 300 homes had been destroyed.\n"
@@ -140,13 +142,13 @@ def test_split_sentences_of_empty_text_is_empty():
 
 def assert_covers_every_sentence_once(alignment, old, new):
     """Each old sentence appears exactly once as old, each new sentence once as new, with the right text."""
-    assert sorted(s.old_index for s in alignment if s.old_index is not None) == list(range(len(old)))
-    assert sorted(s.new_index for s in alignment if s.new_index is not None) == list(range(len(new)))
+    assert sorted(i for s in alignment for i in s.old_indices) == list(range(len(old)))
+    assert sorted(j for s in alignment for j in s.new_indices) == list(range(len(new)))
     for s in alignment:
-        if s.old_index is not None:
-            assert s.old == old[s.old_index]
-        if s.new_index is not None:
-            assert s.new == new[s.new_index]
+        assert s.old == (" ".join(old[i] for i in s.old_indices) if s.old_indices else None)
+        assert s.new == (" ".join(new[j] for j in s.new_indices) if s.new_indices else None)
+        if len(s.old_indices) > 1 or len(s.new_indices) > 1:
+            assert s.op == "edited"  # only an edited sentence splits or merges
 
 
 def test_align_sentences_unchanged_texts():
@@ -400,7 +402,7 @@ def test_property_alignment_covers_every_sentence_once(old_text, new_text):
     alignment = align_sentences(old, new)
 
     assert_covers_every_sentence_once(alignment, old, new)
-    assert len(alignment) == len(old) + len(new) - sum(s.old is not None and s.new is not None for s in alignment)
+    assert sum(len(s.old_indices) + len(s.new_indices) for s in alignment) == len(old) + len(new)
 
 
 @PROPERTY_SETTINGS
@@ -412,4 +414,383 @@ def test_property_compare_versions_stats_match_the_alignment(old_text, new_text)
     assert rebuild(diff.ops, 1) == new_text
     assert diff.stats["figures_changed"] == sum(c.kind == "figure" for c in diff.changes)
     assert diff.stats["sentences_deleted"] == sum(c.kind == "sentence_removed" for c in diff.changes)
-    assert diff.stats["sentences_added"] == sum(c.kind in ("sentence_added", "correction") for c in diff.changes)
+    # Sentences of a new notice are told by one correction change, so added sentences may outnumber changes.
+    assert diff.stats["sentences_added"] >= sum(c.kind == "sentence_added" for c in diff.changes)
+
+
+# --------------------------------------------------------------------------- news prose: more sentence splitting
+
+
+@pytest.mark.parametrize(("text", "sentences"), [
+    # Datelines stay with their sentence.
+    ("WASHINGTON (AP) - The Senate voted 51-49 on Tuesday. The bill now goes to the House.",
+     ["WASHINGTON (AP) - The Senate voted 51-49 on Tuesday.", "The bill now goes to the House."]),
+    ("HARLOW BAY, Calif. - Rescuers worked through the night. Nine people were found.",
+     ["HARLOW BAY, Calif. - Rescuers worked through the night.", "Nine people were found."]),
+    # Months and "No." before a number are abbreviations; "no." before a capital ends a sentence.
+    ("The vote is on Jan. 6 in Room No. 5 of the hall. It is open.",
+     ["The vote is on Jan. 6 in Room No. 5 of the hall.", "It is open."]),
+    ("The answer was no. Then the talks ended.", ["The answer was no.", "Then the talks ended."]),
+    # Times: "p.m." ends a sentence before a capitalised word, but not before a time zone.
+    ("The polls closed at 8 p.m. Officials began counting.", ["The polls closed at 8 p.m.", "Officials began counting."]),
+    ("The polls closed at 8 p.m. ET on Tuesday. Counting began.",
+     ["The polls closed at 8 p.m. ET on Tuesday.", "Counting began."]),
+    # Titles, ranks and country abbreviations before a name do not end a sentence.
+    ("The U.S. Army and Lt. Gen. Ruiz agreed. Prof. Ito did not.",
+     ["The U.S. Army and Lt. Gen. Ruiz agreed.", "Prof. Ito did not."]),
+    ("She fell ill. Doctors were called.", ["She fell ill.", "Doctors were called."]),
+    # Quotes: a sentence may end inside them, and a quotation may run over two sentences.
+    ('"We will rebuild. We always do," she said. The crowd cheered.',
+     ['"We will rebuild.', 'We always do," she said.', "The crowd cheered."]),
+    ('"Is it over?" she asked. Nobody answered.', ['"Is it over?" she asked.', "Nobody answered."]),
+    # Numbers with full stops, ellipses, and a sentence that starts with a number.
+    ("Output grew 3.5 percent. 12 firms closed.", ["Output grew 3.5 percent.", "12 firms closed."]),
+    ("He paused... Then he went on.", ["He paused...", "Then he went on."]),
+    # Chinese and Japanese sentences end at their own full stops, with no space after.
+    ("地震が発生した。津波注意報が出された。", ["地震が発生した。", "津波注意報が出された。"]),
+])
+def test_split_sentences_in_news_prose(text, sentences):
+    assert split_sentences(text) == sentences
+
+
+def test_tokenize_gives_each_chinese_or_japanese_character_its_own_token():
+    assert tokenize("東京都 40,000人") == ["東", "京", "都", " ", "40,000", "人"]
+
+
+def test_diff_words_of_japanese_text_changes_only_the_changed_characters():
+    ops = diff_words("死者は12人に上った。", "死者は19人に上った。")
+
+    assert [t for op, t in ops if op == -1] == ["12"] and [t for op, t in ops if op == 1] == ["19"]
+
+
+# --------------------------------------------------------------------------- alignment: each sentence operation
+
+
+def the_op(alignment, name):
+    found, = ops_of(alignment, name)
+    return found
+
+
+def test_alignment_of_a_sentence_split_in_two():
+    old = ["The council approved the budget on Tuesday, and the mayor said taxes would not rise.",
+           "Schools reopen next week."]
+    new = ["The council approved the budget on Tuesday.", "The mayor said taxes would not rise.",
+           "Schools reopen next week."]
+
+    alignment = align_sentences(old, new)
+
+    assert_covers_every_sentence_once(alignment, old, new)
+    split = the_op(alignment, "edited")
+    assert (split.old_indices, split.new_indices, split.shape) == ((0,), (0, 1), "split")
+    assert rebuild(split.ops, -1) == old[0] and rebuild(split.ops, 1) == " ".join(new[:2])
+    assert not ops_of(alignment, "added") and not ops_of(alignment, "deleted")
+
+
+def test_alignment_of_two_sentences_merged_into_one():
+    old = ["Rescuers found nine people.", "All of them were taken to hospital in Harlow Bay.", "Roads stay closed."]
+    new = ["Rescuers found nine people, all of whom were taken to hospital in Harlow Bay.", "Roads stay closed."]
+
+    alignment = align_sentences(old, new)
+
+    assert_covers_every_sentence_once(alignment, old, new)
+    merged = the_op(alignment, "edited")
+    assert (merged.old_indices, merged.new_indices, merged.shape) == ((0, 1), (0,), "merged")
+    assert not ops_of(alignment, "added") and not ops_of(alignment, "deleted")
+
+
+def test_alignment_does_not_take_an_unrelated_new_neighbour_for_half_a_split():
+    old = ["The council approved the budget on Tuesday after a long debate."]
+    new = ["The council approved the budget on Tuesday after a short debate.", "Forecasters expect snow."]
+
+    alignment = align_sentences(old, new)
+
+    assert the_op(alignment, "edited").shape == "one"
+    assert the_op(alignment, "added").new == "Forecasters expect snow."
+
+
+def test_alignment_of_a_moved_and_an_unchanged_sentence():
+    old = ["First point.", "Second point here.", "Third point there."]
+    new = ["Third point there.", "First point.", "Second point here."]
+
+    alignment = align_sentences(old, new)
+
+    assert [s.op for s in alignment] == ["moved", "unchanged", "unchanged"]
+
+
+def test_alignment_carries_the_word_diff_of_an_edited_sentence():
+    alignment = align_sentences(["At least 12 people were killed in the flood."],
+                                ["At least 19 people were killed in the flood."])
+
+    edited = the_op(alignment, "edited")
+    assert (-1, "12") in edited.ops and (1, "19") in edited.ops
+    assert all(not s.ops for s in alignment if s.op != "edited")
+
+
+def test_alignment_pairs_repeated_similar_sentences_in_order():
+    old = ["Crews closed Route 9 at noon.", "Crews closed Route 12 at noon."]
+    new = ["Crews closed Route 9 at 1 pm.", "Crews closed Route 12 at 1 pm."]
+
+    alignment = align_sentences(old, new)
+
+    assert [(s.old_index, s.new_index) for s in alignment] == [(0, 0), (1, 1)]
+
+
+# --------------------------------------------------------------------------- each change kind
+
+
+def page(text=FLOOD_OLD, **metadata):
+    return Extracted(text=text, **metadata)
+
+
+def kinds(diff):
+    return [c.kind for c in diff.changes]
+
+
+def test_compare_pages_reports_published_and_modified_dates():
+    diff = compare_pages(page(published="2025-03-11T05:42:00+00:00", modified="2025-03-11T05:42:00+00:00"),
+                         page(published="2025-03-10T05:42:00+00:00", modified="2025-03-11T09:15:00+00:00"))
+
+    assert [(c.kind, c.before, c.after) for c in diff.changes] == [
+        ("published", "2025-03-11T05:42:00+00:00", "2025-03-10T05:42:00+00:00"),
+        ("modified", "2025-03-11T05:42:00+00:00", "2025-03-11T09:15:00+00:00"),
+    ]
+
+
+def test_compare_pages_ignores_a_date_the_page_stopped_or_started_giving():
+    diff = compare_pages(page(modified="2025-03-11T05:42:00+00:00"), page(modified=None))
+
+    assert diff.changes == ()
+
+
+def test_compare_pages_reports_an_edited_correction_notice():
+    old = FLOOD_OLD + "\nCorrection: An earlier version of this story gave the wrong day."
+    new = FLOOD_OLD + "\nCorrection: An earlier version of this story gave the wrong day and the wrong toll."
+
+    correction, = compare_pages(page(old), page(new)).changes
+
+    assert correction.kind == "correction"
+    assert (correction.before, correction.after) == (old.split("\n")[-1], new.split("\n")[-1])
+
+
+def test_a_notice_of_two_sentences_is_one_correction_change():
+    notice = "Correction: An earlier version of this story gave the wrong toll. It is 19, not 12."
+
+    diff = compare_pages(page(), page(FLOOD_OLD + "\n" + notice))
+
+    assert [(c.kind, c.before, c.after) for c in diff.changes] == [("correction", None, notice)]
+    assert diff.stats["sentences_added"] == 2
+
+
+def test_a_notice_inside_a_paragraph_is_only_its_own_sentence():
+    paragraph = "The mayor spoke to reporters on Tuesday. This story has been updated to add her remarks."
+
+    diff = compare_pages(page(), page(FLOOD_OLD + "\n" + paragraph))
+
+    assert [(c.kind, c.after) for c in diff.changes] == [
+        ("correction", "This story has been updated to add her remarks."),
+        ("sentence_added", "The mayor spoke to reporters on Tuesday.")]
+
+
+def test_a_removed_notice_is_a_removed_sentence():
+    notice = "\nCorrection: An earlier version of this story gave the wrong day."
+
+    diff = compare_pages(page(FLOOD_OLD + notice), page())
+
+    assert [(c.kind, c.before) for c in diff.changes] == [("sentence_removed", notice.strip())]
+
+
+def test_compare_pages_reports_a_changed_quote():
+    old = '"We have never seen the river move this fast," said Deputy Fire Chief Anita Osei.'
+    new = '"We have never seen the river rise this fast," said Deputy Fire Chief Anita Osei.'
+
+    quote, = compare_pages(page(old), page(new)).changes
+
+    assert (quote.kind, quote.before, quote.after) == (
+        "quote", "We have never seen the river move this fast,", "We have never seen the river rise this fast,")
+    assert quote.context == new
+
+
+def test_compare_pages_reports_a_quote_added_to_a_sentence():
+    old = "The mayor thanked the volunteers on Tuesday."
+    new = 'The mayor thanked the volunteers on Tuesday, calling them "the best of Harlow Bay".'
+
+    assert [(c.kind, c.before, c.after) for c in compare_pages(page(old), page(new)).changes] == [
+        ("quote", None, "the best of Harlow Bay")]
+
+
+def test_compare_pages_does_not_report_a_quote_whose_words_stayed_the_same():
+    old = 'She said "we will rebuild." The crowd cheered loudly on Tuesday.'
+    new = 'She said "we will rebuild," and the crowd cheered loudly on Tuesday.'
+
+    assert "quote" not in kinds(compare_pages(page(old), page(new)))
+
+
+def test_compare_pages_reports_a_british_single_quoted_quote():
+    old = "'We have done all we can,' the minister told reporters on Tuesday."
+    new = "'We have done everything we could,' the minister told reporters on Tuesday."
+
+    quote, = compare_pages(page(old), page(new)).changes
+
+    assert (quote.before, quote.after) == ("We have done all we can,", "We have done everything we could,")
+
+
+def test_find_quotes_keeps_apostrophes_out_of_quotes():
+    assert find_quotes("It's the council's plan, isn't it?") == []
+
+
+def test_compare_pages_reports_figures_in_a_sentence_that_split():
+    old = "At least 12 people were killed, and 300 homes were destroyed in the flood."
+    new = "At least 19 people were killed. In all, 300 homes were destroyed in the flood."
+
+    diff = compare_pages(page(old), page(new))
+
+    assert [(c.kind, c.before, c.after) for c in diff.changes] == [("figure", "At least 12", "At least 19")]
+    assert diff.stats["sentences_split"] == 1
+
+
+# --------------------------------------------------------------------------- disclosed or stealth
+
+
+def test_an_edit_without_notice_banner_or_newer_date_is_stealth():
+    diff = compare_pages(page(modified="2025-03-11T05:42:00+00:00"),
+                         page(FLOOD_NEW, modified="2025-03-11T05:42:00+00:00"))
+
+    assert (diff.disclosed, diff.disclosures) == (False, ())
+
+
+def test_a_new_notice_discloses_the_edit():
+    diff = compare_pages(page(), page(FLOOD_NEW + "\nThis story has been updated with the latest toll."))
+
+    assert diff.disclosed
+    assert diff.disclosures == ("notice: This story has been updated with the latest toll.",)
+
+
+def test_a_notice_already_there_does_not_disclose_a_later_edit():
+    notice = "\nCorrection: An earlier version of this story gave the wrong day."
+
+    assert not compare_pages(page(FLOOD_OLD + notice), page(FLOOD_NEW + notice)).disclosed
+
+
+def test_a_later_date_modified_discloses_the_edit():
+    diff = compare_pages(page(modified="2025-03-11T05:42:00+00:00"),
+                         page(FLOOD_NEW, modified="2025-03-11T09:15:00+00:00"))
+
+    assert diff.disclosures == ("dateModified: 2025-03-11T05:42:00+00:00 -> 2025-03-11T09:15:00+00:00",)
+
+
+def test_a_date_modified_newer_than_the_publication_discloses_when_there_was_none_before():
+    diff = compare_pages(page(published="2025-03-11T05:42:00+00:00"),
+                         page(FLOOD_NEW, published="2025-03-11T05:42:00+00:00", modified="2025-03-11T09:15:00Z"))
+
+    assert diff.disclosed
+
+
+def test_a_new_update_banner_discloses_the_edit_but_a_relative_one_ticking_on_does_not():
+    assert compare_pages(page(banner="Updated 11 March 2025, 05:42 UTC"),
+                         page(FLOOD_NEW, banner="Updated 11 March 2025, 09:15 UTC")).disclosures == (
+        "update banner: Updated 11 March 2025, 09:15 UTC",)
+    assert compare_pages(page(), page(FLOOD_NEW, banner="Updated 5 minutes ago")).disclosed
+    assert not compare_pages(page(banner="Updated 2 hours ago"), page(FLOOD_NEW, banner="Updated 3 hours ago")).disclosed
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_stats_count_words_edited_and_moved_and_sentences_split_and_merged():
+    old = ("The storm reached the coast overnight.\nPower failed across the valley.\n"
+           "The council approved the budget on Tuesday, and the mayor said taxes would not rise.\n"
+           "Rescuers found nine people.\nAll of them were taken to hospital in Harlow Bay.\n"
+           "Schools reopen next week.")
+    new = ("Schools reopen next week.\n"
+           "The storm reached the coast overnight.\nPower failed across the valley.\n"
+           "The council approved the budget on Tuesday. The mayor said taxes would not rise.\n"
+           "Rescuers found nine people, all of whom were taken to hospital in Harlow Bay.")
+
+    stats = compare_pages(page(old), page(new)).stats
+
+    assert (stats["sentences_split"], stats["sentences_merged"], stats["sentences_moved"]) == (1, 1, 1)
+    assert stats["words_moved"] == 4
+    assert stats["sentences_edited"] == 2 and stats["sentences_unchanged"] == 2
+
+
+def test_stats_words_edited_counts_replaced_words_only():
+    stats = compare_versions("The council approved the plan.", "The council rejected the plan today.").stats
+
+    assert (stats["words_edited"], stats["words_removed"], stats["words_added"]) == (1, 1, 2)
+
+
+# --------------------------------------------------------------------------- more properties
+
+SENTENCES = st.lists(st.sampled_from(["the", "toll", "rose", "to", "40,000", "people", "river", "said", "U.S.",
+                                      "Dr.", "1.5", "\"quoted\"", "it's", "flood", "mayor", "on", "Tuesday"]),
+                     min_size=1, max_size=8).map(lambda words: "Report " + " ".join(words) + ".")
+PARAGRAPHS = st.lists(st.lists(SENTENCES, min_size=1, max_size=3).map(" ".join), min_size=2, max_size=7, unique=True)
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS)
+def test_property_comparing_a_page_with_itself_finds_nothing(text):
+    diff = compare_pages(page(text), page(text))
+
+    assert diff.changes == ()
+    assert all(op == 0 for op, _ in diff.ops)
+    assert all(s.op == "unchanged" for s in diff.sentences)
+    assert not diff.disclosed
+    assert all(diff.stats[k] == 0 for k in diff.stats if k != "sentences_unchanged")
+
+
+@PROPERTY_SETTINGS
+@given(PARAGRAPHS.flatmap(lambda paragraphs: st.tuples(st.just(paragraphs), st.permutations(paragraphs))))
+def test_property_reordered_paragraphs_are_moved_never_added_or_deleted(paragraphs):
+    old_paragraphs, new_paragraphs = paragraphs
+    old, new = "\n".join(old_paragraphs), "\n".join(new_paragraphs)
+
+    diff = compare_pages(page(old), page(new))
+
+    assert {s.op for s in diff.sentences} <= {"unchanged", "moved"}
+    assert diff.changes == ()
+    assert_covers_every_sentence_once(list(diff.sentences), split_sentences(old), split_sentences(new))
+    if old != new:
+        assert diff.stats["sentences_moved"] > 0
+
+
+@PROPERTY_SETTINGS
+@given(TEXTS, TEXTS)
+def test_property_each_edited_sentence_carries_a_word_diff_that_rebuilds_it(old_text, new_text):
+    for sentence in align_sentences(split_sentences(old_text), split_sentences(new_text)):
+        if sentence.op == "edited":
+            assert rebuild(sentence.ops, -1) == sentence.old
+            assert rebuild(sentence.ops, 1) == sentence.new
+        else:
+            assert sentence.ops == ()
+        if sentence.op in ("unchanged", "moved"):
+            assert sentence.old == sentence.new
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(SENTENCES, min_size=1, max_size=12), st.data())
+def test_property_editing_some_sentences_keeps_the_rest_unchanged_or_moved(sentences, data):
+    old = "\n".join(sentences)
+    edited = data.draw(st.sets(st.integers(0, len(sentences) - 1)))
+    new = "\n".join(s.replace("Report", "Reported") if k in edited else s for k, s in enumerate(sentences))
+
+    diff = compare_pages(page(old), page(new))
+
+    assert_covers_every_sentence_once(list(diff.sentences), split_sentences(old), split_sentences(new))
+    assert not {s.op for s in diff.sentences} & {"added", "deleted"}
+
+
+def test_find_stealth_edit_sums_up_an_undisclosed_edit():
+    stealth = find_stealth_edit(compare_pages(page(title="Flood kills 12"),
+                                              page(FLOOD_NEW + "\nRoads reopened on Friday.", title="Flood kills 19")))
+
+    assert (stealth.kind, stealth.before) == ("stealth_edit", None)
+    assert stealth.after == "changed without notice: headline, 1 sentence(s) edited, 1 sentence(s) added"
+    assert stealth.context == FLOOD_NEW.split("\n")[0].split(". ")[0] + "."
+
+
+def test_find_stealth_edit_is_none_for_a_disclosed_edit_or_a_move():
+    disclosed = compare_pages(page(), page(FLOOD_NEW + "\nThis story has been updated."))
+    moved = compare_pages(page("One is here.\nTwo is there."), page("Two is there.\nOne is here."))
+
+    assert find_stealth_edit(disclosed) is None and find_stealth_edit(moved) is None

@@ -8,9 +8,13 @@ from datetime import datetime
 import pytest
 
 from demo.newsroom import load_stories, render_article
-from pipeline.errors import ExtractionError
+from pipeline.errors import ExtractionError, WallError
 from pipeline.extract import (
+    EXTRACTOR,
     MIN_WORDS,
+    clean_text,
+    count_words,
+    describe_extractor,
     ensure_html,
     extract_article,
     find_notices,
@@ -336,3 +340,214 @@ def test_hash_text_is_a_sha256_hex_digest():
 
     assert len(digest) == 64
     assert int(digest, 16) >= 0
+
+
+# --------------------------------------------------------------------------- news bodies: headings kept, widgets dropped
+
+BODY = ("Rescuers said on Tuesday that at least 12 people were killed when the Meridian River burst its banks "
+        "overnight and swept through low-lying neighbourhoods of this coastal town.",
+        "Emergency crews in boats pulled dozens of residents from rooftops as the water rose by more than two "
+        "metres in under an hour, the county fire service said.",
+        "The county emergency management office said 300 homes had been destroyed and hundreds more damaged.")
+
+
+def news_page(*body: str, head: str = "", before: str = "", after: str = "", title="Flood kills 12") -> str:
+    """A plain article page: title, the given body HTML, and whatever sits before or after the article."""
+    paragraphs = "\n".join(body or (f"<p>{p}</p>" for p in BODY))
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>{head}</head>"
+            f"<body><header><nav><a href='/'>Home</a></nav></header><main>{before}"
+            f"<article><h1>{title}</h1>{paragraphs}</article>{after}</main>"
+            "<footer><p>All rights reserved.</p></footer></body></html>")
+
+
+def test_extract_article_keeps_subheadings_and_paragraph_breaks():
+    html = news_page(f"<p>{BODY[0]}</p>", "<h2>Rescue under way</h2>", f"<p>{BODY[1]}</p>", f"<p>{BODY[2]}</p>")
+
+    page = extract_article(html, "http://127.0.0.1/flood")
+
+    assert page.text.split("\n") == [BODY[0], "Rescue under way", BODY[1], BODY[2]]
+
+
+def test_extract_article_drops_captions_share_bars_related_stories_and_newsletter_boxes():
+    html = news_page(
+        f"<p>{BODY[0]}</p>",
+        "<figure><img src='a.jpg' alt=''><figcaption>Residents wade through water on Tuesday. Photo 3 of 12"
+        "</figcaption></figure>",
+        f"<p>{BODY[1]}</p>",
+        "<div class='share-tools'><a href='#'>Facebook</a> <a href='#'>Email this story</a></div>",
+        f"<p>{BODY[2]}</p>",
+        "<div class='related-stories'><h3>More on the flood</h3><ul><li><a href='/a'>Wildfire season: how to "
+        "prepare a go-bag before the evacuation order comes</a></li></ul></div>",
+        "<div class='newsletter-signup'><p>Get the Morning Briefing in your inbox every weekday, free.</p></div>",
+    )
+
+    assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
+
+
+def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_widget():
+    # Real page (fundus OccupyDemocrats): the whole article sat inside "thb-post-share-container".
+    html = news_page("<div class='thb-post-share-container'>" + "".join(f"<p>{p}</p>" for p in BODY) + "</div>")
+
+    assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
+
+
+@pytest.mark.parametrize("line", [
+    "Advertisement", "ADVERTISEMENT", "Share this article", "Share on Facebook", "Related stories",
+    "Read more:", "Sign up for our newsletter and get the news in your inbox", "Reading time: 4 min",
+    "5 min read", "Photo: Maya Lindqvist", "3 of 12", "Follow The Courier on Google News for the latest updates.",
+    "Updated: March 3, 2025",
+])
+def test_strip_noise_drops_widget_boilerplate_lines(line):
+    assert strip_noise(f"The council met on Tuesday.\n{line}\nIt voted 5-4.") == "The council met on Tuesday.\nIt voted 5-4."
+
+
+@pytest.mark.parametrize("line", [
+    "Advertisement revenue fell 5% in March, the company said.",
+    "Share prices rose after the announcement.",
+    "Read more about the plan on the council's website, officials said.",
+    "The photo: a man on a roof, waving a red towel at the helicopter, went around the world.",
+])
+def test_strip_noise_keeps_sentences_that_merely_start_like_boilerplate(line):
+    assert strip_noise(f"First paragraph.\n{line}") == f"First paragraph.\n{line}"
+
+
+def test_clean_text_is_the_text_extract_article_keeps():
+    html, url = page_of("flood-toll", 2)
+
+    assert clean_text(html, url) == extract_article(html, url).text
+
+
+# --------------------------------------------------------------------------- dates, banners, extractor
+
+
+def test_extract_article_prefers_the_json_ld_article_dates_over_other_markup():
+    head = ('<meta property="article:modified_time" content="2025-03-11T07:00:00+00:00">'
+            '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [{"@type": "WebSite"},'
+            '{"@type": "WebPage", "datePublished": "2025-01-01T00:00:00Z", "dateModified": "2025-01-02T00:00:00Z"},'
+            '{"@type": ["NewsArticle"], "datePublished": "2025-03-11T05:42:00Z", '
+            '"dateModified": "2025-03-11T09:15:00+00:00"}]}</script>')
+
+    page = extract_article(news_page(head=head), "http://127.0.0.1/flood")
+
+    assert (page.published, page.modified) == ("2025-03-11T05:42:00+00:00", "2025-03-11T09:15:00+00:00")
+
+
+def test_extract_article_survives_broken_json_ld():
+    head = '<script type="application/ld+json">{"@type": "NewsArticle", "dateModified": </script>'
+
+    assert extract_article(news_page(head=head), "http://127.0.0.1/flood").text == "\n".join(BODY)
+
+
+def test_extract_article_finds_the_update_banner_of_the_demo_dateline():
+    assert extract_article(*page_of("flood-toll", 1)).banner == "Updated 11 March 2025, 09:15 UTC"
+    assert extract_article(*page_of("flood-toll", 0)).banner is None
+
+
+def test_extract_article_finds_a_banner_but_keeps_it_out_of_the_text():
+    html = news_page(f"<p>{BODY[0]}</p>", "<p class='stamp'>Updated 3:45 PM ET</p>", f"<p>{BODY[1]}</p>",
+                     f"<p>{BODY[2]}</p>")
+
+    page = extract_article(html, "http://127.0.0.1/flood")
+
+    assert page.banner == "Updated 3:45 PM ET"
+    assert page.text == "\n".join(BODY)
+
+
+def test_extract_article_ignores_update_times_of_other_stories_outside_the_article():
+    html = news_page(after="<aside><ul><li>Council vote (Updated 2 hours ago)</li></ul></aside>")
+
+    assert extract_article(html, "http://127.0.0.1/flood").banner is None
+
+
+def test_the_extractor_name_carries_a_fingerprint_of_the_ignore_patterns():
+    html, url = page_of("flood-toll")
+
+    assert extract_article(html, url).extractor == EXTRACTOR
+    with_ignore = extract_article(html, url, ignore=("^Sponsored",)).extractor
+    assert with_ignore.startswith(EXTRACTOR + "; ignore ")
+    assert with_ignore != describe_extractor(("^Advertorial",))
+    assert with_ignore == describe_extractor(("^Sponsored",))
+
+
+# --------------------------------------------------------------------------- walls
+
+
+@pytest.mark.parametrize(("title", "body", "kind"), [
+    ("Just a moment...", "<p>Checking if the site connection is secure</p>", "bot check"),
+    ("Access denied", "<p>Please enable JS and disable any ad blocker</p>", "bot check"),
+    ("Harlow Bay Courier", "<p>Please verify you are a human. Press and hold the button.</p>", "bot check"),
+    ("Before you continue", "<p>Before you continue to Google, we use cookies and data to deliver our services.</p>"
+     "<button>Accept all</button>", "consent wall"),
+])
+def test_extract_article_refuses_bot_checks_and_consent_walls(title, body, kind):
+    html = f"<html><head><title>{title}</title></head><body>{body}</body></html>"
+
+    with pytest.raises(WallError) as error:
+        extract_article(html, "http://127.0.0.1/flood")
+
+    assert kind in str(error.value) and "http://127.0.0.1/flood" in str(error.value)
+
+
+def test_extract_article_refuses_a_paywall_teaser():
+    html = news_page(f"<p>{BODY[0]}</p>", f"<p>{BODY[1]}</p>",
+                     "<p>You have 80% of this article left to read. Subscribe to continue reading.</p>")
+
+    with pytest.raises(WallError, match="paywall"):
+        extract_article(html, "http://127.0.0.1/flood")
+
+
+def test_extract_article_refuses_a_paywall_page_without_article_text():
+    html = news_page("<div class='wall'><p>This article is reserved for subscribers.</p></div>")
+
+    with pytest.raises(WallError, match="paywall"):
+        extract_article(html, "http://127.0.0.1/flood")
+
+
+def test_a_subscribe_banner_beside_a_full_article_is_not_a_wall():
+    # Real pages (fundus Postmedia sites) carry this banner next to the whole article.
+    html = news_page(before="<div class='promo'><p>THIS CONTENT IS RESERVED FOR SUBSCRIBERS</p></div>")
+
+    assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
+
+
+def test_extract_article_refuses_a_page_matching_a_configured_wall_pattern():
+    html = news_page(before="<div class='gate'>Courier Plus: log in to keep reading</div>")
+
+    with pytest.raises(WallError, match="Courier Plus"):
+        extract_article(html, "http://127.0.0.1/flood", walls=(r"Courier Plus: log in",))
+    assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
+
+
+def test_the_demo_pages_are_not_walls():
+    for slug, index in ALL_VERSIONS:
+        extract_article(*page_of(slug, index))
+
+
+# --------------------------------------------------------------------------- other scripts, more normalisation
+
+
+def test_extract_article_counts_japanese_characters_as_words():
+    body = ["<p>宮崎県で震度5弱の地震があり、高知県と宮崎県に津波注意報が出された。気象庁が発表した。</p>",
+            "<p>気象庁によると、震源は日向灘で、地震の規模を示すマグニチュードは6.9と推定される。</p>",
+            "<p>宮崎市では午後9時すぎから避難を呼びかけ、多くの住民が高台へ向かった。</p>"]
+
+    page = extract_article(news_page(*body, title="地震"), "http://127.0.0.1/jishin")
+
+    assert page.text.startswith("宮崎県で震度5弱")
+    assert count_words(page.text) >= MIN_WORDS
+
+
+def test_count_words_counts_numbers_and_words_not_punctuation():
+    assert count_words("At least 40,000 people - the U.S. said.") == 8  # U and S
+
+
+@pytest.mark.parametrize(("raw", "normal"), [
+    ("Wait\u2026 what?", "Wait... what?"),
+    ("\u00abNon,\u00bb dit-il. \u2039oui\u203a", "\"Non,\" dit-il. 'oui'"),
+    ("co\u00adoperate", "cooperate"),
+    ("2010\u20122020 \u2015 a decade", "2010-2020 - a decade"),
+    ("Tokyo\u3000Japan\u2002now", "Tokyo Japan now"),
+    ("\ufeffByte order mark", "Byte order mark"),
+])
+def test_normalize_text_handles_more_typography(raw, normal):
+    assert normalize_text(raw) == normal

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -16,6 +17,7 @@ from storage.migrations import MIGRATIONS
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 ALL_MIGRATIONS = [number for number, _, _ in MIGRATIONS]
 LEASE = 600.0
+ALL_MIGRATIONS = [number for number, _, _ in MIGRATIONS]
 
 
 # Helpers ----------------------------------------------------------------------------------
@@ -528,3 +530,67 @@ def test_named_parameters_bind_by_name(db):
     from storage.db import _one
 
     assert _one(db, "SELECT :a AS a, :b AS b", {"a": 1, "b": "two"}) == {"a": 1, "b": "two"}
+
+
+# Migration 3: disclosure, banners, suspects, re-extractions ---------------------------------
+
+def test_migration_3_adds_its_columns_and_table(db):
+    assert {"banner"} <= set(db["versions"].columns_dict)
+    assert {"disclosed", "disclosures", "extractor_drift"} <= set(db["diffs"].columns_dict)
+    assert {"suspect_hash", "suspect_at"} <= set(db["articles"].columns_dict)
+    assert "reextractions" in db.table_names()
+
+
+def test_record_version_stores_the_disclosure_and_the_banner(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1")
+    disclosed = Diff(ops=((0, "v"), (-1, "1"), (1, "2")), disclosed=True,
+                     disclosures=("notice: This story has been updated.",))
+    storage.record_version(db, dataclasses.replace(version(article_id, 2, "v2"), banner="Updated 9:15 AM ET"),
+                           b"<p>v2</p>", fetched(), {}, diff=disclosed)
+
+    diff = storage.get_diff(db, article_id, 2)
+    assert (diff["disclosed"], diff["disclosures"], diff["extractor_drift"]) == (
+        True, ["notice: This story has been updated."], False)
+    assert storage.get_version(db, article_id, 2).banner == "Updated 9:15 AM ET"
+
+
+def test_find_revert_needs_the_same_text_and_headline(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "A")
+    storage.record_version(db, version(article_id, 2, "A", title="Other headline"), b"x", fetched(), {})
+    assert storage.find_revert(db, article_id, "hash-A", "Headline") == 1
+    assert storage.find_revert(db, article_id, "hash-A", "Other headline") == 2
+    assert storage.find_revert(db, article_id, "hash-A", None) is None
+
+
+def test_a_diff_marked_as_extractor_drift_leaves_the_list_of_changes(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1")
+    store(db, article_id, 2, "v2", diff=figure_diff())
+    store(db, article_id, 3, "v3", diff=figure_diff("15", "19"))
+
+    storage.mark_extractor_drift(db, article_id, 2)
+
+    assert [(c["to_number"], c["kind"]) for c in storage.list_changes(db)] == [(3, "figure"), (3, "headline")]
+
+
+def test_record_reextraction_keeps_one_row_per_version_and_extractor(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1")
+    row = {"article_id": article_id, "version_number": 1, "extractor": "new", "stored_extractor": "old",
+           "text_hash": "h1", "differs": True, "drift_only": False, "error": None, "checked_at": NOW}
+    storage.record_reextraction(db, row)
+    storage.record_reextraction(db, {**row, "text_hash": "h2", "checked_at": NOW + timedelta(days=1)})
+    storage.record_reextraction(db, {**row, "extractor": "newer"})
+
+    stored = rows(db, "reextractions")
+    assert [(r["extractor"], r["text_hash"], r["differs"]) for r in stored] == [("new", "h2", 1), ("newer", "h1", 1)]
+    assert stored[0]["checked_at"] == to_iso(NOW + timedelta(days=1))
+
+
+def test_source_name(db):
+    source_id = add_source(db, "wire")
+    assert storage.source_name(db, source_id) == "wire"
+    assert storage.source_name(db, None) is None
+    assert storage.source_name(db, 999) is None
