@@ -44,11 +44,12 @@ def newsroom():
 
 @pytest.fixture
 def make_settings(tmp_path):
-    """Build Settings from a dict shaped like redline.toml, with a fresh database and private addresses allowed."""
+    """Build Settings from a dict shaped like redline.toml, with a fresh database, private addresses
+    allowed and no pause between requests to one host (the local servers need none)."""
 
     def build(**sections):
         sections.setdefault("database", {"path": str(tmp_path / "redline.db")})
-        sections.setdefault("network", {"allow_private": True})
+        sections.setdefault("network", {"allow_private": True, "host_delay": 0})
         return settings_from_dict(sections, tmp_path / "redline.toml")
 
     return build

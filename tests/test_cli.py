@@ -49,7 +49,7 @@ def write_config(tmp_path, feed_url: str, name: str = "redline.toml"):
     path = tmp_path / name
     path.write_text(
         '[database]\npath = "redline.db"\n\n'
-        "[network]\nallow_private = true\n\n"
+        "[network]\nallow_private = true\nhost_delay = 0\n\n"
         f'[[sources]]\nname = "newsroom"\nkind = "rss"\nurl = "{feed_url}"\n',
         encoding="utf-8",
     )
@@ -365,7 +365,7 @@ def test_run_json_summary(runner, tmp_path, newsroom):
 
     assert result.exit_code == 0, result.output
     summary, = json_lines(result.stdout)
-    assert summary["polls"] == [{"source": "newsroom", "status": 200, "new_articles": 6, "error": None}]
+    assert summary["polls"] == [{"source": "newsroom", "status": 200, "new_articles": 6, "changes": 0, "error": None}]
     assert summary["checks"]["new_version"] == 6
 
 

@@ -75,14 +75,15 @@ def test_a_failing_article_never_stops_its_batch(site, make_settings, story_page
     settings = track(site, make_settings, "/gone", "/pdf", "/empty", "/good", "/down")
     site.page("/down", "", status=503)
     counts = check_all(settings)
-    assert counts == {"gone": 1, "no_text": 2, "failed": 1, "new_version": 1, "changes": 0}
+    # The PDF is refused on its declared type, before its body is read: a failed fetch.
+    assert counts == {"gone": 1, "no_text": 1, "failed": 2, "new_version": 1, "changes": 1}
     db = storage.open_db(settings.database)
     by_url = {a.canonical_url.rsplit("/", 1)[1]: a for a in storage.list_articles(db)}
     assert by_url["gone"].status == "gone"
     assert "application/pdf" in by_url["pdf"].last_error
     assert "empty body" in by_url["empty"].last_error
     assert by_url["down"].consecutive_failures == 1 and by_url["down"].last_error == "HTTP 503"
-    assert storage.count_rows(db)["fetches"] == 1 + 5
+    assert storage.count_rows(db)["fetches"] == 1 + 1 + 5  # the list, robots.txt (once), the articles
 
 
 def test_a_new_text_makes_a_version_with_its_diff_and_changes(site, make_settings, story_pages):

@@ -116,7 +116,7 @@ def test_parse_atom_resolves_relative_links_against_the_feed_url():
         ("https://news.example.org/2026/bridge?id=7", "Bridge contract"),
         ("https://news.example.org/section/library-reopens", "Library reopens"),
     ]
-    assert entries[1].updated == "2026-11-01T09:00:00Z"
+    assert entries[1].updated == "2026-11-01T09:00:00.000+00:00"  # ISO UTC, as Redline stores times
 
 
 def test_entry_without_a_link_is_skipped():

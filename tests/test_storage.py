@@ -66,15 +66,15 @@ def rows(db, table: str) -> list[dict]:
 def test_migrate_is_idempotent(tmp_path):
     path = tmp_path / "redline.db"
     first = storage.open_db(path)
-    assert [row["id"] for row in rows(first, "migrations")] == [1]
+    assert [row["id"] for row in rows(first, "migrations")] == [1, 2]
     assert storage.migrate(first) == []
     again = storage.open_db(path)
     assert storage.migrate(again) == []
-    assert len(rows(again, "migrations")) == 1
+    assert len(rows(again, "migrations")) == 2
 
 
 def test_fresh_database_reports_its_migrations(tmp_path):
-    assert storage.migrate(Database(tmp_path / "bare.db")) == [1]
+    assert storage.migrate(Database(tmp_path / "bare.db")) == [1, 2]
 
 
 def test_wal_mode(db):
