@@ -128,15 +128,17 @@ def _plain_console():
 
 
 @cli.command()
-@click.option("--kind", help="Only changes of this kind (figure, headline, correction, ...).")
+@click.option("--kind", help="Only changes of this kind (figure, headline, correction, gone, ...).")
 @config_option
 @json_option
 def changes(kind, config_path, as_json):
     """Every detected change, oldest first."""
     _, db = _open(config_path)
     for change in storage.list_changes(db, kind=kind):
-        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  v{change['from_number']}→"
-                               f"v{change['to_number']}  {describe_change(change)}")
+        # A change seen in a feed or in a fetch (gone, redirected) belongs to no pair of versions.
+        where = (f"v{change['from_number']}→v{change['to_number']}" if change["from_number"] is not None
+                 else f"({change['origin']})")
+        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {where}  {describe_change(change)}")
 
 
 def _read_input(path: str) -> bytes:

@@ -316,9 +316,10 @@ def run_cycle(settings: Settings, now: datetime | None = None, everything: bool 
 
 
 def sum_counts(results: list[dict]) -> dict[str, int]:
-    """Add up the per-batch counts that check_batch returns."""
+    """Add up the counts that check_batch (or poll_source) returns; other values are left out."""
     totals: dict[str, int] = {}
     for counts in results:
         for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
+            if isinstance(value, int) and not isinstance(value, bool) and key != "status":
+                totals[key] = totals.get(key, 0) + value
     return totals

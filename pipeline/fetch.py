@@ -250,7 +250,7 @@ def _read_capped(response: httpx.Response, url: str, network: NetworkSettings, d
         raise FetchError(url, f"body of {declared} bytes is larger than network.max_bytes ({network.max_bytes} bytes)")
     decoder = _Decoder(response.headers.get("content-encoding"), url, network.max_bytes)
     chunks = []
-    for chunk in response.iter_raw(64 * 1024):
+    for chunk in response.iter_raw():  # pieces as they arrive: a chunk size would wait to fill it
         chunks.append(decoder.feed(chunk))
         if time.monotonic() > deadline:  # a server that trickles bytes never trips the read timeout
             raise FetchError(url, f"timed out: no complete response within network.total_timeout "

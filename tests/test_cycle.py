@@ -1,8 +1,6 @@
 """The stage functions against real local servers: what a check stores, and what it never loses."""
 
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -11,41 +9,6 @@ from demo.newsroom import load_stories, render_article
 from pipeline import cycle
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
-
-
-class Site:
-    """A tiny web site whose pages (status, content type, body) tests change at will."""
-
-    def __init__(self):
-        self.pages: dict[str, tuple[int, str, bytes]] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                status, kind, body = site.pages.get(self.path, (404, "text/plain", b"not found"))
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def page(self, path, body, status=200, kind="text/html; charset=utf-8"):
-        self.pages[path] = (status, kind, body.encode() if isinstance(body, str) else body)
-
-
-@pytest.fixture
-def site():
-    site = Site()
-    yield site
-    site.server.shutdown()
-    site.server.server_close()
 
 
 @pytest.fixture
