@@ -81,7 +81,8 @@ class Crawler:
             return _skipped(url, now, "robots", f"{url}: robots.txt of {origin} disallows it for {agent!r}")
         start = self._book_slot(db, origin, self._spacing(host if robots else None))
         with self._released(), self._slot(origin):
-            time.sleep(max(start - time.time(), 0.0))
+            if start > time.time():
+                time.sleep(start - time.time())
             fetched = fetch_url(self.client, url, self.network, now, **options)
         self._note_throttling(db, origin, host, fetched, now)
         return fetched

@@ -158,9 +158,12 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
                     local.db = storage.open_db(settings.database)
                 return _check_safely(local.db, crawler, settings, sources, article_id, now)
 
-        workers = max(1, min(settings.network.max_connections, len(article_ids)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:
-            outcomes = list(pool.map(check, article_ids))
+        workers = min(settings.network.max_connections, len(article_ids))
+        if workers <= 1:  # no thread to start, nothing to hand over
+            outcomes = [check(article_id) for article_id in article_ids]
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:
+                outcomes = list(pool.map(check, article_ids))
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

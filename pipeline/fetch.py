@@ -11,6 +11,7 @@ network.max_bytes in memory.
 from __future__ import annotations
 
 import codecs
+import functools
 import ipaddress
 import re
 import socket
@@ -166,12 +167,18 @@ class _RawStream(httpx.SyncByteStream):
         self._stream.close()
 
 
+@functools.cache
+def _ssl_context():
+    # Loading the CA bundle costs about 20 ms: once per process, not once per client.
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.BaseTransport):
     """An httpx transport over an httpcore pool whose every connection passes GuardedBackend."""
 
     def __init__(self, network: NetworkSettings):
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=network.max_connections,
+            ssl_context=_ssl_context(), max_connections=network.max_connections,
             keepalive_expiry=30.0, network_backend=GuardedBackend(network),
         )
 
@@ -368,6 +375,8 @@ def _result(response: httpx.Response, url: str, current: str, network: NetworkSe
     body = b""
     if read_body and not error and status != 304:
         body = _read_capped(response, current, network, deadline)
+    elif status == 304:
+        response.read()  # nothing to read, but it lets the connection go back to the pool
     return Fetched(
         url=url, final_url=current, status=status, at=now, elapsed_ms=_elapsed_ms(started), body=body,
         etag=response.headers.get("etag"), last_modified=response.headers.get("last-modified"),

@@ -12,7 +12,7 @@ import zlib
 from calendar import timegm
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import courlan
 import feedparser
@@ -44,6 +44,8 @@ _QUERY_WRAPPERS = {
 MAX_CHILD_SITEMAPS = 10  # newest children of a sitemap index read per poll
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
 _TAGS = re.compile(r"<[^>]*>")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""")
 
@@ -56,8 +58,9 @@ def _is_tracking(name: str) -> bool:
 
 
 def canonicalize_url(url: str) -> str:
-    """url with scheme, host, port, path encoding and punycode normalised (courlan), the fragment,
-    tracking parameters and a trailing slash dropped; ValueError if it cannot be read as a URL."""
+    """url with scheme, host and port normalised (courlan cleans feed debris and decodes punycode),
+    the path's escapes normalised, and the fragment, tracking parameters and a trailing slash
+    dropped; ValueError if it cannot be read as a URL."""
     parts = urlsplit(courlan.scrub_url(url.strip()))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -65,12 +68,21 @@ def canonicalize_url(url: str) -> str:
         host = f"[{host}]"  # an IPv6 literal keeps its brackets
     default_port = {"http": 80, "https": 443}.get(scheme)
     netloc = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
-    base = courlan.normalize_url(urlunsplit((scheme, netloc, parts.path, "", "")))
-    path = urlsplit(base).path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/")
+    netloc = urlsplit(courlan.normalize_url(urlunsplit((scheme, netloc, "", "", "")))).netloc
+    path = _normalise_path(parts.path)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
-    return urlunsplit((scheme, urlsplit(base).netloc, path, urlencode(query), ""))
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def _normalise_path(path: str) -> str:
+    # RFC 3986 normalisation only: what must be escaped is, escapes are upper-case, unreserved
+    # characters are not escaped. Reserved characters (& + @ ; …) stay as they are: a server
+    # need not treat "%26" as "&".
+    path = quote(path, safe="/:@!$&'()*+,;=%-._~")
+    path = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if chr(int(m.group(1), 16)) in _UNRESERVED
+                       else m.group(0).upper(), path)
+    path = re.sub(r"/{2,}", "/", path) or "/"
+    return path.rstrip("/") if len(path) > 1 and path.endswith("/") else path
 
 
 def unwrap_url(url: str) -> str:
@@ -227,6 +239,8 @@ def _inflate(body: bytes, location: str) -> bytes:
         data = inflater.decompress(body, MAX_SITEMAP_BYTES + 1)
     except zlib.error as exc:
         raise FeedError(location, f"corrupt gzipped sitemap ({exc})") from None
+    if not inflater.eof and len(data) <= MAX_SITEMAP_BYTES:
+        raise FeedError(location, "corrupt gzipped sitemap (it ends before its gzip stream does)")
     if len(data) > MAX_SITEMAP_BYTES:
         raise FeedError(location, f"sitemap larger than {MAX_SITEMAP_BYTES} bytes once decompressed")
     return data

@@ -35,7 +35,7 @@ from pipeline.config import settings_from_dict  # noqa: E402
 class Site:
     """A small web site on 127.0.0.1 whose pages tests change at will; it records what it is asked.
 
-    Each page is (status, headers, body). A page with an ETag answers a matching If-None-Match
+    Each page is (status, headers, body), found by path, else by path without its query. A page with an ETag answers a matching If-None-Match
     with 304. `delay` holds every response that long, so tests can see how many overlap.
     """
 
@@ -58,7 +58,9 @@ class Site:
                     site.most_in_flight = max(site.most_in_flight, site.in_flight)
                 try:
                     time.sleep(site.delay)
-                    status, headers, body = site.pages.get(self.path, (404, {"Content-Type": "text/plain"}, b"not found"))
+                    missing = (404, {"Content-Type": "text/plain"}, b"not found")
+                    # Like most sites, a page is the same whatever tracking query a link adds.
+                    status, headers, body = site.pages.get(self.path) or site.pages.get(self.path.split("?")[0], missing)
                     if headers.get("ETag") and self.headers.get("If-None-Match") == headers["ETag"]:
                         status, body = 304, b""
                     self.send_response(status)
