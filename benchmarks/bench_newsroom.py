@@ -215,7 +215,8 @@ def main(corpus: str | None = None) -> None:
             room.round(CHANGE_ROUNDS)
             outcome = {}
             wall, cpu = timed(lambda: outcome.update(check_everything(alone)))
-            rows.append(("nothing changed, max_connections = 1", wall, cpu, ARTICLES, room.stats()["requests"], outcome))
+            rows.append(("nothing changed, max_connections = 1", wall, cpu, ARTICLES, room.stats()["requests"],
+                         outcome))
         urls = [f"{room.url}/a/{i}/story" for i in range(ARTICLES)]
         room.round(CHANGE_ROUNDS)
         rows.append(("baseline: bare httpx GET", *timed(lambda: bare_gets(urls)), ARTICLES,

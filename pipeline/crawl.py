@@ -74,7 +74,8 @@ class Crawler:
         with self._lock(origin):
             host = self._host(db, origin, now, robots)
         if host.blocked_until and host.blocked_until > now:
-            return _skipped(url, now, "throttled", f"{origin} asked to be left alone until {to_iso(host.blocked_until)}",
+            return _skipped(url, now, "throttled",
+                            f"{origin} asked to be left alone until {to_iso(host.blocked_until)}",
                             (host.blocked_until - now).total_seconds())
         if robots and not host.rules.allows(url):
             agent = product_token(self.network.user_agent)

@@ -21,7 +21,7 @@ from pipeline.crawl import Crawler
 from pipeline.diff import compare_versions
 from pipeline.errors import ExtractionError, FeedError
 from pipeline.extract import ensure_html, extract_article, hash_text
-from pipeline.fetch import BINARY_TYPES, open_client
+from pipeline.fetch import BINARY_TYPES, decode_body, open_client
 from pipeline.models import Article, Change, CheckOutcome, Entry, Fetched, Version, from_iso, to_iso
 from pipeline.sources import (
     canonicalize_url, filter_entries, find_canonical_link, needs_resolving, parse_sitemap, read_source, story_url,
@@ -95,7 +95,9 @@ def _discover(db, crawler: Crawler, config: SourceSettings, fetched: Fetched, no
     return Discovered(filter_entries(entries, config.include, config.exclude), wrappers, "; ".join(errors) or None)
 
 
-def _resolve_wrappers(db, crawler: Crawler, config: SourceSettings, entries: list[Entry], now: datetime) -> dict[str, str]:
+def _resolve_wrappers(
+    db, crawler: Crawler, config: SourceSettings, entries: list[Entry], now: datetime
+) -> dict[str, str]:
     # A feedproxy or shortener link costs one request (no body read) the first time it is seen;
     # afterwards it is an alias of the story it led to.
     wrapped = [e for e in entries if needs_resolving(e.url)]
@@ -176,7 +178,9 @@ def _sources_by_id(db, settings: Settings) -> dict[int, SourceSettings]:
     return {id_: configured[name] for id_, name in storage.source_names_by_id(db).items() if name in configured}
 
 
-def _check_safely(db, crawler: Crawler, settings: Settings, sources: dict, article_id: int, now: datetime) -> CheckOutcome:
+def _check_safely(
+    db, crawler: Crawler, settings: Settings, sources: dict, article_id: int, now: datetime
+) -> CheckOutcome:
     try:
         article = storage.get_article(db, article_id)
         return check_article(db, crawler, settings, article, now, sources.get(article.source_id))
@@ -213,7 +217,9 @@ def check_article(
     checked["last_body_hash"] = body_hash
     try:
         ensure_html(fetched.body, fetched.content_type, fetched.final_url)
-        page = extract_article(fetched.body, fetched.final_url, settings.diff.ignore)
+        # The HTTP charset first (as browsers do): guessing from the bytes alone garbles e.g. ISO-8859-2.
+        html = decode_body(fetched.body, fetched.content_type)
+        page = extract_article(html, fetched.final_url, settings.diff.ignore)
     except ExtractionError as exc:
         checked["last_error"] = str(exc)
         storage.update_article(db, article.id, fetched, **checked, **_ladder_next(settings, article, now, False))
@@ -243,11 +249,18 @@ def check_article(
     return CheckOutcome(article.id, "new_version", version.number, len(diff.changes) if diff else 0)
 
 
-def _record_failure(db, settings: Settings, article: Article, fetched: Fetched, checked: dict, now: datetime) -> CheckOutcome:
+def _record_failure(
+    db, settings: Settings, article: Article, fetched: Fetched, checked: dict, now: datetime
+) -> CheckOutcome:
     outcome, values, changes = lifecycle.failure_state(article, fetched, now, settings.schedule)
-    storage.record_changes(db, article.id, changes, "fetch", now, alerts=alerts.match_rules(settings.alerts, changes),
-                           fetched=fetched, **checked, **values)
+    _record_event(db, settings, article, changes, now, fetched=fetched, **checked, **values)
     return CheckOutcome(article.id, outcome, changes=len(changes), error=fetched.error)
+
+
+def _record_event(db, settings: Settings, article: Article, changes: list[Change], now: datetime, **values) -> None:
+    # A change seen in a fetch rather than in a diff (gone, redirected, a new address), with its alerts.
+    storage.record_changes(db, article.id, changes, "fetch", now,
+                           alerts=alerts.match_rules(settings.alerts, tuple(changes)), **values)
 
 
 def _record_skip(db, settings: Settings, article: Article, fetched: Fetched, now: datetime) -> CheckOutcome:
@@ -270,14 +283,15 @@ def _settle_identity(db, settings: Settings, article: Article, fetched: Fetched,
         return None
     redirected = final != article.canonical_url
     owner = storage.owner_of(db, target)
-    owner_version = storage.latest_version(db, owner) if owner not in (None, article.id) else None
-    action = lifecycle.settle_identity(owner not in (None, article.id), redirected, previous and previous.text,
+    other = owner not in (None, article.id)
+    owner_version = storage.latest_version(db, owner) if other else None
+    action = lifecycle.settle_identity(other, redirected, previous and previous.text,
                                        owner_version and owner_version.text, page.text)
     if action == "adopt":
         owner = storage.claim_url(db, article.id, target, "redirect" if redirected else "canonical", now)
         if owner == article.id:
-            if previous:
-                storage.record_changes(db, article.id, [Change("url", article.canonical_url, target)], "fetch", now)
+            if previous:  # a story researchers already follow changed address
+                _record_event(db, settings, article, [Change("url", article.canonical_url, target)], now)
             return None
         action = "merge" if previous is None else "redirected"  # another check claimed it first
     if action == "merge":
@@ -286,8 +300,8 @@ def _settle_identity(db, settings: Settings, article: Article, fetched: Fetched,
         return CheckOutcome(article.id, "duplicate")
     if action == "redirected":
         changes = [Change("redirected", article.canonical_url, target, context=page.title)]
-        storage.record_changes(db, article.id, changes, "fetch", now, alerts=alerts.match_rules(settings.alerts, changes),
-                               fetched=fetched, **checked, status="redirected", next_check_at=None)
+        _record_event(db, settings, article, changes, now, fetched=fetched, **checked,
+                      status="redirected", next_check_at=None)
         return CheckOutcome(article.id, "redirected", changes=1)
     return None
 

@@ -272,7 +272,8 @@ def parse_sitemap(body: bytes, location: str) -> Sitemap:
         ordered = sorted((c for c in children if c[0]), key=lambda c: c[1], reverse=True)
         return Sitemap(children=tuple(urljoin(location, loc) for loc, _ in ordered[:MAX_CHILD_SITEMAPS]))
     if kind != "urlset":
-        raise FeedError(location, f"not a sitemap (root element {kind or 'missing'!r}, expected urlset or sitemapindex)")
+        raise FeedError(location, f"not a sitemap (root element {kind or 'missing'!r}, "
+                                  "expected urlset or sitemapindex)")
     entries = []
     for item in root:
         loc = _child_text(item, "loc") if _local(item.tag) == "url" else None

@@ -365,3 +365,15 @@ def test_a_sitemap_index_with_a_news_sitemap(site, make_settings):
     db = storage.open_db(settings.database)
     [article] = storage.list_articles(db)
     assert (article.canonical_url, article.feed_title) == (site.url + "/news/flood", "Flood")
+
+
+def test_a_charset_given_only_in_the_http_header_is_honoured(site, make_settings):
+    text = ("Mieszkańcy miasta zebrali się w poniedziałek, aby omówić skutki powodzi. Co najmniej dwanaście "
+            "osób zginęło, poinformowały władze. Ratownicy pracowali przez całą noc.")
+    page = f"<html><head><title>Powódź</title></head><body><article><p>{text}</p></article></body></html>"
+    site.page("/powodz", page.encode("iso-8859-2"), kind="text/html; charset=iso-8859-2")
+    settings = track(site, make_settings, "/powodz")
+    check_all(settings)
+    db = storage.open_db(settings.database)
+    [version] = storage.list_versions(db, storage.list_articles(db)[0].id)
+    assert version.text == text  # guessed from the bytes alone, it came out as "Mieszkaņcy … poniedziaģek"

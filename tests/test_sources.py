@@ -265,13 +265,15 @@ def test_feed_text_is_plain():
 
 
 def test_titles_and_summaries_from_feeds_are_plain_text():
-    body = rss_items("https://x.example/a").replace(b"<title>t0</title>", b"<title>A &lt;b&gt;bold&lt;/b&gt;  move</title>")
+    title = b"<title>A &lt;b&gt;bold&lt;/b&gt;  move</title>"
+    body = rss_items("https://x.example/a").replace(b"<title>t0</title>", title)
     assert parse_feed(body, FEED_URL)[0].title == "A bold move"
 
 
 def test_rss_entries_have_no_updated_date_unless_the_feed_gives_one():
     assert parse_feed(RSS, FEED_URL)[0].updated is None
-    body = RSS.replace(b"<pubDate>", b'<updated xmlns="http://www.w3.org/2005/Atom">2026-11-02T08:00:00Z</updated><pubDate>')
+    updated = b'<updated xmlns="http://www.w3.org/2005/Atom">2026-11-02T08:00:00Z</updated>'
+    body = RSS.replace(b"<pubDate>", updated + b"<pubDate>")
     assert parse_feed(body, FEED_URL)[0].updated == "2026-11-02T08:00:00.000+00:00"
 
 
