@@ -327,6 +327,16 @@ def test_changes_as_text_lists_every_kind(runner, tracked):
     assert url in result.stdout
 
 
+def test_changes_seen_in_the_feed_say_so(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "changes", "--kind", "headline", "--config", config)
+
+    lines = [line for line in result.stdout.splitlines() if url in line]
+    assert any("(feed)  headline: Meridian River flood kills at least 12" in line for line in lines)
+    assert any("v1→v2  headline:" in line for line in lines)  # and the page showed it when checked
+
+
 def test_export_jsonl(runner, tracked):
     config, url = tracked
 

@@ -377,3 +377,16 @@ def test_a_charset_given_only_in_the_http_header_is_honoured(site, make_settings
     db = storage.open_db(settings.database)
     [version] = storage.list_versions(db, storage.list_articles(db)[0].id)
     assert version.text == text  # guessed from the bytes alone, it came out as "Mieszkaņcy … poniedziaģek"
+
+
+def test_conditional_get_for_feeds_and_articles(site, make_settings, story_pages):
+    site.page("/flood", story_pages[0], ETag='"v1"')
+    settings = follow_feed(site, make_settings, ("/flood", "Flood", "Rain.", None))
+    site.page("/feed.xml", atom(site, ("/flood", "Flood", "Rain.", None)), kind="application/atom+xml", ETag='"f1"')
+    assert cycle.poll_source(settings, "feed", NOW)["status"] == 200
+    assert cycle.poll_source(settings, "feed", NOW)["status"] == 304  # the feed is asked with If-None-Match
+    check_all(settings)
+    assert check_all(settings, NOW + timedelta(minutes=20)) == {"not_modified": 1, "changes": 0}
+    assert site.hits("/flood") == 2 and site.hits("/feed.xml") == 2
+    db = storage.open_db(settings.database)
+    assert storage.list_articles(db)[0].etag == '"v1"'
