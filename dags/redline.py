@@ -26,14 +26,29 @@ COMMON = {"start_date": START, "catchup": False, "max_active_runs": 1,
           "default_args": DEFAULT_ARGS, "tags": ["redline"]}
 
 
+@task(outlets=[CHANGES])
+def announce_changes(results) -> dict:
+    """Update the changes Asset (which schedules delivery) when the mapped tasks recorded changes."""
+    from airflow.sdk.exceptions import AirflowSkipException
+    from pipeline import cycle
+
+    totals = cycle.sum_counts(results[:])  # one XCom read for all mapped tasks
+    if not totals.get("changes"):
+        raise AirflowSkipException("no new changes, so no Asset event and no delivery run")
+    return totals
+
+
 @dag(
     dag_id="redline_poll_sources",
     schedule=timedelta(minutes=15),
     doc_md="""
 ### Poll sources
-Every 15 minutes, fetch each configured feed or URL list (one mapped task per
-source, never per article) and start tracking the articles it names. A source
-that cannot be fetched or parsed is recorded on the source; the others go on.
+Every 15 minutes, fetch each configured feed, sitemap or URL list (one mapped task
+per source, never per article) and start tracking the articles it names. Headlines
+and summaries the feed rewrote are recorded as changes at once (and update the
+`redline://changes` Asset); entries dated after their last check go to the front of
+the check queue. A source that cannot be fetched or parsed is recorded on the
+source; the others go on.
 """,
     **COMMON,
 )
@@ -50,7 +65,8 @@ def redline_poll_sources():
 
         return cycle.poll_source(config.load_settings(), name)
 
-    poll_source.expand(name=list_sources())
+    # A feed that rewrote a headline is a change too: delivery need not wait for the next check.
+    announce_changes(poll_source.expand(name=list_sources()))
 
 
 @dag(
@@ -80,16 +96,6 @@ def redline_check_articles():
         from pipeline import config, cycle
 
         return cycle.check_batch(config.load_settings(), batch)
-
-    @task(outlets=[CHANGES])
-    def announce_changes(results) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-        from pipeline import cycle
-
-        totals = cycle.sum_counts(results[:])  # one XCom read for all batches
-        if not totals.get("changes"):
-            raise AirflowSkipException("no new changes, so no Asset event and no delivery run")
-        return totals
 
     announce_changes(check_batch.expand(batch=plan_batches()))
 

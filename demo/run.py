@@ -27,7 +27,8 @@ def write_config(workdir: Path, newsroom_url: str) -> Path:
     path = workdir / "redline.toml"
     path.write_text(
         '[database]\npath = "redline.db"\n\n'
-        "[network]\nallow_private = true  # the demo newsroom is on 127.0.0.1\n\n"
+        "[network]\nallow_private = true  # the demo newsroom is on 127.0.0.1\n"
+        "host_delay = 0  # and it is ours: no pause between requests\n\n"
         f'[[sources]]\nname = "Demo newsroom"\nkind = "rss"\nurl = "{newsroom_url}/feed.xml"\n\n'
         '[[alerts]]\nname = "figures and corrections"\nkinds = ["figure", "headline", "correction"]\n'
         f'urls = ["json://{host}/_sink"]\n',

@@ -133,16 +133,18 @@ def reextract(url, config_path, as_json):
 
 
 @cli.command()
-@click.option("--kind", help="Only changes of this kind (figure, headline, correction, ...).")
+@click.option("--kind", help="Only changes of this kind (figure, headline, correction, gone, ...).")
 @config_option
 @json_option
 def changes(kind, config_path, as_json):
     """Every detected change, oldest first."""
     _, db = _open(config_path)
     for change in storage.list_changes(db, kind=kind):
-        versions = f"v{change['from_number']}→v{change['to_number']}  " if change["to_number"] else ""
-        stealth = "  [stealth]" if change["disclosed"] == 0 else ""  # None: an event, or stored before disclosure
-        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {versions}{describe(change)}{stealth}")
+        # A change seen in a feed or in a fetch (gone, redirected) belongs to no pair of versions.
+        where = (f"v{change['from_number']}→v{change['to_number']}" if change["from_number"] is not None
+                 else f"({change['origin']})")
+        stealth = "  [stealth]" if change["disclosed"] == 0 else ""  # None: no diff, or stored before disclosure
+        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {where}  {describe(change)}{stealth}")
 
 
 def _read_input(path: str) -> bytes:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError
 
 ENV_VAR = "REDLINE_CONFIG"
 DEFAULT_FILE = "redline.toml"
-SOURCE_KINDS = ("rss", "atom", "urls")
+SOURCE_KINDS = ("rss", "atom", "sitemap", "urls")
 CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed", "quote",
-                "published", "modified", "stealth_edit", "gone")
+                "published", "modified", "stealth_edit", "summary", "gone", "redirected", "url")
 FIGURE_CHANGES = ("value", "qualifier", "added", "removed")
 DIRECTIONS = ("any", "up", "down")
 LINK_FIELDS = ("article_id", "url", "from_version", "to_version", "change_id")
@@ -148,6 +149,18 @@ def _ladder(value: Any) -> tuple[tuple[float, float], ...]:
     return tuple(steps)
 
 
+def _host_pattern(value: Any) -> tuple[str, int | None]:
+    expected = 'a host name or address with an optional port, such as "intranet.example" or "127.0.0.1:8765"'
+    try:
+        parts = urlsplit("//" + _text(value).strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError(expected) from None
+    if not host or parts.path or parts.query or parts.username:
+        raise ValueError(expected)
+    return host, port
+
+
 def _reader(read: Callable[[Any], Any], **kwargs):
     return field(metadata={"read": read}, **kwargs)
 
@@ -168,6 +181,16 @@ class NetworkSettings:
     read_timeout: float = _reader(parse_duration, default=20.0)
     max_bytes: int = _reader(_positive(int), default=5_000_000)
     max_redirects: int = _reader(_positive(int), default=5)
+    total_timeout: float = _reader(parse_duration, default=60.0)
+    # Politeness: at most host_connections requests in flight per host (per process), each
+    # starting at least host_delay after the previous one to that host (across processes);
+    # robots.txt's Crawl-delay raises host_delay, up to max_crawl_delay.
+    max_connections: int = _reader(_positive(int), default=8)
+    host_connections: int = _reader(_positive(int), default=2)
+    host_delay: float = _reader(parse_duration, default=1.0)
+    max_crawl_delay: float = _reader(parse_duration, default=30.0)
+    # (host, port or None) pairs that may be reached at private addresses while allow_private is false.
+    allow_hosts: tuple = _reader(_list_of(_host_pattern), default=())
     user_agent: str = _reader(
         _text, default="Redline/0.1 (news revision tracker; +https://example.org/redline)"
     )
@@ -210,6 +233,10 @@ class SourceSettings:
     kind: str = _reader(_one_of(SOURCE_KINDS))
     url: str = _reader(_text)
     ignore: tuple = _reader(_list_of(_regex), default=())  # noise lines of this source only
+    include: tuple = _reader(_list_of(_regex), default=())  # track only URLs matching one of these
+    exclude: tuple = _reader(_list_of(_regex), default=())  # never track URLs matching one of these
+    robots: bool = _reader(_boolean, default=True)          # honour robots.txt for this source's URLs
+    ladder: tuple | None = _reader(_ladder, default=None)   # this source's recheck ladder (else schedule.ladder)
 
 
 @dataclass(frozen=True)
@@ -254,6 +281,12 @@ class Settings:
             if source.name == name:
                 return source
         raise ConfigError(self.path or DEFAULT_FILE, f"sources.{name}", "a configured source name")
+
+    def schedule_for(self, source: SourceSettings | None) -> ScheduleSettings:
+        """The schedule that applies to a source's articles: its own ladder if it has one."""
+        if source is None or source.ladder is None:
+            return self.schedule
+        return replace(self.schedule, ladder=source.ladder)
 
 
 def _build(cls, table: Any, path: Path | str, prefix: str):

@@ -14,7 +14,7 @@ class Entry:
     title: str | None = None
     summary: str | None = None
     published: str | None = None
-    updated: str | None = None
+    updated: str | None = None  # ISO 8601 UTC, when the source says the story last changed
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Fetched:
     last_modified: str | None = None
     content_type: str | None = None
     error: str | None = None
+    retry_after: float | None = None  # seconds the server (429/503) or a throttled host asks us to wait
+    skipped: str | None = None  # why no request was sent: "robots" or "throttled"
 
     @property
     def not_modified(self) -> bool:
@@ -152,8 +154,8 @@ class CheckOutcome:
     """What one article check did, for counting and logging."""
 
     article_id: int
-    # new_version | unchanged | not_modified | failed | gone | no_text | wall | suspect | extractor_drift
-    status: str
+    status: str  # new_version | unchanged | not_modified | failed | gone | no_text | wall | suspect
+    #              | extractor_drift | redirected | duplicate | disallowed | deferred
     version: int | None = None
     changes: int = 0
     error: str | None = None
@@ -169,6 +171,10 @@ class Article:
     status: str
     first_seen_at: str
     title: str | None = None
+    feed_title: str | None = None
+    feed_summary: str | None = None
+    feed_updated: str | None = None
+    priority: int = 0
     next_check_at: str | None = None
     last_checked_at: str | None = None
     last_changed_at: str | None = None

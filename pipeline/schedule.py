@@ -10,6 +10,9 @@ from pipeline.config import ScheduleSettings
 FAILURE_BACKOFF = 15 * 60.0  # first retry after a failed fetch; doubles per failure
 MAX_BACKOFF = 86400.0
 FAILING_AFTER = 5  # consecutive failures that mark an article failing
+THROTTLE_BACKOFF = 60.0  # first pause for a host that answered 429 or 503 without Retry-After; doubles
+MAX_THROTTLE = 6 * 3600.0
+MAX_RETRY_AFTER = 86400.0  # a Retry-After longer than a day is read as a day
 
 
 def next_check(
@@ -24,12 +27,32 @@ def next_check(
 
 
 def retry_after_failure(
-    now: datetime, failures: int, schedule: ScheduleSettings, rng: random.Random | None = None
+    now: datetime, failures: int, schedule: ScheduleSettings, rng: random.Random | None = None,
+    not_before: datetime | None = None,
 ) -> datetime:
-    """When to try again after failures consecutive failed fetches: exponential, capped at a day."""
-    doublings = min(max(failures - 1, 0), 32)  # bounded so a years-long outage cannot overflow
-    delay = min(FAILURE_BACKOFF * 2 ** doublings, MAX_BACKOFF)
-    return now + timedelta(seconds=_jitter(delay, schedule.jitter, rng))
+    """When to try again after failures consecutive failed fetches: exponential, capped at a day,
+    and never before not_before (what the server's Retry-After asked for)."""
+    due = now + timedelta(seconds=_jitter(_doubling(FAILURE_BACKOFF, failures, MAX_BACKOFF), schedule.jitter, rng))
+    return max(due, not_before) if not_before else due
+
+
+def defer(now: datetime, seconds: float, schedule: ScheduleSettings, rng: random.Random | None = None) -> datetime:
+    """A time at least seconds from now (a throttled host's wait), spread by up to the jitter fraction
+    so the deferred articles do not all return in the same second."""
+    return now + timedelta(seconds=seconds * (1 + (rng or random).uniform(0, schedule.jitter)))
+
+
+def throttle_delay(throttles: int, retry_after: float | None) -> float:
+    """Seconds to leave a host alone after its throttles-th 429 or 503 in a row: its Retry-After
+    (at most a day), else a minute doubling per throttle up to six hours."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+    return _doubling(THROTTLE_BACKOFF, throttles, MAX_THROTTLE)
+
+
+def _doubling(first: float, count: int, cap: float) -> float:
+    doublings = min(max(count - 1, 0), 32)  # bounded so a years-long outage cannot overflow
+    return min(first * 2 ** doublings, cap)
 
 
 def _jitter(seconds: float, fraction: float, rng: random.Random | None) -> float:

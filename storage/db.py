@@ -22,13 +22,15 @@ from pipeline.models import Article, Change, Diff, Entry, Fetched, Version, to_i
 from storage.migrations import MIGRATIONS
 
 __all__ = [
-    "Database", "open_db", "migrate", "sync_sources", "get_source", "record_poll", "add_articles",
+    "Database", "open_db", "migrate", "sync_sources", "get_source", "source_names_by_id", "record_poll",
+    "add_articles", "find_articles", "owner_of", "add_aliases", "claim_url", "merge_article", "list_aliases",
     "claim_due_articles", "release_articles", "get_article", "find_article", "list_articles",
-    "record_fetch", "update_article", "record_version", "latest_version", "get_version",
+    "record_fetch", "update_article", "record_changes", "record_version", "latest_version", "get_version",
     "list_versions", "find_version_by_hash", "get_diff", "list_changes", "export_versions",
     "pending_alerts", "claim_alerts", "finish_alerts", "expire_claims", "list_alerts", "requeue_alerts",
-    "record_event", "source_name", "get_blob", "count_rows", "EXPORT_FIELDS",
+    "source_name", "get_blob", "count_rows", "EXPORT_FIELDS",
     "find_revert", "record_reextraction", "mark_extractor_drift",
+    "get_host", "save_robots", "throttle_host", "clear_throttle", "reserve_host_slot",
 ]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -63,7 +65,9 @@ def migrate(db: Database) -> list[int]:
 
 @contextmanager
 def _immediate(db: Database) -> Iterator[Database]:
-    # BEGIN IMMEDIATE takes the write lock before reading, so two runs cannot claim one article.
+    # BEGIN IMMEDIATE takes the write lock before reading, so two runs cannot claim one article, and
+    # a transaction that reads then writes cannot fail because another connection wrote in between
+    # (in WAL mode that upgrade fails at once with SQLITE_BUSY; the busy timeout does not help).
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
@@ -122,10 +126,16 @@ def get_source(db: Database, name: str) -> dict:
     return row
 
 
+def source_names_by_id(db: Database) -> dict[int, str]:
+    """Every stored source's name, by id."""
+    return {row["id"]: row["name"] for row in _all(db, "SELECT id, name FROM sources")}
+
+
 def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | None) -> None:
     """Remember when a source was polled, its validators and its error (None clears it)."""
     with db.atomic():
-        _insert_fetch(db, fetched, source_id=source_id)
+        if not fetched.skipped:  # robots.txt or a throttled host kept the request from being sent
+            _insert_fetch(db, fetched, source_id=source_id)
         updates = {"last_polled_at": to_iso(fetched.at), "last_error": error}
         if fetched.ok:
             updates.update(etag=fetched.etag, last_modified=fetched.last_modified)
@@ -139,17 +149,82 @@ def source_name(db: Database, source_id: int | None) -> str | None:
 
 
 def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: datetime) -> int:
-    """Track the entries' URLs (due at once); known URLs are left as they are. Returns how many are new."""
+    """Track the entries' URLs (due at once); known URLs and aliases are left as they are. Returns how many are new."""
     before = db["articles"].count
     with db.atomic():
         for entry in entries:
             db.execute(
-                "INSERT INTO articles (canonical_url, source_id, first_seen_at, feed_title, "
-                "feed_summary, status, next_check_at) VALUES (?, ?, ?, ?, ?, 'active', ?) "
+                "INSERT INTO articles (canonical_url, source_id, first_seen_at, feed_title, feed_summary, "
+                "feed_updated, status, next_check_at) SELECT ?, ?, ?, ?, ?, ?, 'active', ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM article_urls WHERE url = ?) "
                 "ON CONFLICT(canonical_url) DO NOTHING",
-                (entry.url, source_id, to_iso(now), entry.title, entry.summary, to_iso(now)),
+                (entry.url, source_id, to_iso(now), entry.title, entry.summary, entry.updated, to_iso(now), entry.url),
             )
     return db["articles"].count - before
+
+
+def find_articles(db: Database, urls: Iterable[str]) -> dict[str, Article]:
+    """The tracked article behind each of these URLs (its canonical URL or an alias); unknown URLs are left out."""
+    found = {}
+    for url in urls:
+        row = _one(db, "SELECT a.* FROM articles a WHERE a.canonical_url = ? UNION ALL "
+                       "SELECT a.* FROM article_urls u JOIN articles a ON a.id = u.article_id WHERE u.url = ? "
+                       "LIMIT 1", [url, url])
+        if row:
+            found[url] = _record(Article, row)
+    return found
+
+
+def owner_of(db: Database, url: str) -> int | None:
+    """The id of the article tracked at url, as its canonical URL or as an alias."""
+    row = _one(db, "SELECT id FROM articles WHERE canonical_url = ? UNION ALL "
+                   "SELECT article_id FROM article_urls WHERE url = ? LIMIT 1", [url, url])
+    return row["id"] if row else None
+
+
+def claim_url(db: Database, article_id: int, url: str, kind: str, at: datetime) -> int:
+    """Make url the article's canonical URL (the old one becomes an alias of this kind), unless
+    another article owns url already: then nothing changes. Returns the id of url's owner."""
+    with _immediate(db):
+        owner = owner_of(db, url)
+        if owner not in (None, article_id):
+            return owner
+        old = _one(db, "SELECT canonical_url FROM articles WHERE id = ?", [article_id])["canonical_url"]
+        if old != url:
+            db.execute("DELETE FROM article_urls WHERE url = ?", [url])
+            db.execute("UPDATE articles SET canonical_url = ? WHERE id = ?", [url, article_id])
+            db.execute("INSERT OR REPLACE INTO article_urls (url, article_id, kind, seen_at) VALUES (?, ?, ?, ?)",
+                       [old, article_id, kind, to_iso(at)])
+    return article_id
+
+
+def merge_article(db: Database, duplicate_id: int, into_id: int, at: datetime) -> None:
+    """Fold an article with no versions into the one that tracks the same story: its URLs become aliases."""
+    with _immediate(db):
+        if _one(db, "SELECT 1 FROM versions WHERE article_id = ?", [duplicate_id]):
+            raise ValueError(f"article {duplicate_id} has versions and cannot be merged into {into_id}")
+        url = _one(db, "SELECT canonical_url FROM articles WHERE id = ?", [duplicate_id])["canonical_url"]
+        db.execute("UPDATE article_urls SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
+        db.execute("UPDATE fetches SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
+        db.execute("UPDATE changes SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
+        db.execute("DELETE FROM articles WHERE id = ?", [duplicate_id])
+        db.execute("INSERT OR REPLACE INTO article_urls (url, article_id, kind, seen_at) VALUES (?, ?, 'duplicate', ?)",
+                   [url, into_id, to_iso(at)])
+
+
+def add_aliases(db: Database, aliases: dict[str, str], kind: str, at: datetime) -> None:
+    """Record each alias URL (a redirect wrapper, say) as another name of the article tracked at its
+    target URL, once that article exists; an alias already recorded is kept."""
+    with db.atomic():
+        for alias, target in aliases.items():
+            db.execute("INSERT OR IGNORE INTO article_urls (url, article_id, kind, seen_at) "
+                       "SELECT ?, id, ?, ? FROM articles WHERE canonical_url = ?", [alias, kind, to_iso(at), target])
+
+
+def list_aliases(db: Database, article_id: int) -> list[dict]:
+    """The other URLs an article's story was found under, oldest first."""
+    return _all(db, "SELECT url, kind, seen_at FROM article_urls WHERE article_id = ? ORDER BY seen_at, url",
+                [article_id])
 
 
 # Articles ----------------------------------------------------------------------------------
@@ -163,7 +238,7 @@ def claim_due_articles(
     with _immediate(db):
         ids = [row[0] for row in db.execute(
             f"SELECT id FROM articles WHERE status IN ('active', 'failing') {due} "
-            f"AND (lease_until IS NULL OR lease_until <= :now) ORDER BY next_check_at, id {limit_sql}",
+            f"AND (lease_until IS NULL OR lease_until <= :now) ORDER BY priority DESC, next_check_at, id {limit_sql}",
             {"now": to_iso(now), "limit": limit},
         ).fetchall()]
         if ids:
@@ -190,8 +265,9 @@ def get_article(db: Database, article_id: int) -> Article:
 
 
 def find_article(db: Database, url: str) -> Article:
-    """The article tracked at this canonical URL (or whose id this is), or NotFoundError."""
-    row = _one(db, "SELECT * FROM articles WHERE canonical_url = ?", [url])
+    """The article tracked at this canonical URL or alias (or whose id this is), or NotFoundError."""
+    owner = owner_of(db, url)
+    row = _one(db, "SELECT * FROM articles WHERE id = ?", [owner]) if owner else None
     if row is None and url.isdigit():
         row = _one(db, "SELECT * FROM articles WHERE id = ?", [int(url)])
     if row is None:
@@ -205,11 +281,21 @@ def list_articles(db: Database) -> list[Article]:
 
 
 def _insert_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
-    db["fetches"].insert({
-        "url": fetched.url, "article_id": article_id, "source_id": source_id, "at": to_iso(fetched.at),
-        "status": fetched.status, "bytes": len(fetched.body), "elapsed_ms": fetched.elapsed_ms,
-        "error": fetched.error,
-    })
+    # Plain SQL on the hot path: sqlite-utils' insert and update ask SQLite about the schema
+    # first, which made up most of the statements an unchanged article cost.
+    db.execute(
+        "INSERT INTO fetches (url, article_id, source_id, at, status, bytes, elapsed_ms, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [fetched.url, article_id, source_id, to_iso(fetched.at), fetched.status, len(fetched.body),
+         fetched.elapsed_ms, fetched.error],
+    )
+
+
+def _set_article(db: Database, article_id: int, values: dict) -> None:
+    # The column names come from Redline's own code (keyword arguments), never from input.
+    values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
+    db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in values)} WHERE id = ?",
+               [*values.values(), article_id])
 
 
 def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
@@ -220,14 +306,48 @@ def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, 
 
 def update_article(db: Database, article_id: int, fetched: Fetched | None = None, **values) -> None:
     """Set an article's checking state, logging the fetch in the same transaction; ends its lease."""
-    values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
     with db.atomic():
         if fetched is not None:
             _insert_fetch(db, fetched, article_id=article_id)
-        db["articles"].update(article_id, {**values, "lease_until": None})
+        _set_article(db, article_id, {**values, "lease_until": None})
 
 
 # Versions, diffs and changes ---------------------------------------------------------------
+
+def record_changes(
+    db: Database,
+    article_id: int,
+    changes: Iterable[Change],
+    origin: str,
+    at: datetime,
+    source_id: int | None = None,
+    alerts: Iterable[tuple[int, str, str]] = (),
+    fetched: Fetched | None = None,
+    **values,
+) -> list[int]:
+    """Store changes seen outside a page diff (origin "feed" or "fetch"), their pending alerts and the
+    article's new state in one transaction; with fetched, the request is logged and the lease ends."""
+    change_ids = []
+    with db.atomic():
+        if fetched is not None:
+            _insert_fetch(db, fetched, article_id=article_id)
+            values["lease_until"] = None
+        for seq, change in enumerate(changes):
+            change_ids.append(_insert_change(db, change, article_id, to_iso(at), seq=seq, origin=origin,
+                                             source_id=source_id))
+        _insert_alerts(db, change_ids, alerts, to_iso(at))
+        if values:
+            _set_article(db, article_id, values)
+    return change_ids
+
+
+def _insert_alerts(db: Database, change_ids: list[int], alerts: Iterable[tuple[int, str, str]], at: str) -> None:
+    for seq, rule, channel in alerts:
+        db["alerts"].insert({
+            "change_id": change_ids[seq], "rule": rule, "channel": channel,
+            "status": "pending", "attempts": 0, "created_at": at,
+        }, ignore=True)
+
 
 def record_version(
     db: Database,
@@ -245,7 +365,7 @@ def record_version(
     blob = _blob_hash(raw)
     detected = to_iso(fetched.at)
     change_ids = []
-    with db.atomic():
+    with _immediate(db):  # it reads before it writes: take the write lock first (see _immediate)
         stored = _one(db, "SELECT text_hash FROM versions WHERE article_id = ? AND number = ?",
                       [version.article_id, version.number])
         if stored and stored["text_hash"] == version.text_hash:
@@ -267,46 +387,18 @@ def record_version(
             for seq, change in enumerate(diff.changes):
                 change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq))
             _insert_alerts(db, change_ids, alerts, detected)
-        values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in article_values.items()}
-        db["articles"].update(version.article_id, {**values, "lease_until": None})
+        _set_article(db, version.article_id, {**article_values, "lease_until": None})
     return change_ids
 
 
 def _insert_change(db: Database, change: Change, article_id: int, detected: str, diff_id: int | None = None,
-                   seq: int | None = None) -> int:
+                   seq: int | None = None, origin: str = "page", source_id: int | None = None) -> int:
     return db["changes"].insert({
         "diff_id": diff_id, "article_id": article_id, "seq": seq, "kind": change.kind, "before": change.before,
         "after": change.after, "context": change.context, "subject": change.subject,
         "significance": change.significance, "detail": change.detail, "delta": change.delta,
-        "relative": change.relative, "detected_at": detected,
+        "relative": change.relative, "detected_at": detected, "origin": origin, "source_id": source_id,
     }).last_pk
-
-
-def _insert_alerts(db: Database, change_ids: list[int], alerts: Iterable[tuple[int, str, str]], created: str) -> None:
-    for seq, rule, channel in alerts:
-        db["alerts"].insert({
-            "change_id": change_ids[seq], "rule": rule, "channel": channel,
-            "status": "pending", "attempts": 0, "created_at": created,
-        }, ignore=True)
-
-
-def record_event(
-    db: Database,
-    article_id: int,
-    change: Change,
-    fetched: Fetched,
-    alerts: Iterable[tuple[int, str, str]] = (),
-    **article_values,
-) -> int:
-    """Store a change that belongs to no diff (an article gone), its pending alerts, the fetch
-    that found it and the article's new state, in one transaction. Returns the change id."""
-    values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in article_values.items()}
-    with db.atomic():
-        _insert_fetch(db, fetched, article_id=article_id)
-        change_id = _insert_change(db, change, article_id, to_iso(fetched.at))
-        _insert_alerts(db, [change_id], alerts, to_iso(fetched.at))
-        db["articles"].update(article_id, {**values, "lease_until": None})
-    return change_id
 
 
 def _blob_hash(raw: bytes) -> str:
@@ -363,7 +455,7 @@ def get_diff(db: Database, article_id: int, to_number: int) -> dict | None:
 def list_changes(db: Database, kind: str | None = None, article_id: int | None = None,
                  source: str | None = None, newest: int | None = None) -> list[dict]:
     """Detected changes, oldest first, with their article's URL, title and source and the version
-    numbers (none for an event such as an article gone); newest keeps only the latest that many.
+    numbers (none for a change seen in a feed or a fetch; origin says which: page, feed or fetch); newest keeps only the latest that many.
 
     Changes of a diff that re-extraction showed to be extractor drift are not newsroom edits: left out.
     """
@@ -379,7 +471,7 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
         params.append(source)
     sql = (
         "SELECT c.id, c.article_id, a.canonical_url AS url, a.title AS article_title, s.name AS source, c.kind, "
-        "c.detail, c.before, c.after, c.context, c.subject, c.significance, c.delta, c.relative, c.detected_at, "
+        "c.detail, c.before, c.after, c.context, c.subject, c.significance, c.delta, c.relative, c.detected_at, c.origin, "
         "d.from_number, d.to_number, d.disclosed "
         "FROM changes c LEFT JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id "
         "LEFT JOIN sources s ON s.id = a.source_id"
@@ -530,6 +622,56 @@ def requeue_alerts(db: Database, ids: Iterable[int]) -> list[int]:
             db.execute(f"UPDATE alerts SET status = 'pending', next_attempt_at = NULL WHERE id IN "
                        f"({','.join('?' * len(requeued))})", requeued)
     return requeued
+
+
+# Hosts -------------------------------------------------------------------------------------
+
+def get_host(db: Database, origin: str) -> dict:
+    """The stored politeness state of an origin (scheme://host:port); empty fields if it has none."""
+    return _one(db, "SELECT * FROM hosts WHERE origin = ?", [origin]) or {
+        "origin": origin, "robots_status": None, "robots_txt": None, "robots_fetched_at": None,
+        "robots_expires_at": None, "blocked_until": None, "throttles": 0, "next_slot_at": None}
+
+
+def _upsert_host(db: Database, origin: str, values: dict) -> None:
+    columns = ", ".join(values)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in values)
+    db.execute(f"INSERT INTO hosts (origin, {columns}) VALUES (?{', ?' * len(values)}) "
+               f"ON CONFLICT(origin) DO UPDATE SET {updates}", [origin, *values.values()])
+
+
+def save_robots(db: Database, origin: str, status: int | None, text: str | None,
+                fetched_at: datetime, expires_at: datetime) -> None:
+    """Cache an origin's robots.txt (status None when it could not be fetched) until expires_at."""
+    with db.atomic():
+        _upsert_host(db, origin, {"robots_status": status, "robots_txt": text,
+                                  "robots_fetched_at": to_iso(fetched_at), "robots_expires_at": to_iso(expires_at)})
+
+
+def throttle_host(db: Database, origin: str, until: datetime) -> None:
+    """Hold every request to the origin until then, and count the throttle."""
+    with db.atomic():
+        db.execute("INSERT INTO hosts (origin, blocked_until, throttles) VALUES (?, ?, 1) ON CONFLICT(origin) "
+                   "DO UPDATE SET blocked_until = excluded.blocked_until, throttles = throttles + 1",
+                   [origin, to_iso(until)])
+
+
+def clear_throttle(db: Database, origin: str) -> None:
+    """The origin answered normally again: forget its throttling."""
+    with db.atomic():
+        db.execute("UPDATE hosts SET blocked_until = NULL, throttles = 0 WHERE origin = ?", [origin])
+
+
+def reserve_host_slot(db: Database, origin: str, clock: float, spacing: float) -> float:
+    """Book the origin's next request slot, spacing seconds after the one before (any process's);
+    returns when it starts, on the same clock (time.time()) as clock."""
+    with db.atomic():
+        end = db.execute(
+            "INSERT INTO hosts (origin, next_slot_at) VALUES (:origin, :clock + :spacing) ON CONFLICT(origin) "
+            "DO UPDATE SET next_slot_at = max(coalesce(next_slot_at, 0), :clock) + :spacing RETURNING next_slot_at",
+            {"origin": origin, "clock": clock, "spacing": spacing},
+        ).fetchall()[0][0]  # read to the end, so the statement is finished before the commit
+    return end - spacing
 
 
 def count_rows(db: Database) -> dict[str, int]:

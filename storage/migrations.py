@@ -92,8 +92,32 @@ def _trustworthy_diffs(db: Database) -> None:
     db["reextractions"].create_index(["article_id", "version_number", "extractor"], unique=True)
 
 
+def _lifecycle(db: Database) -> None:
+    # A change seen outside a page diff (a feed rewrote a headline, a page went away) has no
+    # diff: its diff_id stays NULL and origin says where it was seen, source_id through which feed.
+    db["changes"].add_column("origin", str, not_null_default="page")
+    db["changes"].add_column("source_id", int)
+
+    # What the feed last said of the story, and a bump to the front of the check queue.
+    db["articles"].add_column("feed_updated", str)
+    db["articles"].add_column("priority", int, not_null_default=0)
+
+    # Every other URL under which an article's story was found (wrapper, duplicate, old address).
+    db["article_urls"].create({
+        "url": str, "article_id": int, "kind": str, "seen_at": str,
+    }, pk="url", not_null={"article_id", "kind"}, foreign_keys=[("article_id", "articles", "id")])
+    db["article_urls"].create_index(["article_id"])
+
+    # Per-origin politeness shared by every process: cached robots.txt, throttling, request spacing.
+    db["hosts"].create({
+        "origin": str, "robots_status": int, "robots_txt": str, "robots_fetched_at": str,
+        "robots_expires_at": str, "blocked_until": str, "throttles": int, "next_slot_at": float,
+    }, pk="origin", defaults={"throttles": 0})
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
+    (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
     (3, "disclosure, banners, suspect texts, re-extractions", _trustworthy_diffs),
     (4, "alert delivery state, figure change details", _alert_delivery),
 ]

@@ -49,7 +49,7 @@ def write_config(tmp_path, feed_url: str, name: str = "redline.toml"):
     path = tmp_path / name
     path.write_text(
         '[database]\npath = "redline.db"\n\n'
-        "[network]\nallow_private = true\n\n"
+        "[network]\nallow_private = true\nhost_delay = 0\n\n"
         f'[[sources]]\nname = "newsroom"\nkind = "rss"\nurl = "{feed_url}"\n',
         encoding="utf-8",
     )
@@ -467,8 +467,9 @@ def test_feed_is_atom_with_an_entry_per_changed_version(runner, tracked, tmp_pat
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.version == "atom10"
     assert parsed.feed.title == "Redline: detected changes"
-    flood = [e for e in parsed.entries if e.link == url]
+    flood = [e for e in parsed.entries if e.link == url and "#redline-v" in e.id]
     assert len(flood) == 1  # the headline, date and figure changes of one version, together
+    assert any(e.link == url and "feed" in e.summary for e in parsed.entries)  # the feed's own headline change
     entry = flood[0]
     assert entry.id == f"{url}#redline-v2"
     assert entry.title.startswith("Meridian River flood kills at least 19 in Harlow Bay: headline:")
@@ -492,6 +493,16 @@ def test_feed_of_one_source_and_of_every_source_into_a_folder(runner, tracked, t
     assert sorted(p.name for p in (tmp_path / "feeds").iterdir()) == ["changes-newsroom.xml", "changes.xml"]
     every = feedparser.parse((tmp_path / "feeds" / "changes.xml").read_bytes())
     assert [e.id for e in every.entries] == [e.id for e in one.entries]
+
+
+def test_changes_seen_in_the_feed_say_so(runner, tracked):
+    config, url = tracked
+
+    result = invoke(runner, "changes", "--kind", "headline", "--config", config)
+
+    lines = [line for line in result.stdout.splitlines() if url in line]
+    assert any("(feed)  headline: Meridian River flood kills at least 12" in line for line in lines)
+    assert any("v1→v2  headline:" in line for line in lines)  # and the page showed it when checked
 
 
 def test_export_jsonl(runner, tracked):
@@ -532,7 +543,7 @@ def test_run_json_summary(runner, tmp_path, newsroom):
 
     assert result.exit_code == 0, result.output
     summary, = json_lines(result.stdout)
-    assert summary["polls"] == [{"source": "newsroom", "status": 200, "new_articles": 6, "error": None}]
+    assert summary["polls"] == [{"source": "newsroom", "status": 200, "new_articles": 6, "changes": 0, "error": None}]
     assert summary["checks"]["new_version"] == 6
 
 

@@ -26,6 +26,12 @@ read_timeout = 12
 max_bytes = 2000000
 max_redirects = 3
 user_agent = "Redline-test/1.0"
+total_timeout = "2m"
+max_connections = 4
+host_connections = 1
+host_delay = "2s"
+max_crawl_delay = "10s"
+allow_hosts = ["intranet.example", "10.0.0.5:8080", "[fd00::1]:443"]
 
 [schedule]
 ladder = [["3h", "15m"], ["1d", "1h"], ["7d", "3h"]]
@@ -45,6 +51,15 @@ url = "https://news.example.org/feed.xml"
 name = "list"
 kind = "urls"
 url = "https://news.example.org/urls.txt"
+
+[[sources]]
+name = "map"
+kind = "sitemap"
+url = "https://news.example.org/sitemap.xml"
+include = ["/news/", "/world/"]
+exclude = "/video/"
+robots = false
+ladder = [["1d", "30m"], ["7d", "6h"]]
 
 [[alerts]]
 name = "figures"
@@ -114,10 +129,21 @@ def test_full_valid_file(tmp_path):
     assert settings.schedule.batch_size == 10
     assert settings.schedule.lease == 900.0
     assert settings.diff.ignore == ("^Advertisement$", r"Updated \d+ minutes ago")
+    assert (settings.network.total_timeout, settings.network.max_connections, settings.network.host_connections,
+            settings.network.host_delay, settings.network.max_crawl_delay) == (120.0, 4, 1, 2.0, 10.0)
+    assert settings.network.allow_hosts == (("intranet.example", None), ("10.0.0.5", 8080), ("fd00::1", 443))
     assert [(s.name, s.kind, s.url) for s in settings.sources] == [
         ("wire", "rss", "https://news.example.org/feed.xml"),
         ("list", "urls", "https://news.example.org/urls.txt"),
+        ("map", "sitemap", "https://news.example.org/sitemap.xml"),
     ]
+    wire, _, sitemap = settings.sources
+    assert (wire.include, wire.exclude, wire.robots, wire.ladder) == ((), (), True, None)
+    assert (sitemap.include, sitemap.exclude, sitemap.robots) == (("/news/", "/world/"), ("/video/",), False)
+    assert sitemap.ladder == ((86400.0, 1800.0), (7 * 86400.0, 6 * 3600.0))
+    assert settings.schedule_for(sitemap).ladder == sitemap.ladder
+    assert settings.schedule_for(sitemap).jitter == settings.schedule.jitter
+    assert settings.schedule_for(wire) is settings.schedule and settings.schedule_for(None) is settings.schedule
     (rule,) = settings.alerts
     assert rule.name == "figures"
     assert rule.urls == ("json://hooks.example.org/x",)
@@ -265,6 +291,14 @@ def test_env_var_pointing_at_a_missing_file_is_an_error(tmp_path, monkeypatch):
     ('[[alerts]]\nname = "r"\nurls = "json://h/x"\ntemplate = "{{ before "\n', "alerts[0].template"),
     ('[[alerts]]\nname = "r"\nurls = "json://h/x"\ndiff_link = "https://r.example/{article}"\n', "alerts[0].diff_link"),
     ('[[alerts]]\nname = "r"\nurls = "json://h/x"\nsources = ["nosuch"]\n', "alerts[0].sources"),
+    ('[network]\nallow_hosts = ["http://intranet.example/feed"]\n', "network.allow_hosts"),
+    ('[network]\nallow_hosts = ["intranet.example:port"]\n', "network.allow_hosts"),
+    ('[network]\nhost_connections = 0\n', "network.host_connections"),
+    ('[network]\nhost_delay = "a while"\n', "network.host_delay"),
+    ('[[sources]]\nname = "a"\nkind = "rss"\nurl = "https://x.example/f"\ninclude = ["(news"]\n', "sources[0].include"),
+    ('[[sources]]\nname = "a"\nkind = "rss"\nurl = "https://x.example/f"\nrobots = "no"\n', "sources[0].robots"),
+    ('[[sources]]\nname = "a"\nkind = "rss"\nurl = "https://x.example/f"\nladder = [["1h"]]\n', "sources[0].ladder"),
+    ('[[sources]]\nname = "a"\nkind = "rss"\nurl = "https://x.example/f"\nrobot = false\n', "sources[0].robot"),
 ])
 def test_bad_value_names_file_and_key(tmp_path, text, key):
     error = config_error(tmp_path, text)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import socket
 import threading
+import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,7 +14,7 @@ import pytest
 
 from pipeline.config import NetworkSettings
 from pipeline.errors import BlockedAddressError, FetchError
-from pipeline.fetch import check_address, fetch_url, open_client
+from pipeline.fetch import check_address, decode_body, fetch_url, open_client, parse_retry_after
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 PAGE = b"<html><body><p>The toll is 12.</p></body></html>"
@@ -33,13 +35,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, PAGE)
 
     def send(self, status, body=b"", **headers):
+        self.start(status, Content_Length=str(len(body)), **headers)
+        self.wfile.write(body)
+
+    def start(self, status, **headers):
+        """The status line and headers (_ for - in names); the body is the caller's."""
         self.send_response(status)
         headers.setdefault("Content-Type", "text/html; charset=utf-8")
         for name, value in headers.items():
             self.send_header(name.replace("_", "-"), value)
-        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
 
     def log_message(self, format, *args):  # keep test output quiet
         pass
@@ -106,9 +111,14 @@ class NotFoundHandler(Handler):
         self.send(404, b"<h1>Not found</h1>")
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up mid-body (the cap, a timeout) is what these tests provoke
+
+
 class Server:
     def __init__(self, handler):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), handler)
         self.httpd.requests = []
         self.httpd.stop = threading.Event()
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
@@ -325,3 +335,257 @@ def test_blocked_fetch_sends_nothing_and_names_the_address(serve):
     assert "127.0.0.1" in result.error
     assert "allow_private" in result.error
     assert server.requests == []
+
+
+# Bounded bodies and odd encodings ---------------------------------------------------------
+
+class EndlessHandler(Handler):
+    """A chunked body that never ends (until the client hangs up)."""
+
+    def respond(self):
+        self.start(200, Transfer_Encoding="chunked")
+        chunk = b"<p>" + b"more " * 2000 + b"</p>"
+        try:
+            while not self.server.stop.is_set():
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            pass  # the client stopped reading: that is the point
+
+
+class TrickleHandler(Handler):
+    """Headers at once, then one byte every 0.1 s: never idle long enough for a read timeout."""
+
+    def respond(self):
+        self.start(200, Content_Length="1000")
+        try:
+            for _ in range(1000):
+                if self.server.stop.wait(0.1):
+                    return
+                self.wfile.write(b"x")
+                self.wfile.flush()
+        except OSError:
+            pass
+
+
+class EncodedHandler(Handler):
+    """/gzip, /zlib, /raw-deflate, /br: the page in that Content-Encoding."""
+
+    def respond(self):
+        coding = self.path.strip("/")
+        if coding == "gzip":
+            body = gzip.compress(PAGE)
+        elif coding == "zlib":
+            coding, body = "deflate", zlib.compress(PAGE)
+        elif coding == "raw-deflate":
+            packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+            coding, body = "deflate", packer.compress(PAGE) + packer.flush()
+        else:
+            body = b"\x8b\x02\x80not really brotli"
+        self.send(200, body, Content_Encoding=coding)
+
+
+class BombInOneChunkHandler(Handler):
+    """64 MiB of zeros gzipped to about 64 KB, sent as one piece."""
+
+    BODY = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+
+    def respond(self):
+        self.send(200, self.BODY, Content_Encoding="gzip")
+
+
+class LyingLengthHandler(Handler):
+    def respond(self):
+        self.start(200, Content_Length="50000000")
+        self.wfile.write(PAGE)
+
+
+class PictureHandler(Handler):
+    def respond(self):
+        self.send(200, b"\x89PNG" + b"\0" * 5000, **{"Content-Type": "image/png"})
+
+
+class ThrottleHandler(Handler):
+    """/429 asks to wait 120 s; /503-date asks to wait until a date; /503 gives no hint."""
+
+    def respond(self):
+        if self.path == "/429":
+            self.send(429, b"slow down", Retry_After="120")
+        elif self.path == "/503-date":
+            self.send(503, b"maintenance", Retry_After="Sun, 01 Nov 2026 00:10:00 GMT")
+        else:
+            self.send(503, b"down")
+
+
+def test_endless_body_is_cut_at_the_cap(serve, network):
+    server = serve(EndlessHandler)
+    result = get(server.url + "/endless", network(max_bytes=100_000))
+    assert not result.ok
+    assert "max_bytes (100000 bytes)" in result.error
+    assert result.body == b"" and result.status == 200
+
+
+def test_a_trickling_server_hits_the_total_timeout(serve, network):
+    server = serve(TrickleHandler)
+    result = get(server.url + "/slow", network(read_timeout=5, total_timeout=0.5))
+    assert not result.ok
+    assert "total_timeout" in result.error and result.body == b""
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zlib", "raw-deflate"])
+def test_compressed_bodies_are_decoded(serve, network, coding):
+    server = serve(EncodedHandler)
+    result = get(server.url + f"/{coding}", network())
+    assert result.ok and result.body == PAGE
+
+
+@pytest.mark.parametrize("handler, path, error", [
+    (EncodedHandler, "/br", "unsupported Content-Encoding 'br'"),  # we never ask for brotli
+    (BombInOneChunkHandler, "/bomb", "max_bytes (1000000 bytes) once decompressed"),
+    (LyingLengthHandler, "/big", "50000000 bytes is larger than network.max_bytes"),  # refused unread
+])
+def test_bodies_that_are_refused(serve, network, handler, path, error):
+    result = get(serve(handler).url + path, network(max_bytes=1_000_000))
+    assert not result.ok and result.body == b""
+    assert error in result.error
+
+
+def test_bounded_decoder_hands_out_at_most_the_cap():
+    from pipeline.fetch import _Decoder
+
+    decoder = _Decoder("gzip", "http://x.example/bomb", 1000)
+    with pytest.raises(FetchError, match="max_bytes"):
+        decoder.feed(gzip.compress(b"\0" * 10_000_000))
+    assert decoder.size == 1001  # inflated one byte past the cap, not ten million
+
+
+
+
+def test_binary_content_types_are_refused_before_the_body(serve, network):
+    server = serve(PictureHandler)
+    result = get(server.url + "/photo", network())
+    assert not result.ok and result.status == 200
+    assert "'image/png'" in result.error and result.body == b""
+    with open_client(network()) as client:
+        assert fetch_url(client, server.url + "/photo", network(), NOW, refuse=()).ok
+
+
+def test_read_body_false_learns_where_a_link_leads_without_its_page(serve, network):
+    server = serve(HopHandler)
+    with open_client(network()) as client:
+        result = fetch_url(client, server.url + "/hop/2", network(), NOW, read_body=False)
+    assert result.ok and result.final_url == server.url + "/hop/0" and result.body == b""
+
+
+# Throttling hints --------------------------------------------------------------------------
+
+def test_429_carries_retry_after_seconds(serve, network):
+    server = serve(ThrottleHandler)
+    result = get(server.url + "/429", network())
+    assert (result.status, result.error, result.retry_after) == (429, "HTTP 429", 120.0)
+
+
+def test_503_retry_after_as_a_date(serve, network):
+    server = serve(ThrottleHandler)
+    assert get(server.url + "/503-date", network()).retry_after == 600.0  # NOW is midnight
+    assert get(server.url + "/503", network()).retry_after is None
+
+
+@pytest.mark.parametrize("value, seconds", [
+    ("120", 120.0), (" 7 ", 7.0), ("Sun, 01 Nov 2026 00:01:00 GMT", 60.0),
+    ("Sat, 31 Oct 2026 23:00:00 GMT", 0.0), ("soon", None), ("", None), (None, None), ("-5", None),
+])
+def test_parse_retry_after(value, seconds):
+    assert parse_retry_after(value, NOW) == seconds
+
+
+# Charsets ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body, content_type, text", [
+    ("Zürich".encode("utf-8"), "text/html", "Zürich"),
+    ("Zürich".encode("latin-1"), "text/html; charset=ISO-8859-1", "Zürich"),
+    ("“Zürich”".encode("cp1252"), "text/html; charset=iso-8859-1", "“Zürich”"),  # read as browsers do
+    (b'<meta charset="windows-1251">' + "Москва".encode("cp1251"), "text/html", '<meta charset="windows-1251">Москва'),
+    (b'<?xml version="1.0" encoding="koi8-r"?>' + "Москва".encode("koi8-r"), None,
+     '<?xml version="1.0" encoding="koi8-r"?>Москва'),
+    (codecs.BOM_UTF8 + "Zürich".encode("utf-8"), "text/html; charset=latin-1", "Zürich"),  # the BOM wins
+    ("Zürich".encode("utf-8"), "text/html; charset=no-such-charset", "Zürich"),
+])
+def test_decode_body(body, content_type, text):
+    assert decode_body(body, content_type) == text
+
+
+def test_decode_body_detects_an_undeclared_charset():
+    text = "Привет, как дела? Это длинный текст на русском языке, чтобы детектор был уверен. " * 5
+    assert decode_body(text.encode("cp1251")) == text
+
+
+# No traffic leaves 127.0.0.0/8, and redirects cannot lead inward --------------------------
+
+class RedirectHandler(Handler):
+    """Redirects to the URL in the path after /to/."""
+
+    def respond(self):
+        self.send(302, Location=self.path.split("/to/", 1)[1])
+
+
+def allowing(server) -> NetworkSettings:
+    """Private addresses refused, except the first server's own host and port (as an intranet feed would be)."""
+    host, port = server.httpd.server_address[:2]
+    return NetworkSettings(allow_private=False, allow_hosts=((host, port),))
+
+
+def test_allow_hosts_lets_one_private_host_in(serve):
+    server = serve(Handler)
+    assert get(server.url + "/story", allowing(server)).ok
+    other = serve(Handler)
+    assert "allow_hosts" in get(other.url + "/story", allowing(server)).error
+    assert other.requests == []
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:{port}/secret", "http://localhost:{port}/secret",
+                                    "http://[::ffff:127.0.0.1]:{port}/secret"])
+def test_a_redirect_to_a_private_address_is_blocked(serve, target):
+    entry, inside = serve(RedirectHandler), serve(Handler)
+    target = target.format(port=inside.httpd.server_address[1])
+    result = get(f"{entry.url}/to/{target}", allowing(entry))
+    assert not result.ok and result.status == 302
+    assert result.final_url == target
+    assert "allow_private" in result.error
+    assert inside.requests == []  # the hop was refused before any connection
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
+                                    "http://[fd00:ec2::254]/", "http://[64:ff9b::a00:1]/"])
+def test_a_redirect_to_metadata_or_private_ranges_is_blocked_before_connecting(serve, target):
+    entry = serve(RedirectHandler)
+    result = get(f"{entry.url}/to/{target}", allowing(entry))
+    assert "allow_private" in result.error and result.final_url == target
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://169.254.169.254/", "cloud metadata"), ("http://[::ffff:10.1.2.3]/", "private"),
+    ("http://[2002:7f00:1::]/", "loopback"), ("http://[64:ff9b::7f00:1]/", "loopback"),
+    ("http://100.64.0.1/", "not globally routable"), ("http://224.0.0.1/", "multicast"),
+])
+def test_refusals_name_the_kind_of_address(url, reason):
+    with pytest.raises(BlockedAddressError, match=reason):
+        check_address(url, NetworkSettings())
+
+
+def test_connections_go_to_the_address_that_was_checked(serve, monkeypatch):
+    """DNS rebinding: a name that answers 127.0.0.1 when checked and 127.0.0.2 (where nothing
+    listens) afterwards. The guard resolves once per connection and connects to that answer."""
+    server = serve(Handler)
+    port = server.httpd.server_address[1]
+    real, answers = socket.getaddrinfo, iter(["127.0.0.1"])
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebinding.test":
+            return real(host, *args, **kwargs)
+        return real(next(answers, "127.0.0.2"), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    network = NetworkSettings(allow_private=False, allow_hosts=(("rebinding.test", port),))
+    result = get(f"http://rebinding.test:{port}/story", network)
+    assert result.ok and result.body == PAGE
+    assert next(answers, None) is None  # the name was resolved exactly once

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pipeline.config import ScheduleSettings
-from pipeline.schedule import MAX_BACKOFF, next_check, retry_after_failure
+from pipeline.schedule import (
+    MAX_BACKOFF, MAX_RETRY_AFTER, MAX_THROTTLE, defer, next_check, retry_after_failure, throttle_delay,
+)
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 EXACT = ScheduleSettings(jitter=0)
@@ -84,3 +86,23 @@ def test_retry_jitter_stays_within_the_fraction():
 
 def test_retry_caps_even_after_very_many_failures():
     assert delay(retry_after_failure(NOW, 1100, EXACT)) == MAX_BACKOFF
+
+
+def test_retry_never_comes_before_what_the_server_asked():
+    asked = NOW + timedelta(hours=5)
+    assert retry_after_failure(NOW, 1, EXACT, not_before=asked) == asked
+    assert delay(retry_after_failure(NOW, 1, EXACT, not_before=NOW + timedelta(minutes=1))) == 15 * 60
+
+
+@pytest.mark.parametrize("throttles, retry_after, seconds", [
+    (1, None, 60), (2, None, 120), (3, None, 240), (20, None, MAX_THROTTLE), (5000, None, MAX_THROTTLE),
+    (1, 30.0, 30), (9, 30.0, 30), (1, 10 * 86400.0, MAX_RETRY_AFTER), (1, -5.0, 0),
+])
+def test_throttle_delay(throttles, retry_after, seconds):
+    assert throttle_delay(throttles, retry_after) == seconds
+
+
+def test_defer_is_never_early_and_spreads_late():
+    rng = random.Random(5)
+    delays = [delay(defer(NOW, 600, ScheduleSettings(jitter=0.2), rng)) for _ in range(200)]
+    assert all(600 <= d <= 720 for d in delays) and max(delays) > 650

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from pipeline.errors import FeedError
-from pipeline.sources import canonicalize_url, discover_entries, parse_feed, parse_url_list
+from pipeline.models import Entry
+from pipeline.sources import (
+    MAX_CHILD_SITEMAPS, canonicalize_url, discover_entries, feed_text, filter_entries, find_canonical_link,
+    needs_resolving, parse_feed, parse_sitemap, parse_url_list, read_source, unwrap_url,
+)
 
 FEED_URL = "https://news.example.org/section/feed.xml"
 
@@ -75,6 +81,15 @@ def rss_items(*links: str) -> bytes:
     ("https://x.example/", "https://x.example/"),
     ("https://x.example", "https://x.example/"),
     ("  https://x.example/a  ", "https://x.example/a"),
+    # courlan does host, port and punycode; Redline the path's escapes and the query
+    ("https://x.example//a//b", "https://x.example/a/b"),
+    ("https://xn--mnchen-3ya.example/a", "https://münchen.example/a"),
+    ("https://x.example/caf\u00e9", "https://x.example/caf%C3%A9"),
+    ("https://x.example/caf%c3%a9/%7Euser/a%2Bb", "https://x.example/caf%C3%A9/~user/a%2Bb"),
+    ("https://x.example/a+b@c;d=(1)", "https://x.example/a+b@c;d=(1)"),  # reserved characters stay
+    ("https://x.example/a?utm_source=x&igshid=1&_ga=2&mtm_campaign=c&story=5", "https://x.example/a?story=5"),
+    ("https://x.example/a?source=rss&uid=9", "https://x.example/a?source=rss&uid=9"),  # these can name the story
+    ("https://x.example/a?x=1&amp;b=2", "https://x.example/a?x=1&b=2"),  # feed debris, cleaned by courlan
 ])
 def test_canonicalize_url(url, expected):
     assert canonicalize_url(url) == expected
@@ -116,7 +131,7 @@ def test_parse_atom_resolves_relative_links_against_the_feed_url():
         ("https://news.example.org/2026/bridge?id=7", "Bridge contract"),
         ("https://news.example.org/section/library-reopens", "Library reopens"),
     ]
-    assert entries[1].updated == "2026-11-01T09:00:00Z"
+    assert entries[1].updated == "2026-11-01T09:00:00.000+00:00"  # ISO UTC, as Redline stores times
 
 
 def test_entry_without_a_link_is_skipped():
@@ -190,3 +205,170 @@ def test_parse_url_list_rejects_non_http_lines(line):
 def test_parse_url_list_rejects_non_utf8():
     with pytest.raises(FeedError, match="UTF-8"):
         parse_url_list(b"https://x.example/\xff\xfe", "list.txt")
+
+
+def test_canonicalize_url_rejects_what_is_not_a_url():
+    with pytest.raises(ValueError):
+        canonicalize_url("http://[::1/broken")
+
+
+# Wrappers and rel=canonical ---------------------------------------------------------------
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://www.google.com/url?q=https://x.example/story&sa=D", "https://x.example/story"),
+    ("https://l.facebook.com/l.php?u=https%3A%2F%2Fx.example%2Fstory&h=AT0", "https://x.example/story"),
+    ("https://www.google.com/url?q=javascript:alert(1)", "https://www.google.com/url?q=javascript:alert(1)"),
+    ("https://x.example/story", "https://x.example/story"),
+])
+def test_unwrap_url(url, expected):
+    assert unwrap_url(url) == expected
+
+
+def test_needs_resolving_knows_feedproxy_and_shorteners():
+    assert needs_resolving("http://feedproxy.google.com/~r/example/~3/abc/story")
+    assert needs_resolving("https://t.co/xyz")
+    assert not needs_resolving("https://news.example.org/story")
+
+
+def test_feedburner_original_link_is_preferred():
+    body = b"""<?xml version="1.0"?><rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">
+      <channel><title>x</title><item><title>Story</title>
+      <link>http://feedproxy.google.com/~r/example/~3/abc/story</link>
+      <feedburner:origLink>https://news.example.org/2026/story?utm_source=feedburner</feedburner:origLink>
+      </item></channel></rss>"""
+    assert [e.url for e in parse_feed(body, FEED_URL)] == ["https://news.example.org/2026/story"]
+
+
+def test_query_wrappers_are_unwrapped_in_feeds():
+    body = rss_items("https://www.google.com/url?q=https://x.example/real&sa=D")
+    assert [e.url for e in parse_feed(body, FEED_URL)] == ["https://x.example/real"]
+
+
+@pytest.mark.parametrize("head, expected", [
+    ('<link rel="canonical" href="https://news.example.org/story?utm_source=x">', "https://news.example.org/story"),
+    ("<LINK HREF='/story' REL='canonical'>", "https://news.example.org/story"),
+    ('<link rel="alternate canonical" href="https://www.example.org/story">', "https://www.example.org/story"),
+    ('<link rel="canonical" href="https://news.example.org/">', None),        # the front page: a CMS default
+    ('<link rel="canonical" href="https://elsewhere.example/story">', None),  # another site
+    ('<link rel="stylesheet" href="/s.css">', None),
+    ('<link rel="canonical">', None),
+    ('<link rel="canonical" href="javascript:void(0)">', None),
+])
+def test_find_canonical_link(head, expected):
+    page = f"<html><head>{head}</head><body><p>Story</p></body></html>".encode()
+    assert find_canonical_link(page, "https://news.example.org/amp/story") == expected
+
+
+def test_feed_text_is_plain():
+    assert feed_text("<p>Toll <b>rises</b>&nbsp;to 19 &amp; more</p>\n") == "Toll rises to 19 & more"
+    assert feed_text("  ") is None and feed_text(None) is None
+
+
+def test_titles_and_summaries_from_feeds_are_plain_text():
+    title = b"<title>A &lt;b&gt;bold&lt;/b&gt;  move</title>"
+    body = rss_items("https://x.example/a").replace(b"<title>t0</title>", title)
+    assert parse_feed(body, FEED_URL)[0].title == "A bold move"
+
+
+def test_rss_entries_have_no_updated_date_unless_the_feed_gives_one():
+    assert parse_feed(RSS, FEED_URL)[0].updated is None
+    updated = b'<updated xmlns="http://www.w3.org/2005/Atom">2026-11-02T08:00:00Z</updated>'
+    body = RSS.replace(b"<pubDate>", updated + b"<pubDate>")
+    assert parse_feed(body, FEED_URL)[0].updated == "2026-11-02T08:00:00.000+00:00"
+
+
+def test_entries_with_unusable_links_are_skipped():
+    body = rss_items("javascript:alert(1)", "mailto:desk@x.example", "http://[::1/broken", "https://x.example/ok")
+    assert [e.url for e in parse_feed(body, FEED_URL)] == ["https://x.example/ok"]
+
+
+# Sitemaps --------------------------------------------------------------------------------
+
+URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+  <url>
+    <loc>https://news.example.org/2026/11/flood-toll?utm_source=sitemap</loc>
+    <lastmod>2026-11-01T09:30:00+01:00</lastmod>
+    <news:news>
+      <news:publication><news:name>Example</news:name><news:language>en</news:language></news:publication>
+      <news:publication_date>2026-11-01T08:00:00+01:00</news:publication_date>
+      <news:title>Flood toll rises &amp; rain goes on</news:title>
+    </news:news>
+  </url>
+  <url><loc>/2026/11/council-vote</loc><lastmod>2026-11-01</lastmod></url>
+  <url><loc>ftp://news.example.org/file</loc></url>
+  <url><lastmod>2026-11-01</lastmod></url>
+</urlset>
+"""
+
+INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <sitemap><loc>https://news.example.org/sitemap-2026-10.xml</loc><lastmod>2026-10-31</lastmod></sitemap>
+  <sitemap><loc>https://news.example.org/sitemap-news.xml</loc><lastmod>2026-11-01T10:00:00Z</lastmod></sitemap>
+  <sitemap><loc>/sitemap-2026-09.xml.gz</loc><lastmod>2026-09-30</lastmod></sitemap>
+</sitemapindex>
+"""
+SITEMAP_URL = "https://news.example.org/sitemap.xml"
+
+
+def test_parse_a_google_news_sitemap():
+    found = parse_sitemap(URLSET, SITEMAP_URL)
+    assert found.children == ()
+    first, second = found.entries
+    assert first.url == "https://news.example.org/2026/11/flood-toll"
+    assert first.title == "Flood toll rises & rain goes on"
+    assert first.published == "2026-11-01T08:00:00+01:00"
+    assert first.updated == "2026-11-01T08:30:00.000+00:00"
+    assert (second.url, second.title, second.updated) == (
+        "https://news.example.org/2026/11/council-vote", None, "2026-11-01T00:00:00.000+00:00")
+
+
+def test_a_sitemap_index_lists_its_children_newest_first():
+    assert parse_sitemap(INDEX, SITEMAP_URL).children == (
+        "https://news.example.org/sitemap-news.xml", "https://news.example.org/sitemap-2026-10.xml",
+        "https://news.example.org/sitemap-2026-09.xml.gz")
+
+
+def test_a_sitemap_index_is_read_only_for_its_newest_children():
+    items = "".join(f"<sitemap><loc>https://x.example/s{i}.xml</loc><lastmod>2026-01-{i + 1:02d}</lastmod></sitemap>"
+                    for i in range(25))
+    children = parse_sitemap(f"<sitemapindex>{items}</sitemapindex>".encode(), SITEMAP_URL).children
+    assert len(children) == MAX_CHILD_SITEMAPS and children[0] == "https://x.example/s24.xml"
+
+
+def test_a_gzipped_sitemap_is_inflated():
+    assert len(parse_sitemap(gzip.compress(URLSET), SITEMAP_URL + ".gz").entries) == 2
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"<rss><channel/></rss>", "root element 'rss'"),
+    (b"not xml at all", "not a"),
+    (b"\x1f\x8b\x08\x00broken", "corrupt gzipped sitemap"),
+])
+def test_what_is_not_a_sitemap_is_a_feed_error(body, message):
+    with pytest.raises(FeedError, match=message) as caught:
+        parse_sitemap(body, SITEMAP_URL)
+    assert caught.value.location == SITEMAP_URL
+
+
+def test_a_sitemap_with_entities_does_not_expand_them():
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            b"<urlset><url><loc>https://x.example/&b;</loc></url></urlset>")
+    assert all("aaaaaaaa" not in e.url for e in parse_sitemap(bomb, SITEMAP_URL).entries)
+
+
+def test_read_source_for_each_kind():
+    assert len(read_source(URLSET, "sitemap", SITEMAP_URL).entries) == 2
+    assert len(read_source(RSS, "rss", FEED_URL).entries) == 2
+    assert read_source(b"https://x.example/a\n", "urls", FEED_URL).entries[0].url == "https://x.example/a"
+
+
+# Include and exclude ------------------------------------------------------------------------
+
+def test_filter_entries_by_include_and_exclude_patterns():
+    entries = [Entry(url=f"https://x.example/{path}") for path in
+               ("news/1", "news/video/2", "sport/3", "news/1", "opinion/4")]
+    assert [e.url for e in filter_entries(entries, include=("/news/", "/opinion/"), exclude=("/video/",))] == [
+        "https://x.example/news/1", "https://x.example/opinion/4"]
+    assert len(filter_entries(entries)) == 4  # duplicates always go

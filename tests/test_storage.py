@@ -495,17 +495,41 @@ def test_list_alerts_by_status_and_newest(db):
     assert [a["after"] for a in storage.list_alerts(db, newest=1)] == ["17"]
 
 
-def test_record_event_stores_a_change_without_a_diff_with_its_alerts(db):
+# Migration 2: changes outside diffs, aliases, hosts ---------------------------------------
+
+def test_migration_2_keeps_what_migration_1_stored(tmp_path):
+    from storage.migrations import MIGRATIONS
+
+    db = Database(tmp_path / "old.db")
+    db.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    with db.atomic():
+        MIGRATIONS[0][2](db)
+        db["migrations"].insert({"id": 1, "name": "initial schema", "applied_at": to_iso(NOW)})
+    # Rows as migration 1's code wrote them.
+    db["sources"].insert({"id": 1, "name": "wire", "kind": "rss", "location": "https://news.example.org/feed"})
+    db["articles"].insert({"id": 1, "canonical_url": "https://news.example.org/story", "source_id": 1,
+                           "first_seen_at": to_iso(NOW), "status": "active", "feed_title": "Old"})
+    for number in (1, 2):
+        db["versions"].insert({"article_id": 1, "number": number, "fetched_at": to_iso(NOW),
+                               "text_hash": f"h{number}", "text": f"text {number}"})
+    db["diffs"].insert({"id": 1, "article_id": 1, "from_number": 1, "to_number": 2, "stats": "{}", "ops": "[]"})
+    db["changes"].insert({"diff_id": 1, "article_id": 1, "seq": 0, "kind": "figure", "before": "12",
+                          "after": "19", "detected_at": to_iso(NOW)})
+    assert storage.migrate(db) == [2, 3, 4]
+    [change] = storage.list_changes(db)
+    assert (change["origin"], change["from_number"], change["to_number"], change["after"]) == ("page", 1, 2, "19")
+    article = storage.get_article(db, 1)
+    assert (article.priority, article.feed_title, article.feed_updated) == (0, "Old", None)
+    assert [v.text for v in storage.list_versions(db, 1)] == ["text 1", "text 2"]
+
+
+def test_changes_without_a_diff_are_listed_with_their_origin(db):
     article_id = add_article(db)
-    gone = Fetched(url="https://news.example.org/story", final_url="https://news.example.org/story", status=404,
-                   at=NOW, elapsed_ms=3, error="HTTP 404")
-
-    change_id = storage.record_event(db, article_id, Change("gone", None, "HTTP 404", context="Headline"), gone,
-                                     [(0, "gone", "json")], status="gone", next_check_at=None)
-
-    (change,) = storage.list_changes(db, kind="gone")
-    assert (change["id"], change["after"], change["from_number"], change["source"]) == (change_id, "HTTP 404", None, "wire")
-    assert [(a["kind"], a["rule"]) for a in storage.pending_alerts(db, NOW)] == [("gone", "gone")]
+    storage.record_changes(db, article_id, [Change("gone", "Headline", "HTTP 410")], "fetch", NOW,
+                           fetched=fetched(), status="gone", next_check_at=None)
+    [change] = storage.list_changes(db, kind="gone")
+    assert (change["origin"], change["from_number"], change["to_number"], change["after"]) == (
+        "fetch", None, None, "HTTP 410")
     assert storage.get_article(db, article_id).status == "gone"
     assert storage.count_rows(db)["fetches"] == 1
 
@@ -594,3 +618,101 @@ def test_source_name(db):
     assert storage.source_name(db, source_id) == "wire"
     assert storage.source_name(db, None) is None
     assert storage.source_name(db, 999) is None
+
+
+def test_feed_changes_carry_their_source_and_alerts(db):
+    article_id = add_article(db)
+    source_id = storage.get_source(db, "wire")["id"]
+    storage.record_changes(db, article_id, [Change("headline", "Old", "New")], "feed", NOW, source_id,
+                           alerts=[(0, "heads", "json://x#1")], feed_title="New", priority=1)
+    [alert] = storage.pending_alerts(db, NOW + timedelta(days=1))
+    assert (alert["kind"], alert["after"], alert["rule"]) == ("headline", "New", "heads")
+    row = db.execute("SELECT source_id, diff_id FROM changes").fetchone()
+    assert row == (source_id, None)
+    assert storage.get_article(db, article_id).feed_title == "New"
+
+
+def test_bumped_articles_are_claimed_first(db):
+    first = add_article(db, "https://news.example.org/a")
+    second = add_article(db, "https://news.example.org/b")
+    storage.update_article(db, second, priority=1, next_check_at=NOW + timedelta(minutes=1))
+    assert storage.claim_due_articles(db, NOW + timedelta(hours=1), LEASE) == [second, first]
+
+
+def test_aliases_lead_to_their_article(db):
+    article_id = add_article(db, "https://news.example.org/old")
+    assert storage.claim_url(db, article_id, "https://news.example.org/new", "redirect", NOW) == article_id
+    assert storage.find_article(db, "https://news.example.org/old").id == article_id
+    assert set(storage.find_articles(db, ["https://news.example.org/old", "https://news.example.org/new",
+                                          "https://news.example.org/other"])) == {
+        "https://news.example.org/old", "https://news.example.org/new"}
+    assert storage.list_aliases(db, article_id) == [
+        {"url": "https://news.example.org/old", "kind": "redirect", "seen_at": to_iso(NOW)}]
+    source_id = storage.get_source(db, "wire")["id"]
+    assert storage.add_articles(db, source_id, [Entry(url="https://news.example.org/old")], NOW) == 0
+
+
+def test_claim_url_never_takes_another_articles_url(db):
+    one = add_article(db, "https://news.example.org/one")
+    two = add_article(db, "https://news.example.org/two")
+    assert storage.claim_url(db, two, "https://news.example.org/one", "canonical", NOW) == one
+    assert storage.get_article(db, two).canonical_url == "https://news.example.org/two"
+
+
+def test_merge_folds_a_duplicate_into_its_story(db):
+    story = add_article(db, "https://news.example.org/story")
+    duplicate = add_article(db, "https://news.example.org/amp/story")
+    storage.record_fetch(db, fetched("https://news.example.org/amp/story"), article_id=duplicate)
+    storage.merge_article(db, duplicate, story, NOW)
+    assert [a.id for a in storage.list_articles(db)] == [story]
+    assert storage.find_article(db, "https://news.example.org/amp/story").id == story
+    assert db.execute("SELECT article_id FROM fetches").fetchall() == [(story,)]
+
+
+def test_merge_refuses_an_article_with_versions(db):
+    story = add_article(db, "https://news.example.org/story")
+    other = add_article(db, "https://news.example.org/other")
+    store(db, other, 1, "text")
+    with pytest.raises(ValueError, match="has versions"):
+        storage.merge_article(db, other, story, NOW)
+    assert len(storage.list_articles(db)) == 2
+
+
+def test_add_aliases_waits_for_the_target(db):
+    storage.add_aliases(db, {"https://t.co/x": "https://news.example.org/story"}, "wrapper", NOW)
+    assert db["article_urls"].count == 0
+    article_id = add_article(db)
+    storage.add_aliases(db, {"https://t.co/x": "https://news.example.org/story"}, "wrapper", NOW)
+    assert storage.owner_of(db, "https://t.co/x") == article_id
+
+
+def test_host_state(db):
+    origin = "https://news.example.org"
+    assert storage.get_host(db, origin)["throttles"] == 0
+    storage.save_robots(db, origin, 200, "User-agent: *", NOW, NOW + timedelta(days=1))
+    storage.throttle_host(db, origin, NOW + timedelta(minutes=2))
+    storage.throttle_host(db, origin, NOW + timedelta(minutes=4))
+    host = storage.get_host(db, origin)
+    assert (host["robots_status"], host["throttles"], host["blocked_until"]) == (
+        200, 2, to_iso(NOW + timedelta(minutes=4)))
+    storage.clear_throttle(db, origin)
+    assert (storage.get_host(db, origin)["throttles"], storage.get_host(db, origin)["blocked_until"]) == (0, None)
+    assert storage.get_host(db, origin)["robots_txt"] == "User-agent: *"
+
+
+def test_host_slots_are_spaced_whoever_books_them(db, tmp_path):
+    other = storage.open_db(tmp_path / "redline.db")  # a second connection, as another process has
+    origin = "https://news.example.org"
+    assert storage.reserve_host_slot(db, origin, 1000.0, 2.0) == 1000.0
+    assert storage.reserve_host_slot(other, origin, 1000.5, 2.0) == 1002.0
+    assert storage.reserve_host_slot(db, origin, 1001.0, 2.0) == 1004.0
+    assert storage.reserve_host_slot(db, origin, 2000.0, 2.0) == 2000.0  # a quiet host: at once
+
+
+def test_polls_that_sent_nothing_log_no_fetch(db):
+    source_id = add_source(db)
+    skipped = Fetched(url="https://news.example.org/feed.xml", final_url="https://news.example.org/feed.xml",
+                      status=None, at=NOW, elapsed_ms=0, error="robots.txt disallows it", skipped="robots")
+    storage.record_poll(db, source_id, skipped, skipped.error)
+    assert storage.count_rows(db)["fetches"] == 0
+    assert storage.get_source(db, "wire")["last_error"] == "robots.txt disallows it"

@@ -1,0 +1,113 @@
+"""What a poll or a check means for an article's life: pure decisions, the clock passed in.
+
+- A feed that rewrites an entry's title or summary makes a `headline` or `summary`
+  change of the article at once, before its page is fetched again.
+- An entry dated newer than the last check moves the article to the front of the queue.
+- 404 and 410 make the article `gone` (a change researchers see); other failures back
+  off exponentially and, after schedule.FAILING_AFTER in a row, mark it `failing` until
+  a fetch succeeds again.
+- A page that names another URL as its own (a redirect or rel=canonical) is the same
+  story at a new address, a duplicate of a tracked story, or a different story.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime, timedelta
+
+from pipeline import schedule
+from pipeline.config import ScheduleSettings
+from pipeline.models import Article, Change, Entry, Fetched, to_iso
+
+GONE = (404, 410)
+SAME_STORY = 0.5  # share of the shorter text's word 4-grams that the other must contain
+_WORD = re.compile(r"\w+")
+
+
+# Feeds -----------------------------------------------------------------------------------
+
+def feed_revisions(article: Article, entry: Entry) -> tuple[Change, ...]:
+    """The headline and summary changes between what the source said of the story before and now."""
+    changes = []
+    for kind, before, after in (("headline", article.feed_title, entry.title),
+                                ("summary", article.feed_summary, entry.summary)):
+        if before and after and " ".join(before.split()) != " ".join(after.split()):
+            changes.append(Change(kind, before, after, context="(in the feed)"))
+    return tuple(changes)
+
+
+def is_newer(entry: Entry, article: Article) -> bool:
+    """Whether the source dates the story after the last check (and after the date it gave before)."""
+    if not entry.updated or (article.feed_updated and entry.updated <= article.feed_updated):
+        return False
+    return article.last_checked_at is None or entry.updated > article.last_checked_at
+
+
+def feed_update(article: Article, entry: Entry, now: datetime) -> tuple[tuple[Change, ...], dict]:
+    """The changes a new poll reveals and the article's new values (none when nothing moved)."""
+    changes = feed_revisions(article, entry)
+    values = {name: new for name, old, new in (("feed_title", article.feed_title, entry.title),
+                                               ("feed_summary", article.feed_summary, entry.summary),
+                                               ("feed_updated", article.feed_updated, entry.updated))
+              if new and new != old}
+    if changes or is_newer(entry, article):
+        values.update(priority=1, next_check_at=to_iso(now))
+        if article.status == "retired":  # the newsroom touched a story we had stopped checking
+            values["status"] = "active"
+    return changes, values
+
+
+# Failures --------------------------------------------------------------------------------
+
+def failure_state(
+    article: Article, fetched: Fetched, now: datetime, settings: ScheduleSettings, rng: random.Random | None = None
+) -> tuple[str, dict, tuple[Change, ...]]:
+    """After a failed fetch: the check's outcome, the article's new values and the changes to record."""
+    failures = article.consecutive_failures + 1
+    values = {"consecutive_failures": failures, "last_error": fetched.error}
+    if fetched.status in GONE:
+        gone = Change("gone", article.title or article.feed_title or article.canonical_url,
+                      f"HTTP {fetched.status}", context=fetched.final_url)
+        return "gone", {**values, "status": "gone", "next_check_at": None}, (gone,)
+    not_before = now + timedelta(seconds=fetched.retry_after) if fetched.retry_after else None
+    values.update(
+        status="failing" if failures >= schedule.FAILING_AFTER else article.status,
+        next_check_at=schedule.retry_after_failure(now, failures, settings, rng, not_before),
+    )
+    return "failed", values, ()
+
+
+# Identity --------------------------------------------------------------------------------
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i:i + 4]) for i in range(max(len(words) - 3, 1))} if words else set()
+
+
+def same_story(old_text: str, new_text: str) -> bool:
+    """Whether two texts tell the same story: most word 4-grams of the shorter appear in the longer."""
+    old, new = _shingles(old_text), _shingles(new_text)
+    if not old or not new:
+        return False
+    return len(old & new) / min(len(old), len(new)) >= SAME_STORY
+
+
+def settle_identity(
+    owned_by_other: bool, redirected: bool, previous_text: str | None, owner_text: str | None, new_text: str
+) -> str:
+    """What to do when a page names another URL as its own.
+
+    owned_by_other: another tracked article has that URL; redirected: the fetch was redirected
+    there (otherwise only the page's rel=canonical names it). Returns one of
+    "adopt" (same story, new address: track it there), "merge" (a duplicate of the other
+    article, with nothing of its own yet), "redirected" (the story was replaced by a different
+    one) or "keep" (an untrustworthy canonical link: go on as before).
+    """
+    if owned_by_other:
+        if previous_text is None and (owner_text is None or same_story(owner_text, new_text)):
+            return "merge"
+        return "redirected" if redirected else "keep"
+    if previous_text is None or same_story(previous_text, new_text):
+        return "adopt"
+    return "redirected" if redirected else "keep"
