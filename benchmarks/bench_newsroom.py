@@ -243,7 +243,7 @@ def verify(rows) -> None:
         expected = {"new_version": changed, "not_modified": ARTICLES - changed}
         if requests != ARTICLES or {k: outcome.get(k, 0) for k in expected} != expected:
             raise SystemExit(f"{label}: {requests} requests and {outcome} (expected {ARTICLES} and {expected})")
-    print(f"  checked: every round cost exactly one request per article; unchanged ones were 304s, never extracted")
+    print("  checked: every round cost exactly one request per article; unchanged ones were 304s, never extracted")
 
 
 def report(rows, room: Newsroom) -> None:

@@ -1,3 +1,3 @@
 """Redline: track how news stories change after they are published."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

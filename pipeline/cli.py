@@ -19,7 +19,7 @@ from pipeline.config import load_settings
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
-from pipeline.output import FORMATS, print_diff, print_report, render_json, render_report, to_json_line
+from pipeline.output import FORMATS, print_diff, print_report, render_report, to_json_line
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from pipeline import __version__
 from pipeline.errors import ConfigError
 
 ENV_VAR = "REDLINE_CONFIG"
@@ -192,7 +193,7 @@ class NetworkSettings:
     # (host, port or None) pairs that may be reached at private addresses while allow_private is false.
     allow_hosts: tuple = _reader(_list_of(_host_pattern), default=())
     user_agent: str = _reader(
-        _text, default="Redline/0.1 (news revision tracker; +https://example.org/redline)"
+        _text, default=f"Redline/{__version__} (news revision tracker; +https://example.org/redline)"
     )
 
 
