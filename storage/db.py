@@ -26,7 +26,7 @@ __all__ = [
     "add_articles", "find_articles", "owner_of", "add_aliases", "claim_url", "merge_article", "list_aliases",
     "claim_due_articles", "release_articles", "get_article", "find_article", "list_articles",
     "record_fetch", "update_article", "record_changes", "record_version", "latest_version", "get_version",
-    "list_versions", "find_version_by_hash", "get_diff", "list_changes", "export_versions",
+    "list_versions", "get_diff", "list_changes", "export_versions",
     "pending_alerts", "claim_alerts", "finish_alerts", "expire_claims", "list_alerts", "requeue_alerts",
     "source_name", "get_blob", "count_rows", "EXPORT_FIELDS",
     "find_revert", "record_reextraction", "mark_extractor_drift",
@@ -424,13 +424,6 @@ def list_versions(db: Database, article_id: int) -> list[Version]:
     """All versions of the article, oldest first."""
     return [_record(Version, row) for row in _all(
         db, "SELECT * FROM versions WHERE article_id = ? ORDER BY number", [article_id])]
-
-
-def find_version_by_hash(db: Database, article_id: int, text_hash: str) -> int | None:
-    """The number of the earliest version of the article with this text hash."""
-    row = _one(db, "SELECT min(number) AS n FROM versions WHERE article_id = ? AND text_hash = ?",
-               [article_id, text_hash])
-    return row["n"] if row else None
 
 
 def find_revert(db: Database, article_id: int, text_hash: str, title: str | None) -> int | None:

@@ -330,14 +330,14 @@ def test_get_version_missing(db):
         storage.get_version(db, article_id, 2)
 
 
-def test_find_version_by_hash_gives_the_earliest(db):
+def test_find_revert_gives_the_earliest(db):
     article_id = add_article(db)
     store(db, article_id, 1, "A")
     store(db, article_id, 2, "B")
     store(db, article_id, 3, "A")
-    assert storage.find_version_by_hash(db, article_id, "hash-A") == 1
-    assert storage.find_version_by_hash(db, article_id, "hash-B") == 2
-    assert storage.find_version_by_hash(db, article_id, "hash-C") is None
+    assert storage.find_revert(db, article_id, "hash-A", "Headline") == 1
+    assert storage.find_revert(db, article_id, "hash-B", "Headline") == 2
+    assert storage.find_revert(db, article_id, "hash-C", "Headline") is None
 
 
 def test_list_changes_filters_by_kind_and_joins_the_url(db):
