@@ -223,7 +223,7 @@ def check_article(
                                suspect_hash=None, suspect_at=None)
         return CheckOutcome(article.id, "not_modified" if fetched.not_modified else "unchanged")
     checked["last_body_hash"] = body_hash
-    verdict = judge_page(db, settings, article, fetched)
+    verdict = judge_page(db, settings, article, fetched, source)
     if verdict.status in ("new_version", "unchanged"):
         settled = _settle_identity(db, settings, article, fetched, verdict.page, verdict.previous, checked, now)
         if settled:
@@ -233,21 +233,26 @@ def check_article(
     return _record_verdict(db, settings, article, fetched, checked, verdict, now)
 
 
-def ignore_patterns(db, settings: Settings, article: Article) -> tuple[str, ...]:
-    """The noise patterns for this article: the global ones, then its source's own."""
-    name = storage.source_name(db, article.source_id)
-    source = next((s for s in settings.sources if s.name == name), None)
+def ignore_patterns(settings: Settings, source: SourceSettings | None) -> tuple[str, ...]:
+    """The noise patterns for a source's articles: the global ones, then the source's own."""
     return settings.diff.ignore + (source.ignore if source else ())
 
 
-def judge_page(db, settings: Settings, article: Article, fetched: Fetched) -> Verdict:
+def _source_of(db, settings: Settings, article: Article) -> SourceSettings | None:
+    # Outside a check batch (which maps its sources once), look the article's source up by name.
+    name = storage.source_name(db, article.source_id)
+    return next((source for source in settings.sources if source.name == name), None)
+
+
+def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
+               source: SourceSettings | None = None) -> Verdict:
     """Whether a fetched page makes a new version of the article, and if not, why.
 
     Walls and pages without text make none; nor does a text that differs from the last version
     only because the extractor changed. A text that collapsed to less than diff.shrink of the
     last one is held as suspect until a second check finds the same text.
     """
-    ignore = ignore_patterns(db, settings, article)
+    ignore = ignore_patterns(settings, source)
     try:
         ensure_html(fetched.body, fetched.content_type, fetched.final_url)
         # The HTTP charset first (as browsers do): guessing from the bytes alone garbles e.g. ISO-8859-2.
@@ -262,7 +267,7 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched) -> Ve
         return Verdict("new_version", page)
     if _same_page(previous.page(), page):
         return Verdict("unchanged", page, previous, previous.page())
-    baseline = reread_version(db, settings, article, previous, page.extractor)
+    baseline = reread_version(db, settings, article, previous, ignore)
     if _same_page(baseline, page):
         return Verdict("extractor_drift", page, previous, baseline,
                        reason=f"only the extractor changed ({previous.extractor} -> {page.extractor})")
@@ -277,13 +282,14 @@ def _same_page(old: Extracted, new: Extracted) -> bool:
     return old.text == new.text and old.title == new.title
 
 
-def reread_version(db, settings: Settings, article: Article, version: Version, extractor: str) -> Extracted:
-    """The version as the given extractor reads its stored page (as stored when that is the same extractor)."""
-    if version.extractor == extractor or not version.raw_blob:
+def reread_version(db, settings: Settings, article: Article, version: Version, ignore: tuple[str, ...]) -> Extracted:
+    """The version as today's extractor with these ignore patterns reads its stored page
+    (as stored when that is the extractor that stored it)."""
+    if version.extractor == describe_extractor(ignore) or not version.raw_blob:
         return version.page()
     try:
-        return extract_article(storage.get_blob(db, version.raw_blob), article.canonical_url,
-                               ignore_patterns(db, settings, article), settings.diff.walls)
+        return extract_article(storage.get_blob(db, version.raw_blob), article.canonical_url, ignore,
+                               settings.diff.walls)
     except ExtractionError:
         return version.page()
 
@@ -402,9 +408,10 @@ def diff_versions(settings: Settings, url: str, from_number: int | None = None,
     old, new = storage.get_version(db, article.id, from_number), storage.get_version(db, article.id, to_number)
     old_page, new_page, note = old.page(), new.page(), None
     if old.extractor != new.extractor:
-        current = describe_extractor(ignore_patterns(db, settings, article))
-        old_page = reread_version(db, settings, article, old, current)
-        new_page = reread_version(db, settings, article, new, current)
+        ignore = ignore_patterns(settings, _source_of(db, settings, article))
+        current = describe_extractor(ignore)
+        old_page = reread_version(db, settings, article, old, ignore)
+        new_page = reread_version(db, settings, article, new, ignore)
         note = (f"v{from_number} was extracted by {old.extractor} and v{to_number} by {new.extractor}; "
                 f"both stored pages were read again by {current}")
     return DiffReport(compare_pages(old_page, new_page), article.canonical_url, from_number, to_number,
@@ -422,7 +429,7 @@ def reextract(settings: Settings, url: str | None = None, now: datetime | None =
     articles = [storage.find_article(db, url)] if url else storage.list_articles(db)
     results = []
     for article in articles:
-        ignore = ignore_patterns(db, settings, article)
+        ignore = ignore_patterns(settings, _source_of(db, settings, article))
         extractor, earlier = describe_extractor(ignore), None
         for version in storage.list_versions(db, article.id):
             record = {"url": article.canonical_url, "number": version.number, "extractor": extractor,
