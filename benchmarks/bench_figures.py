@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pipeline.cycle import compare_lines
+from pipeline.cli import compare_lines
 from pipeline.diff import align_sentences, split_sentences
 from pipeline.figures import COUNT, compare_aligned, compare_figures, read_numbers
 

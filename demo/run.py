@@ -114,8 +114,7 @@ def print_report(console: Console, config: Path, alerts_received: int) -> None:
     import storage
     from pipeline.config import load_settings
     from pipeline.diff import compare_versions
-    from pipeline.alerts import describe
-    from pipeline.output import print_diff
+    from pipeline.output import describe_change, print_diff
 
     db = storage.open_db(load_settings(config).database)
     counts = storage.count_rows(db)
@@ -123,9 +122,9 @@ def print_report(console: Console, config: Path, alerts_received: int) -> None:
                   f"{counts['changes']} changes; {alerts_received} alert messages delivered to the local sink.")
     console.rule("Figure changes")
     for change in storage.list_changes(db, kind="figure"):
-        console.print(f"[bold]{describe(change)}[/bold]  v{change['from_number']}→v{change['to_number']}  "
-                      f"in '{change['article_title']}'")
-        console.print(f"    [dim]\"{change['context']}\"[/dim]")
+        console.print(f"[bold]{describe_change(change)}[/bold]  v{change.from_number}→v{change.to_number}  "
+                      f"in '{change.article_title}'")
+        console.print(f"    [dim]\"{change.context}\"[/dim]")
     article = next(a for a in storage.list_articles(db) if a.canonical_url.endswith(FOCUS))
     versions = storage.list_versions(db, article.id)
     first, last = versions[0], versions[-1]

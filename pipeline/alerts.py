@@ -20,15 +20,10 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import apprise
 
-from pipeline.config import RuleSettings, Settings
-from pipeline.models import Change, from_iso
-from pipeline.output import describe_change
+from pipeline.config import DeliverySettings, RuleSettings, Settings
+from pipeline.models import Alert, Change, from_iso
+from pipeline.output import describe_change, describe_with_context
 
-MAX_ATTEMPTS = 10  # about four hours of retries; then an alert is abandoned (and still listed by `redline alerts`)
-FIRST_RETRY = 60.0  # seconds after a failed attempt; doubles with each attempt
-LAST_RETRY = 3600.0
-SEND_TIMEOUT = 120.0  # seconds one message may take, whatever the channel's own timeouts
-CLAIM_TIMEOUT = 900.0  # a claim this old was never finished: its run died while sending
 INTERRUPTED = ("delivery was interrupted while sending (the run ended); it may or may not have arrived, "
                "so it is not sent again on its own: `redline resend ID` sends it")
 REDACTED = "****"
@@ -191,43 +186,22 @@ def match_rules(rules: tuple[RuleSettings, ...], changes: tuple[Change, ...],
 # --------------------------------------------------------------------------- messages
 
 
-def _number(value: float) -> str:
-    for size, word in ((1e12, " trillion"), (1e9, " billion"), (1e6, " million")):
-        if abs(value) >= size:
-            return f"{value / size:+.3g}{word}"
-    return f"{value:+,.10g}"
-
-
-def describe(alert: dict) -> str:
-    """One line for a change: kind, before → after, what it counts, and by how much it moved."""
-    if alert["kind"] == "figure" and alert.get("detail") in ("added", "removed"):
-        subject = f" ({alert['subject']})" if alert.get("subject") else ""
-        return f"figure {alert['detail']}: {alert['after'] or alert['before']}{subject}"
-    line = describe_change(alert)
-    if alert["kind"] == "figure" and alert.get("detail") == "value" and alert.get("delta") is not None:
-        line += f" {_number(alert['delta'])}"
-        if alert.get("relative") is not None:
-            line += f" ({alert['relative']:+.0%})"
-    return line
-
-
-def diff_link(rule: RuleSettings | None, alert: dict) -> str | None:
+def diff_link(rule: RuleSettings | None, alert: Alert) -> str | None:
     """The rule's link to this change's diff, or None when the rule names none."""
     if rule is None or not rule.diff_link:
         return None
-    return rule.diff_link.format(article_id=alert["article_id"], url=alert["url"], change_id=alert.get("change_id"),
-                                 from_version=alert.get("from_number"), to_version=alert.get("to_number"))
+    return rule.diff_link.format(article_id=alert.article_id, url=alert.url, change_id=alert.change_id,
+                                 from_version=alert.from_number, to_version=alert.to_number)
 
 
-def template_values(alert: dict, rule: RuleSettings | None = None) -> dict:
+def template_values(alert: Alert, rule: RuleSettings | None = None) -> dict:
     """What a message template can use for one change."""
     return {
-        "kind": alert["kind"], "detail": alert.get("detail"), "before": alert["before"], "after": alert["after"],
-        "context": alert["context"], "subject": alert["subject"], "delta": alert.get("delta"),
-        "relative": alert.get("relative"), "title": alert["article_title"] or alert["url"], "url": alert["url"],
-        "source": alert.get("source"), "rule": alert["rule"], "detected_at": alert["detected_at"],
-        "from_version": alert.get("from_number"), "to_version": alert.get("to_number"),
-        "article_id": alert["article_id"], "link": diff_link(rule, alert), "line": describe(alert),
+        "kind": alert.kind, "detail": alert.detail, "before": alert.before, "after": alert.after,
+        "context": alert.context, "subject": alert.subject, "delta": alert.delta, "relative": alert.relative,
+        "title": alert.article_title or alert.url, "url": alert.url, "source": alert.source, "rule": alert.rule,
+        "detected_at": alert.detected_at, "from_version": alert.from_number, "to_version": alert.to_number,
+        "article_id": alert.article_id, "link": diff_link(rule, alert), "line": describe_change(alert),
     }
 
 
@@ -240,23 +214,19 @@ def _compiled_template(text: str):
     return environment.from_string(text)
 
 
-def compose_message(alerts: list[dict], rule: RuleSettings | None = None) -> tuple[str, str]:
+def compose_message(alerts: list[Alert], rule: RuleSettings | None = None) -> tuple[str, str]:
     """Title and body of one message that gathers an article's changes for one channel.
 
     With a rule that has a template, the body is the template rendered for each change;
     a template error raises jinja2.TemplateError.
     """
     first = alerts[0]
-    title = f"Redline: {len(alerts)} change{'s' * (len(alerts) > 1)} in '{first['article_title'] or first['url']}'"
+    title = f"Redline: {len(alerts)} change{'s' * (len(alerts) > 1)} in '{first.article_title or first.url}'"
     if rule is not None and rule.template:
         template = _compiled_template(rule.template)
         return title, "\n".join(template.render(template_values(alert, rule)).rstrip("\n") for alert in alerts)
-    lines = []
-    for alert in alerts:
-        lines.append(describe(alert))
-        if alert["context"] and alert["context"] not in (alert["before"], alert["after"]):
-            lines.append(f"    \"{alert['context']}\"")
-    lines.append(f"{first['url']} (detected {first['detected_at']})")
+    lines = [line for alert in alerts for line in describe_with_context(alert)]
+    lines.append(f"{first.url} (detected {first.detected_at})")
     link = diff_link(rule, alerts[-1])
     if link:
         lines.append(link)
@@ -271,33 +241,33 @@ def urls_by_channel(settings: Settings) -> dict[tuple[str, str], tuple[RuleSetti
     return {(rule.name, channel_name(url)): (rule, url) for rule in settings.alerts for url in rule.urls}
 
 
-def group_alerts(alerts: list[dict]) -> dict[tuple[str, str, int], list[dict]]:
+def group_alerts(alerts: list[Alert]) -> dict[tuple[str, str, int], list[Alert]]:
     """Due alerts gathered per (rule, channel, article): each group is one message."""
-    groups: dict[tuple[str, str, int], list[dict]] = defaultdict(list)
+    groups: dict[tuple[str, str, int], list[Alert]] = defaultdict(list)
     for alert in alerts:
-        groups[(alert["rule"], alert["channel"], alert["article_id"])].append(alert)
+        groups[(alert.rule, alert.channel, alert.article_id)].append(alert)
     return groups
 
 
-def due_at(group: list[dict], rule: RuleSettings | None) -> datetime:
+def due_at(group: list[Alert], rule: RuleSettings | None) -> datetime:
     """When a group may be sent: a new alert waits out the rule's debounce window, so changes
     found meanwhile join the same message; a failed one waits for its retry."""
     debounce = timedelta(seconds=rule.debounce if rule else 0)
     return min(
-        from_iso(alert["created_at"]) + debounce if alert["status"] == "pending"
-        else from_iso(alert["next_attempt_at"] or alert["created_at"])
+        from_iso(alert.created_at) + debounce if alert.status == "pending"
+        else from_iso(alert.next_attempt_at or alert.created_at)
         for alert in group
     )
 
 
-def retry_at(attempts: int, now: datetime) -> datetime | None:
+def retry_at(attempts: int, now: datetime, delivery: DeliverySettings) -> datetime | None:
     """When to try again after `attempts` failed attempts (doubling each time), or None to give up."""
-    if attempts >= MAX_ATTEMPTS:
+    if attempts >= delivery.max_attempts:
         return None
-    return now + timedelta(seconds=min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY))
+    return now + timedelta(seconds=min(delivery.first_retry * 2 ** (attempts - 1), delivery.last_retry))
 
 
-def send_message(url: str, title: str, body: str, channel: str) -> str | None:
+def send_message(url: str, title: str, body: str, channel: str, timeout: float) -> str | None:
     """Deliver one message through Apprise; returns the error (secrets redacted), or None when it was accepted."""
     secrets = protect_secrets([url])
     # Sequential inside Apprise: this call already runs on its channel's own thread.
@@ -305,7 +275,7 @@ def send_message(url: str, title: str, body: str, channel: str) -> str | None:
     if not notifier.add(url):
         return f"{channel}: not a URL Apprise can send to"
     try:
-        result = notifier.notify(title=title, body=body, timeout=SEND_TIMEOUT, log_level=logging.WARNING)
+        result = notifier.notify(title=title, body=body, timeout=timeout, log_level=logging.WARNING)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is this channel's error, not the run's
         return redact(f"delivery to {channel} failed: {type(exc).__name__}: {exc}", secrets)
     if result:

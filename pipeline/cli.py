@@ -9,17 +9,18 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import click
 
 import storage
 from pipeline import cycle
-from pipeline.alerts import describe
 from pipeline.config import load_settings
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
-from pipeline.output import FORMATS, print_diff, print_report, render_report, to_json_line
+from pipeline.output import (EXPORT_FIELDS, FORMATS, describe_change, diff_as_record, print_diff, print_report,
+                             render_report, to_json_line, version_as_record)
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),
@@ -122,14 +123,13 @@ def reextract(url, config_path, as_json):
     """Read every stored page (of URL, or of all articles) again with today's extractor; flag drift."""
     results = cycle.reextract(load_settings(config_path), url)
     for result in results:
-        state = result["error"] or ("drift only: the page reads like the version before it" if result["drift_only"]
-                                    else result["status"])
-        _emit(result, as_json, f"{result['url']}  v{result['number']}  {state}")
+        state = result.error or ("drift only: the page reads like the version before it" if result.drift_only
+                                 else result.status)
+        _emit({**asdict(result), "status": result.status}, as_json, f"{result.url}  v{result.number}  {state}")
     if not as_json:
-        differing = sum(r["differs"] for r in results)
-        click.echo(f"{len(results)} version(s) read again: {differing} read differently, "
-                   f"{sum(r['drift_only'] for r in results)} flagged as extractor drift, "
-                   f"{sum(bool(r['error']) for r in results)} failed")
+        click.echo(f"{len(results)} version(s) read again: {sum(r.differs for r in results)} read differently, "
+                   f"{sum(r.drift_only for r in results)} flagged as extractor drift, "
+                   f"{sum(bool(r.error) for r in results)} failed")
 
 
 @cli.command()
@@ -141,10 +141,11 @@ def changes(kind, config_path, as_json):
     _, db = _open(config_path)
     for change in storage.list_changes(db, kind=kind):
         # A change seen in a feed or in a fetch (gone, redirected) belongs to no pair of versions.
-        where = (f"v{change['from_number']}→v{change['to_number']}" if change["from_number"] is not None
-                 else f"({change['origin']})")
-        stealth = "  [stealth]" if change["disclosed"] == 0 else ""  # None: no diff, or stored before disclosure
-        _emit(change, as_json, f"{change['detected_at']}  {change['url']}  {where}  {describe(change)}{stealth}")
+        where = (f"v{change.from_number}→v{change.to_number}" if change.from_number is not None
+                 else f"({change.origin})")
+        stealth = "  [stealth]" if change.disclosed is False else ""  # None: no diff, or stored before disclosure
+        _emit(asdict(change), as_json,
+              f"{change.detected_at}  {change.url}  {where}  {describe_change(change)}{stealth}")
 
 
 def _read_input(path: str) -> bytes:
@@ -168,7 +169,7 @@ def _read_input(path: str) -> bytes:
 @json_option
 def extract(path, url, as_json):
     """Clean text and metadata of an HTML file (.gz accepted, - for stdin)."""
-    page = extract_article(_read_input(path), url)
+    page = extract_article(_read_input(path), url)  # the built-in noise rules; no config is read
     record = {"title": page.title, "byline": page.byline, "published": page.published,
               "modified": page.modified, "notices": list(page.notices), "banner": page.banner,
               "text": page.text, "extractor": page.extractor}
@@ -197,20 +198,40 @@ def compare(old, new, as_json, as_jsonl):
         return
     if not (old and new):
         raise InputError("compare needs two files, OLD and NEW (or --jsonl to read pairs from stdin)")
-    if as_json:
-        click.echo(to_json_line(cycle.compare_texts(_read_text(old), _read_text(new))))
-        return
     result = compare_versions(_read_text(old), _read_text(new))
+    if as_json:
+        click.echo(to_json_line(diff_as_record(result)))
+        return
     for change in result.changes:
-        click.echo(describe(asdict(change)))
+        click.echo(describe_change(change))
     print_diff(result.ops)
+
+
+def compare_lines(lines: Iterable[str]) -> Iterator[dict]:
+    """The compare --json record for each {"old": ..., "new": ...} JSON line (optional "id", "old_title",
+    "new_title"); a line that cannot be read yields {"line": n, "error": ...} and the others go on."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            pair = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield {"line": number, "error": f"stdin line {number}: not a JSON object ({exc})"}
+            continue
+        if not isinstance(pair, dict) or not all(isinstance(pair.get(k), str) for k in ("old", "new")):
+            yield {"line": number, "error": f"stdin line {number}: expected an object with string fields "
+                                            "\"old\" and \"new\""}
+            continue
+        titles = [pair.get(k) if isinstance(pair.get(k), str) else None for k in ("old_title", "new_title")]
+        record = diff_as_record(compare_versions(normalize_text(pair["old"]), normalize_text(pair["new"]), *titles))
+        yield {"id": pair["id"], **record} if "id" in pair else record
 
 
 def _compare_many() -> None:
     lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict")
     failed = total = 0
     try:
-        for record in cycle.compare_lines(lines):
+        for record in compare_lines(lines):
             total += 1
             failed += "error" in record
             click.echo(to_json_line(record))
@@ -232,12 +253,12 @@ def list_alerts(status, newest, config_path, as_json):
     """Alerts and their delivery: sent, waiting, failed with the error, given up, or uncertain."""
     _, db = _open(config_path)
     for alert in storage.list_alerts(db, status=status, newest=newest):
-        state = alert["status"] + (f", next try {alert['next_attempt_at']}" if alert["status"] == "failed" else "")
-        text = (f"#{alert['id']}  {state}  attempt(s) {alert['attempts']}  {alert['rule']} → {alert['channel']}\n"
-                f"    {describe(alert)}  ({alert['url']})")
-        if alert["last_error"]:
-            text += f"\n    error: {alert['last_error']}"
-        _emit(alert, as_json, text)
+        state = alert.status + (f", next try {alert.next_attempt_at}" if alert.status == "failed" else "")
+        text = (f"#{alert.id}  {state}  attempt(s) {alert.attempts}  {alert.rule} → {alert.channel}\n"
+                f"    {describe_change(alert)}  ({alert.url})")
+        if alert.last_error:
+            text += f"\n    error: {alert.last_error}"
+        _emit(asdict(alert), as_json, text)
 
 
 @cli.command()
@@ -282,15 +303,15 @@ def feed(source, output, folder, self_url, config_path):
 def export(fmt, config_path):
     """Every stored version, one record per version, on stdout."""
     _, db = _open(config_path)
-    rows = storage.export_versions(db)
+    records = (version_as_record(url, version) for url, version in storage.export_versions(db))
     if fmt == "jsonl":
-        for row in rows:
-            click.echo(to_json_line(row))
+        for record in records:
+            click.echo(to_json_line(record))
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=storage.EXPORT_FIELDS)
+    writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "notices": json.dumps(row["notices"], ensure_ascii=False)})
+    for record in records:
+        writer.writerow({**record, "notices": json.dumps(record["notices"], ensure_ascii=False)})
 
 
 @cli.command()

@@ -162,6 +162,22 @@ def _host_pattern(value: Any) -> tuple[str, int | None]:
     return host, port
 
 
+def _http_url(value: Any) -> str:
+    parts = urlsplit(_text(value).strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("an http(s) URL (Redline reads sources over HTTP only: serve a local file, for "
+                         "example with `python -m http.server --bind 127.0.0.1`, and allow its host)")
+    return value
+
+
+def _language(value: Any) -> str:
+    from pipeline.figures import LANGUAGES  # the number tables load only where a language is checked
+
+    if value not in LANGUAGES:
+        raise ValueError(f"a language with figure tables ({', '.join(sorted(LANGUAGES))})")
+    return value
+
+
 def _reader(read: Callable[[Any], Any], **kwargs):
     return field(metadata={"read": read}, **kwargs)
 
@@ -195,6 +211,10 @@ class NetworkSettings:
     user_agent: str = _reader(
         _text, default=f"Redline/{__version__} (news revision tracker; +https://example.org/redline)"
     )
+    robots_ttl: float = _reader(parse_duration, default=86400.0)  # RFC 9309: a cached robots.txt lasts a day at most
+    robots_retry: float = _reader(parse_duration, default=3600.0)  # after a robots.txt that could not be fetched
+    max_resolved: int = _reader(_positive(int), default=50)  # redirect wrappers resolved per poll; others at first check
+    sitemap_children: int = _reader(_positive(int), default=10)  # newest children of a sitemap index read per poll
 
 
 # NewsDiffs' ladder: the longer a story has gone without a change, the less often it is checked.
@@ -215,6 +235,16 @@ class ScheduleSettings:
     jitter: float = _reader(_fraction, default=0.1)
     batch_size: int = _reader(_positive(int), default=50)
     lease: float = _reader(parse_duration, default=600.0)
+    # After a failed fetch: retry after failure_backoff, doubling per failure up to max_backoff;
+    # failing_after failures in a row mark the article failing (until a fetch succeeds).
+    failure_backoff: float = _reader(parse_duration, default=900.0)
+    max_backoff: float = _reader(parse_duration, default=86400.0)
+    failing_after: int = _reader(_positive(int), default=5)
+    # A host that answered 429 or 503: its Retry-After (up to max_retry_after), else throttle_backoff
+    # doubling per throttle up to max_throttle.
+    throttle_backoff: float = _reader(parse_duration, default=60.0)
+    max_throttle: float = _reader(parse_duration, default=6 * 3600.0)
+    max_retry_after: float = _reader(parse_duration, default=86400.0)
 
 
 @dataclass(frozen=True)
@@ -224,6 +254,19 @@ class DiffSettings:
     ignore: tuple = _reader(_list_of(_regex), default=())
     walls: tuple = _reader(_list_of(_regex), default=())  # pages that stand in for the article: no version
     shrink: float = _reader(_fraction, default=0.5)  # a text below this share of the last is held as suspect
+    language: str = _reader(_language, default="en")  # the figure tables articles are read with
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How alerts are sent: retries with backoff, time limits, channels served at once."""
+
+    max_attempts: int = _reader(_positive(int), default=10)  # about four hours of retries, then abandoned
+    first_retry: float = _reader(parse_duration, default=60.0)  # after a failed attempt; doubles per attempt
+    last_retry: float = _reader(parse_duration, default=3600.0)
+    send_timeout: float = _reader(parse_duration, default=120.0)  # one message, whatever the channel's own
+    claim_timeout: float = _reader(parse_duration, default=900.0)  # a claim this old: its run died sending
+    channels: int = _reader(_positive(int), default=8)  # channels delivered to at once
 
 
 @dataclass(frozen=True)
@@ -232,7 +275,7 @@ class SourceSettings:
 
     name: str = _reader(_text)
     kind: str = _reader(_one_of(SOURCE_KINDS))
-    url: str = _reader(_text)
+    url: str = _reader(_http_url)
     ignore: tuple = _reader(_list_of(_regex), default=())  # noise lines of this source only
     include: tuple = _reader(_list_of(_regex), default=())  # track only URLs matching one of these
     exclude: tuple = _reader(_list_of(_regex), default=())  # never track URLs matching one of these
@@ -273,6 +316,7 @@ class Settings:
     network: NetworkSettings = NetworkSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     diff: DiffSettings = DiffSettings()
+    delivery: DeliverySettings = DeliverySettings()
     sources: tuple[SourceSettings, ...] = ()
     alerts: tuple[RuleSettings, ...] = ()
 
@@ -288,6 +332,12 @@ class Settings:
         if source is None or source.ladder is None:
             return self.schedule
         return replace(self.schedule, ladder=source.ladder)
+
+    def diff_for(self, source: SourceSettings | None) -> DiffSettings:
+        """The diff settings that apply to a source's articles: the global noise patterns, then its own."""
+        if source is None or not source.ignore:
+            return self.diff
+        return replace(self.diff, ignore=self.diff.ignore + source.ignore)
 
 
 def _build(cls, table: Any, path: Path | str, prefix: str):
@@ -324,7 +374,7 @@ def _build_list(cls, items: Any, path: Path | str, prefix: str) -> tuple:
 def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
     """Settings from an already parsed TOML document; relative paths are resolved against its folder."""
     where = path or "<settings>"
-    sections = {"database", "network", "schedule", "diff", "sources", "alerts"}
+    sections = {"database", "network", "schedule", "diff", "delivery", "sources", "alerts"}
     unknown = sorted(set(data) - sections)
     if unknown:
         raise ConfigError(where, unknown[0], f"one of the sections {', '.join(sorted(sections))}")
@@ -337,6 +387,7 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
         network=_build(NetworkSettings, data.get("network", {}), where, "network"),
         schedule=_build(ScheduleSettings, data.get("schedule", {}), where, "schedule"),
         diff=_build(DiffSettings, data.get("diff", {}), where, "diff"),
+        delivery=_build(DeliverySettings, data.get("delivery", {}), where, "delivery"),
         sources=sources,
         alerts=_check_rule_sources(_build_list(RuleSettings, data.get("alerts", []), where, "alerts"), sources, where),
     )

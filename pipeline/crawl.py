@@ -20,14 +20,11 @@ from urllib.parse import urlsplit
 import httpx
 
 import storage
-from pipeline import schedule
-from pipeline.config import NetworkSettings
+from pipeline.config import NetworkSettings, ScheduleSettings
 from pipeline.fetch import ARCHIVE_TYPES, BINARY_TYPES, THROTTLED, decode_body, fetch_url
 from pipeline.models import Fetched, from_iso, to_iso
 from pipeline.robots import ALLOW_ALL, DISALLOW_ALL, MAX_BYTES, RobotsRules, parse_robots, product_token
-
-ROBOTS_TTL = 86400.0  # RFC 9309: a cached robots.txt should not be used for more than a day
-ROBOTS_RETRY = 3600.0  # after a robots.txt that could not be fetched (everything disallowed meanwhile)
+from pipeline.schedule import throttle_delay
 
 
 def origin_of(url: str) -> str:
@@ -59,8 +56,9 @@ class _Host:
 class Crawler:
     """Fetches for one process, politely: see the module's docstring."""
 
-    def __init__(self, network: NetworkSettings, client: httpx.Client, turn: threading.Lock | None = None):
-        self.network, self.client = network, client
+    def __init__(self, network: NetworkSettings, client: httpx.Client, turn: threading.Lock | None = None,
+                 schedule: ScheduleSettings = ScheduleSettings()):
+        self.network, self.client, self.schedule = network, client, schedule
         self._turn = turn  # held by the calling thread except while it waits on the network
         self._hosts: dict[str, _Host] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -101,11 +99,11 @@ class Crawler:
     def _host(self, db, origin: str, now: datetime, robots: bool) -> _Host:
         host = self._hosts.get(origin)
         if host is None:
-            row = storage.get_host(db, origin)
-            host = _Host(None, None, row["blocked_until"] and from_iso(row["blocked_until"]), row["throttles"] or 0)
-            if row["robots_expires_at"] and from_iso(row["robots_expires_at"]) > now:
-                host.rules = robots_rules(row["robots_status"], row["robots_txt"], self.network.user_agent)
-                host.robots_expires = from_iso(row["robots_expires_at"])
+            stored = storage.get_host(db, origin)
+            host = _Host(None, None, stored.blocked_until and from_iso(stored.blocked_until), stored.throttles)
+            if stored.robots_expires_at and from_iso(stored.robots_expires_at) > now:
+                host.rules = robots_rules(stored.robots_status, stored.robots_txt, self.network.user_agent)
+                host.robots_expires = from_iso(stored.robots_expires_at)
             self._hosts[origin] = host
         if robots and (host.rules is None or host.robots_expires <= now):
             host.rules, host.robots_expires = self._load_robots(db, origin, now)
@@ -118,7 +116,8 @@ class Crawler:
         status = fetched.status if fetched.ok or fetched.error == f"HTTP {fetched.status}" else None
         text = decode_body(fetched.body[:MAX_BYTES], fetched.content_type) if fetched.ok else None
         rules = robots_rules(status, text, self.network.user_agent)
-        expires = now + timedelta(seconds=ROBOTS_RETRY if rules is DISALLOW_ALL else ROBOTS_TTL)
+        expires = now + timedelta(seconds=self.network.robots_retry if rules is DISALLOW_ALL
+                                  else self.network.robots_ttl)
         storage.save_robots(db, origin, status, text, now, expires)
         return rules, expires
 
@@ -156,7 +155,8 @@ class Crawler:
     def _note_throttling(self, db, origin: str, host: _Host, fetched: Fetched, now: datetime) -> None:
         if fetched.status in THROTTLED:
             host.throttles += 1
-            host.blocked_until = now + timedelta(seconds=schedule.throttle_delay(host.throttles, fetched.retry_after))
+            delay = throttle_delay(host.throttles, fetched.retry_after, self.schedule)
+            host.blocked_until = now + timedelta(seconds=delay)
             storage.throttle_host(db, origin, host.blocked_until)
         elif host.throttles and (fetched.ok or fetched.not_modified):
             host.throttles, host.blocked_until = 0, None

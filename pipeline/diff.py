@@ -380,15 +380,16 @@ def _stats(ops: list[tuple[int, str]], alignment: list[SentenceOp], changes: lis
     return stats
 
 
-def compare_pages(old: Extracted, new: Extracted) -> Diff:
-    """The word diff, sentence alignment, statistics, changes and disclosure from one version to the next."""
+def compare_pages(old: Extracted, new: Extracted, language: str = "en") -> Diff:
+    """The word diff, sentence alignment, statistics, changes and disclosure from one version to the next;
+    figures are read with the number tables of language."""
     alignment = align_sentences(split_sentences(old.text), split_sentences(new.text))
     corrections, in_notices = _notice_changes(old.text, new.text)
     # A sentence of a new or reworded notice is told by its correction change.
     told = [s for s in alignment
             if not (in_notices and s.new_indices and set(split_sentences(s.new)) <= in_notices)]
     # Figures are compared over the whole alignment, so a figure that moved sentences is followed.
-    changes = _metadata_changes(old, new) + corrections + compare_aligned((s.old, s.new) for s in told)
+    changes = _metadata_changes(old, new) + corrections + compare_aligned(((s.old, s.new) for s in told), language)
     for sentence in told:
         changes.extend(_sentence_changes(sentence))
     ops = diff_words(old.text, new.text)

@@ -46,6 +46,18 @@ class FeedError(RedlineError):
         super().__init__(f"{location}: {reason}")
 
 
+class InvalidURLError(RedlineError):
+    """A URL cannot be read as a trackable http(s) URL."""
+
+    def __init__(self, url, reason):
+        self.url, self.reason = url, reason
+        super().__init__(f"{url!r}: {reason}")
+
+
+class StorageError(RedlineError):
+    """A write would break one of the archive's rules (merging an article that has versions, say)."""
+
+
 class NotFoundError(RedlineError):
     """An article, version or source asked for is not in the database."""
 

@@ -14,6 +14,7 @@ import trafilatura
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
+from pipeline.config import DiffSettings
 from pipeline.errors import ExtractionError, WallError
 from pipeline.models import Extracted
 
@@ -336,14 +337,14 @@ def count_words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def extract_article(
-    html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = (), walls: tuple[str, ...] = ()
-) -> Extracted:
-    """Clean text, title, byline, dates, notices and banner of the article in html.
+def extract_article(html: str | bytes, url: str | None = None, settings: DiffSettings = DiffSettings()) -> Extracted:
+    """Clean text, title, byline, dates, notices and banner of the article in html, with the noise
+    lines of settings.ignore dropped.
 
-    Raises WallError for a paywall, consent or bot-check page (built-in patterns and walls),
+    Raises WallError for a paywall, consent or bot-check page (built-in patterns and settings.walls),
     ExtractionError when the page holds no article text worth keeping.
     """
+    ignore, walls = settings.ignore, settings.walls
     source = url or "<html>"
     tree = _parse(html, source)
     title, visible = _page_title(tree), " ".join(tree.xpath(_VISIBLE_TEXT))

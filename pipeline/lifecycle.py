@@ -4,7 +4,7 @@
   change of the article at once, before its page is fetched again.
 - An entry dated newer than the last check moves the article to the front of the queue.
 - 404 and 410 make the article `gone` (a change researchers see); other failures back
-  off exponentially and, after schedule.FAILING_AFTER in a row, mark it `failing` until
+  off exponentially and, after schedule.failing_after in a row, mark it `failing` until
   a fetch succeeds again.
 - A page that names another URL as its own (a redirect or rel=canonical) is the same
   story at a new address, a duplicate of a tracked story, or a different story.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pipeline import schedule
@@ -44,38 +45,37 @@ def is_newer(entry: Entry, article: Article) -> bool:
     return article.last_checked_at is None or entry.updated > article.last_checked_at
 
 
-def feed_update(article: Article, entry: Entry, now: datetime) -> tuple[tuple[Change, ...], dict]:
-    """The changes a new poll reveals and the article's new values (none when nothing moved)."""
+def feed_update(article: Article, entry: Entry) -> tuple[tuple[Change, ...], Article | None, bool]:
+    """What a new poll says of a tracked story: the changes it reveals, the article with the source's
+    new title, summary and date (None when none moved), and whether to check the story at once
+    (first in the queue, and again if it had been retired: the newsroom touched it)."""
     changes = feed_revisions(article, entry)
     values = {name: new for name, old, new in (("feed_title", article.feed_title, entry.title),
                                                ("feed_summary", article.feed_summary, entry.summary),
                                                ("feed_updated", article.feed_updated, entry.updated))
               if new and new != old}
-    if changes or is_newer(entry, article):
-        values.update(priority=1, next_check_at=to_iso(now))
-        if article.status == "retired":  # the newsroom touched a story we had stopped checking
-            values["status"] = "active"
-    return changes, values
+    bump = bool(changes) or is_newer(entry, article)
+    if not values and not bump:
+        return changes, None, False
+    return changes, replace(article, **values), bump
 
 
 # Failures --------------------------------------------------------------------------------
 
 def failure_state(
     article: Article, fetched: Fetched, now: datetime, settings: ScheduleSettings, rng: random.Random | None = None
-) -> tuple[str, dict, tuple[Change, ...]]:
-    """After a failed fetch: the check's outcome, the article's new values and the changes to record."""
+) -> tuple[str, Article, tuple[Change, ...]]:
+    """After a failed fetch: the check's outcome, the article's new state and the changes to record."""
     failures = article.consecutive_failures + 1
-    values = {"consecutive_failures": failures, "last_error": fetched.error}
+    failed = replace(article, consecutive_failures=failures, last_error=fetched.error)
     if fetched.status in GONE:
         gone = Change("gone", article.title or article.feed_title or article.canonical_url,
                       f"HTTP {fetched.status}", context=fetched.final_url)
-        return "gone", {**values, "status": "gone", "next_check_at": None}, (gone,)
+        return "gone", replace(failed, status="gone", next_check_at=None), (gone,)
     not_before = now + timedelta(seconds=fetched.retry_after) if fetched.retry_after else None
-    values.update(
-        status="failing" if failures >= schedule.FAILING_AFTER else article.status,
-        next_check_at=schedule.retry_after_failure(now, failures, settings, rng, not_before),
-    )
-    return "failed", values, ()
+    due = schedule.retry_after_failure(now, failures, settings, rng, not_before)
+    return "failed", replace(failed, status="failing" if failures >= settings.failing_after else article.status,
+                             next_check_at=to_iso(due)), ()
 
 
 # Identity --------------------------------------------------------------------------------

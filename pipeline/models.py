@@ -216,6 +216,147 @@ class Version:
                          banner=self.banner)
 
 
+@dataclass(frozen=True)
+class Source:
+    """A configured source as stored, with the state of its last poll."""
+
+    id: int
+    name: str
+    kind: str
+    location: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Alias:
+    """Another URL an article's story was found under: a redirect, canonical, wrapper or duplicate."""
+
+    url: str
+    kind: str
+    seen_at: str
+
+
+@dataclass(frozen=True)
+class Host:
+    """The politeness state of one origin (scheme://host:port): its robots.txt, throttling and next slot."""
+
+    origin: str
+    robots_status: int | None = None
+    robots_txt: str | None = None
+    robots_fetched_at: str | None = None
+    robots_expires_at: str | None = None
+    blocked_until: str | None = None
+    throttles: int = 0
+    next_slot_at: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredDiff:
+    """The diff that led to a stored version, as stored: word ops, statistics, disclosure."""
+
+    id: int
+    article_id: int
+    from_number: int
+    to_number: int
+    ops: tuple[tuple[int, str], ...]
+    stats: dict = field(hash=False, compare=False)
+    created_at: str = ""
+    disclosed: bool = False
+    disclosures: tuple[str, ...] = ()
+    extractor_drift: bool = False
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    """A detected change as stored, with its article, source and the versions it lies between.
+
+    origin is page (found in a diff), feed or fetch (gone, redirected, a new address); the
+    version numbers are None outside a diff. disclosed is None outside a diff too.
+    """
+
+    id: int
+    article_id: int
+    url: str
+    kind: str
+    before: str | None
+    after: str | None
+    detected_at: str
+    origin: str = "page"
+    article_title: str | None = None
+    source: str | None = None
+    context: str | None = None
+    subject: str | None = None
+    significance: float = 1.0
+    detail: str | None = None
+    delta: float | None = None
+    relative: float | None = None
+    from_number: int | None = None
+    to_number: int | None = None
+    disclosed: bool | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert (a change, a rule, a channel) and its delivery state, with the change it is about."""
+
+    id: int
+    rule: str
+    channel: str
+    status: str  # pending | sending | sent | failed | abandoned | uncertain
+    attempts: int
+    created_at: str
+    change_id: int
+    article_id: int
+    url: str
+    kind: str
+    before: str | None
+    after: str | None
+    detected_at: str
+    last_error: str | None = None
+    next_attempt_at: str | None = None
+    claimed_at: str | None = None
+    sent_at: str | None = None
+    article_title: str | None = None
+    source: str | None = None
+    context: str | None = None
+    subject: str | None = None
+    significance: float = 1.0
+    detail: str | None = None
+    delta: float | None = None
+    relative: float | None = None
+    from_number: int | None = None
+    to_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Reextraction:
+    """What re-extracting one stored version's raw page with today's extractor gave."""
+
+    url: str
+    article_id: int
+    number: int
+    extractor: str
+    stored_extractor: str | None
+    checked_at: str
+    text_hash: str | None = None
+    differs: bool = False
+    drift_only: bool = False
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """failed, differs or same."""
+        return "failed" if self.error else "differs" if self.differs else "same"
+
+
+def utcnow() -> datetime:
+    """The current time, aware and in UTC: the one clock the stages are handed."""
+    return datetime.now(timezone.utc)
+
+
 def to_iso(moment: datetime) -> str:
     """A UTC timestamp that sorts as text: always milliseconds, always +00:00."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pipeline.errors import InputError
-from pipeline.models import DiffReport, SentenceOp
+from pipeline.models import Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version
 
 FORMATS = ("terminal", "html", "unified", "json")
 _STYLES = {-1: "bold red strike", 1: "bold green", 0: ""}
@@ -43,12 +43,44 @@ def print_diff(ops: Iterable[tuple[int, str]], console: Console | None = None) -
     console.print(rendered, markup=False, highlight=False, soft_wrap=True)
 
 
-def describe_change(change: dict) -> str:
-    """One human line for a change: kind, before → after, subject."""
-    subject = f" ({change['subject']})" if change.get("subject") else ""
-    if change.get("before") and change.get("after"):
-        return f"{change['kind']}: {change['before']} → {change['after']}{subject}"
-    return f"{change['kind']}: {change.get('after') or change.get('before')}"
+def _signed(value: float) -> str:
+    for size, word in ((1e12, " trillion"), (1e9, " billion"), (1e6, " million")):
+        if abs(value) >= size:
+            return f"{value / size:+.3g}{word}"
+    return f"{value:+,.10g}"
+
+
+def describe_change(change: Change | StoredChange | Alert) -> str:
+    """One line for a change: kind, before → after, what it counts, and how much a figure moved."""
+    subject = f" ({change.subject})" if change.subject else ""
+    if change.kind == "figure" and change.detail in ("added", "removed"):
+        return f"figure {change.detail}: {change.after or change.before}{subject}"
+    if not (change.before and change.after):
+        return f"{change.kind}: {change.after or change.before}"
+    line = f"{change.kind}: {change.before} → {change.after}{subject}"
+    if change.kind == "figure" and change.detail == "value" and change.delta is not None:
+        line += f" {_signed(change.delta)}"
+        if change.relative is not None:
+            line += f" ({change.relative:+.0%})"
+    return line
+
+
+def describe_with_context(change: Change | StoredChange | Alert) -> list[str]:
+    """describe_change, then the sentence the change sits in when that says more than the line does."""
+    lines = [describe_change(change)]
+    if change.context and change.context not in (change.before, change.after):
+        lines.append(f"    \"{change.context}\"")
+    return lines
+
+
+EXPORT_FIELDS = ("url", "number", "fetched_at", "title", "byline", "published_at", "modified_at", "text",
+                 "text_hash", "word_count", "notices", "extractor", "revert_of")
+
+
+def version_as_record(url: str, version: Version) -> dict:
+    """One exported version: its article's URL and the fields of EXPORT_FIELDS."""
+    record = {name: getattr(version, name) for name in EXPORT_FIELDS[1:]}
+    return {"url": url, **record, "notices": list(version.notices)}
 
 
 def to_json_line(record: dict) -> str:
@@ -87,7 +119,7 @@ def _summary_lines(report: DiffReport) -> list[str]:
     if report.note:
         lines.append(f"note: {report.note}")
     lines += [describe_disclosure(report), describe_stats(report.diff.stats)]
-    lines += ["  " + describe_change(asdict(c)) for c in report.diff.changes if c.kind in _HEADLINE_KINDS]
+    lines += ["  " + describe_change(c) for c in report.diff.changes if c.kind in _HEADLINE_KINDS]
     return [line for line in lines if line]
 
 
@@ -119,6 +151,11 @@ def report_as_record(report: DiffReport) -> dict:
         "sentences": [{"op": s.op, "old_indices": list(s.old_indices), "new_indices": list(s.new_indices),
                        "old": s.old, "new": s.new, "ops": [list(op) for op in s.ops]} for s in diff.sentences],
     }
+
+
+def diff_as_record(diff: Diff) -> dict:
+    """What `redline compare --json` prints for a diff: word ops, statistics and changes."""
+    return {"ops": diff.ops, "stats": diff.stats, "changes": [asdict(c) for c in diff.changes]}
 
 
 def render_json(report: DiffReport) -> str:
@@ -155,7 +192,7 @@ def _html_row(sentence: SentenceOp) -> str:
 def render_html(report: DiffReport) -> str:
     """A standalone HTML page: summary, changes, the inline word diff and the sentences side by side."""
     diff = report.diff
-    changes = "".join(f'<li class="{escape(c.kind)}">{escape(describe_change(asdict(c)))}</li>'
+    changes = "".join(f'<li class="{escape(c.kind)}">{escape(describe_change(c))}</li>'
                       for c in diff.changes)
     title = report.new_title or report.old_title or report.url or "Redline diff"
     rows = "\n".join(_html_row(s) for s in diff.sentences)

@@ -7,13 +7,6 @@ from datetime import datetime, timedelta
 
 from pipeline.config import ScheduleSettings
 
-FAILURE_BACKOFF = 15 * 60.0  # first retry after a failed fetch; doubles per failure
-MAX_BACKOFF = 86400.0
-FAILING_AFTER = 5  # consecutive failures that mark an article failing
-THROTTLE_BACKOFF = 60.0  # first pause for a host that answered 429 or 503 without Retry-After; doubles
-MAX_THROTTLE = 6 * 3600.0
-MAX_RETRY_AFTER = 86400.0  # a Retry-After longer than a day is read as a day
-
 
 def next_check(
     now: datetime, last_change: datetime, schedule: ScheduleSettings, rng: random.Random | None = None
@@ -32,7 +25,8 @@ def retry_after_failure(
 ) -> datetime:
     """When to try again after failures consecutive failed fetches: exponential, capped at a day,
     and never before not_before (what the server's Retry-After asked for)."""
-    due = now + timedelta(seconds=_jitter(_doubling(FAILURE_BACKOFF, failures, MAX_BACKOFF), schedule.jitter, rng))
+    backoff = _doubling(schedule.failure_backoff, failures, schedule.max_backoff)
+    due = now + timedelta(seconds=_jitter(backoff, schedule.jitter, rng))
     return max(due, not_before) if not_before else due
 
 
@@ -42,12 +36,12 @@ def defer(now: datetime, seconds: float, schedule: ScheduleSettings, rng: random
     return now + timedelta(seconds=seconds * (1 + (rng or random).uniform(0, schedule.jitter)))
 
 
-def throttle_delay(throttles: int, retry_after: float | None) -> float:
+def throttle_delay(throttles: int, retry_after: float | None, schedule: ScheduleSettings) -> float:
     """Seconds to leave a host alone after its throttles-th 429 or 503 in a row: its Retry-After
-    (at most a day), else a minute doubling per throttle up to six hours."""
+    (at most max_retry_after), else throttle_backoff doubling per throttle up to max_throttle."""
     if retry_after is not None:
-        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-    return _doubling(THROTTLE_BACKOFF, throttles, MAX_THROTTLE)
+        return min(max(retry_after, 0.0), schedule.max_retry_after)
+    return _doubling(schedule.throttle_backoff, throttles, schedule.max_throttle)
 
 
 def _doubling(first: float, count: int, cap: float) -> float:

@@ -18,7 +18,7 @@ import courlan
 import feedparser
 from lxml import etree
 
-from pipeline.errors import FeedError
+from pipeline.errors import FeedError, InvalidURLError
 from pipeline.models import Entry, to_iso
 
 # Query parameters that track the reader, not the story: dropping them keeps one record per story.
@@ -41,7 +41,6 @@ _QUERY_WRAPPERS = {
     ("out.reddit.com", ""): ("url",), ("www.bing.com", "/news/apiclick.aspx"): ("url",),
     ("t.umblr.com", "/redirect"): ("z",),
 }
-MAX_CHILD_SITEMAPS = 10  # newest children of a sitemap index read per poll
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
 _TAGS = re.compile(r"<[^>]*>")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -60,7 +59,14 @@ def _is_tracking(name: str) -> bool:
 def canonicalize_url(url: str) -> str:
     """url with scheme, host and port normalised (courlan cleans feed debris and decodes punycode),
     the path's escapes normalised, and the fragment, tracking parameters and a trailing slash
-    dropped; ValueError if it cannot be read as a URL."""
+    dropped; InvalidURLError if it cannot be read as a URL."""
+    try:
+        return _canonical(url)
+    except ValueError as exc:  # a bad port, IPv6 literal or IDNA label
+        raise InvalidURLError(url, f"not a readable URL ({exc})") from None
+
+
+def _canonical(url: str) -> str:
     parts = urlsplit(courlan.scrub_url(url.strip()))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -131,7 +137,7 @@ def find_canonical_link(page: bytes, page_url: str) -> str | None:
         href = html.unescape(attributes[b"href"].decode("utf-8", "replace")).strip()
         try:
             url = canonicalize_url(urljoin(page_url, href))
-        except ValueError:
+        except InvalidURLError:
             return None
         if is_trackable(url) and same_site(url, page_url) and urlsplit(url).path not in ("", "/"):
             return url
@@ -141,7 +147,11 @@ def find_canonical_link(page: bytes, page_url: str) -> str | None:
 
 def story_url(link: str, location: str) -> str:
     """The canonical URL of a link found in a source at location (relative links, query wrappers)."""
-    return canonicalize_url(unwrap_url(urljoin(location, link.strip())))
+    try:
+        unwrapped = unwrap_url(urljoin(location, link.strip()))
+    except ValueError as exc:  # e.g. a broken IPv6 literal
+        raise InvalidURLError(link, f"not a readable URL ({exc})") from None
+    return canonicalize_url(unwrapped)
 
 
 # Feeds -----------------------------------------------------------------------------------
@@ -185,7 +195,7 @@ def parse_feed(body: bytes, location: str) -> list[Entry]:
         )
         try:
             url = story_url(link, location) if isinstance(link, str) else None
-        except ValueError:
+        except InvalidURLError:
             url = None
         if not url or not is_trackable(url):
             continue
@@ -215,8 +225,8 @@ def parse_url_list(body: bytes, location: str) -> list[Entry]:
                 raise FeedError(location, f"line {line!r} is not an http(s) URL")
             try:
                 entries.append(Entry(url=story_url(line, location)))
-            except ValueError as exc:
-                raise FeedError(location, f"line {line!r} is not a valid URL ({exc})") from None
+            except InvalidURLError as exc:
+                raise FeedError(location, f"line {line!r} is not a valid URL ({exc.reason})") from None
     return entries
 
 
@@ -227,7 +237,7 @@ class Sitemap:
     """What one sitemap document lists: article entries (a urlset) or child sitemaps (an index)."""
 
     entries: tuple[Entry, ...] = ()
-    children: tuple[str, ...] = ()  # newest first (by lastmod), at most MAX_CHILD_SITEMAPS
+    children: tuple[str, ...] = ()  # newest first (by lastmod)
 
 
 def _inflate(body: bytes, location: str) -> bytes:
@@ -270,7 +280,7 @@ def parse_sitemap(body: bytes, location: str) -> Sitemap:
         children = [(_child_text(item, "loc"), _iso_from_text(_child_text(item, "lastmod")) or "")
                     for item in root if _local(item.tag) == "sitemap"]
         ordered = sorted((c for c in children if c[0]), key=lambda c: c[1], reverse=True)
-        return Sitemap(children=tuple(urljoin(location, loc) for loc, _ in ordered[:MAX_CHILD_SITEMAPS]))
+        return Sitemap(children=tuple(urljoin(location, loc) for loc, _ in ordered))
     if kind != "urlset":
         raise FeedError(location, f"not a sitemap (root element {kind or 'missing'!r}, "
                                   "expected urlset or sitemapindex)")
@@ -279,7 +289,7 @@ def parse_sitemap(body: bytes, location: str) -> Sitemap:
         loc = _child_text(item, "loc") if _local(item.tag) == "url" else None
         try:
             url = story_url(loc, location) if loc else None
-        except ValueError:
+        except InvalidURLError:
             url = None
         if url and is_trackable(url):
             entries.append(Entry(

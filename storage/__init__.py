@@ -1,4 +1,66 @@
-"""Redline's store: the only package that imports sqlite_utils or writes SQL."""
+"""Redline's store: the only package that imports sqlite_utils or writes SQL.
 
-from storage.db import *  # noqa: F401,F403  (the public API is storage.db's __all__)
-from storage.db import __all__  # noqa: F401
+Every read returns frozen records from pipeline.models; every state change of an article
+has a function named for what happened (record_check, record_version, record_events, ...).
+"""
+
+from storage.db import (
+    Database,
+    add_aliases,
+    add_articles,
+    claim_alerts,
+    claim_due_articles,
+    claim_url,
+    clear_throttle,
+    count_rows,
+    expire_claims,
+    export_versions,
+    find_article,
+    find_articles,
+    find_revert,
+    finish_alerts,
+    get_article,
+    get_blob,
+    get_diff,
+    get_host,
+    get_source,
+    get_version,
+    latest_version,
+    list_alerts,
+    list_aliases,
+    list_articles,
+    list_changes,
+    list_versions,
+    mark_extractor_drift,
+    merge_article,
+    migrate,
+    open_db,
+    owner_of,
+    pending_alerts,
+    record_check,
+    record_check_error,
+    record_events,
+    record_feed_update,
+    record_fetch,
+    record_poll,
+    record_reextraction,
+    record_version,
+    requeue_alerts,
+    reserve_host_slot,
+    save_robots,
+    source_name,
+    source_names_by_id,
+    sync_sources,
+    throttle_host,
+)
+
+__all__ = [
+    "Database", "add_aliases", "add_articles", "claim_alerts", "claim_due_articles", "claim_url", "clear_throttle",
+    "count_rows", "expire_claims", "export_versions", "find_article", "find_articles", "find_revert",
+    "finish_alerts", "get_article", "get_blob", "get_diff", "get_host", "get_source", "get_version",
+    "latest_version", "list_alerts", "list_aliases", "list_articles", "list_changes", "list_versions",
+    "mark_extractor_drift", "merge_article", "migrate", "open_db", "owner_of", "pending_alerts", "record_check",
+    "record_check_error", "record_events", "record_feed_update", "record_fetch", "record_poll",
+    "record_reextraction", "record_version", "requeue_alerts", "reserve_host_slot", "save_robots", "source_name",
+    "source_names_by_id", "sync_sources", "throttle_host",
+]

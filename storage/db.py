@@ -10,28 +10,17 @@ import hashlib
 import json
 import zlib
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from sqlite_utils import Database
 
-from pipeline.errors import NotFoundError
-from pipeline.models import Article, Change, Diff, Entry, Fetched, Version, to_iso
+from pipeline.errors import NotFoundError, StorageError
+from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched, Host, Reextraction, Source,
+                             StoredChange, StoredDiff, Version, to_iso)
 from storage.migrations import MIGRATIONS
-
-__all__ = [
-    "Database", "open_db", "migrate", "sync_sources", "get_source", "source_names_by_id", "record_poll",
-    "add_articles", "find_articles", "owner_of", "add_aliases", "claim_url", "merge_article", "list_aliases",
-    "claim_due_articles", "release_articles", "get_article", "find_article", "list_articles",
-    "record_fetch", "update_article", "record_changes", "record_version", "latest_version", "get_version",
-    "list_versions", "get_diff", "list_changes", "export_versions",
-    "pending_alerts", "claim_alerts", "finish_alerts", "expire_claims", "list_alerts", "requeue_alerts",
-    "source_name", "get_blob", "count_rows", "EXPORT_FIELDS",
-    "find_revert", "record_reextraction", "mark_extractor_drift",
-    "get_host", "save_robots", "throttle_host", "clear_throttle", "reserve_host_slot",
-]
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -77,14 +66,22 @@ def _immediate(db: Database) -> Iterator[Database]:
     db.commit()
 
 
+# How a stored column becomes a record's field: JSON lists and objects, and SQLite's 0/1 for booleans.
+_DECODE = {
+    "notices": lambda v: tuple(json.loads(v or "[]")),
+    "disclosures": lambda v: tuple(json.loads(v or "[]")),
+    "ops": lambda v: tuple(tuple(op) for op in json.loads(v)),
+    "stats": json.loads,
+    "extractor_drift": bool,
+    "disclosed": lambda v: None if v is None else bool(v),
+}
+
+
 def _record(cls, row: dict | None):
     if row is None:
         return None
     names = {f.name for f in fields(cls)}
-    values = {k: v for k, v in row.items() if k in names}
-    if "notices" in values:
-        values["notices"] = tuple(json.loads(values["notices"] or "[]"))
-    return cls(**values)
+    return cls(**{k: _DECODE[k](v) if k in _DECODE else v for k, v in row.items() if k in names})
 
 
 def _bind(params: Iterable | dict) -> tuple | dict:
@@ -118,12 +115,12 @@ def sync_sources(db: Database, sources: Iterable) -> dict[str, int]:
     return {row["name"]: row["id"] for row in _all(db, "SELECT id, name FROM sources")}
 
 
-def get_source(db: Database, name: str) -> dict:
+def get_source(db: Database, name: str) -> Source:
     """The stored source called name, or NotFoundError."""
-    row = _one(db, "SELECT * FROM sources WHERE name = ?", [name])
-    if row is None:
+    source = _record(Source, _one(db, "SELECT * FROM sources WHERE name = ?", [name]))
+    if source is None:
         raise NotFoundError(f"source {name!r} is not in the database")
-    return row
+    return source
 
 
 def source_names_by_id(db: Database) -> dict[int, str]:
@@ -202,7 +199,7 @@ def merge_article(db: Database, duplicate_id: int, into_id: int, at: datetime) -
     """Fold an article with no versions into the one that tracks the same story: its URLs become aliases."""
     with _immediate(db):
         if _one(db, "SELECT 1 FROM versions WHERE article_id = ?", [duplicate_id]):
-            raise ValueError(f"article {duplicate_id} has versions and cannot be merged into {into_id}")
+            raise StorageError(f"article {duplicate_id} has versions and cannot be merged into {into_id}")
         url = _one(db, "SELECT canonical_url FROM articles WHERE id = ?", [duplicate_id])["canonical_url"]
         db.execute("UPDATE article_urls SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
         db.execute("UPDATE fetches SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
@@ -221,10 +218,10 @@ def add_aliases(db: Database, aliases: dict[str, str], kind: str, at: datetime) 
                        "SELECT ?, id, ?, ? FROM articles WHERE canonical_url = ?", [alias, kind, to_iso(at), target])
 
 
-def list_aliases(db: Database, article_id: int) -> list[dict]:
+def list_aliases(db: Database, article_id: int) -> list[Alias]:
     """The other URLs an article's story was found under, oldest first."""
-    return _all(db, "SELECT url, kind, seen_at FROM article_urls WHERE article_id = ? ORDER BY seen_at, url",
-                [article_id])
+    return [Alias(**row) for row in _all(
+        db, "SELECT url, kind, seen_at FROM article_urls WHERE article_id = ? ORDER BY seen_at, url", [article_id])]
 
 
 # Articles ----------------------------------------------------------------------------------
@@ -247,13 +244,6 @@ def claim_due_articles(
                 [to_iso(now + timedelta(seconds=lease_seconds)), *ids],
             )
     return ids
-
-
-def release_articles(db: Database, ids: Iterable[int]) -> None:
-    """End the lease on these articles."""
-    ids = list(ids)
-    with db.atomic():
-        db.execute(f"UPDATE articles SET lease_until = NULL WHERE id IN ({','.join('?' * len(ids))})", ids)
 
 
 def get_article(db: Database, article_id: int) -> Article:
@@ -291,11 +281,17 @@ def _insert_fetch(db: Database, fetched: Fetched, article_id: int | None = None,
     )
 
 
-def _set_article(db: Database, article_id: int, values: dict) -> None:
-    # The column names come from Redline's own code (keyword arguments), never from input.
-    values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
-    db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in values)} WHERE id = ?",
-               [*values.values(), article_id])
+# What a check may change about an article; its identity and what its feed says are written elsewhere.
+_CHECK_COLUMNS = ("status", "next_check_at", "last_checked_at", "checks", "priority", "etag", "last_modified",
+                  "last_body_hash", "consecutive_failures", "last_error", "suspect_hash", "suspect_at", "title",
+                  "last_changed_at", "changes")
+_FEED_COLUMNS = ("feed_title", "feed_summary", "feed_updated")
+
+
+def _save_check(db: Database, article: Article) -> None:
+    # Plain SQL on the hot path (see _insert_fetch); the lease ends with the check.
+    db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in _CHECK_COLUMNS)}, lease_until = NULL "
+               "WHERE id = ?", [*(getattr(article, name) for name in _CHECK_COLUMNS), article.id])
 
 
 def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
@@ -304,40 +300,69 @@ def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, 
         _insert_fetch(db, fetched, article_id, source_id)
 
 
-def update_article(db: Database, article_id: int, fetched: Fetched | None = None, **values) -> None:
-    """Set an article's checking state, logging the fetch in the same transaction; ends its lease."""
+def record_check(db: Database, article: Article, fetched: Fetched | None = None) -> None:
+    """Store an article's checking state after a check that made no version (the request it sent, if
+    any, logged in the same transaction), and end its lease."""
     with db.atomic():
         if fetched is not None:
-            _insert_fetch(db, fetched, article_id=article_id)
-        _set_article(db, article_id, {**values, "lease_until": None})
+            _insert_fetch(db, fetched, article_id=article.id)
+        _save_check(db, article)
+
+
+def record_check_error(db: Database, article_id: int, error: str) -> None:
+    """Note on an article why its check broke off, and end its lease: the next run checks it again."""
+    with db.atomic():
+        db.execute("UPDATE articles SET last_error = ?, lease_until = NULL WHERE id = ?", [error, article_id])
 
 
 # Versions, diffs and changes ---------------------------------------------------------------
 
-def record_changes(
+def record_events(
     db: Database,
     article_id: int,
     changes: Iterable[Change],
-    origin: str,
     at: datetime,
-    source_id: int | None = None,
     alerts: Iterable[tuple[int, str, str]] = (),
+    checked: Article | None = None,
     fetched: Fetched | None = None,
-    **values,
 ) -> list[int]:
-    """Store changes seen outside a page diff (origin "feed" or "fetch"), their pending alerts and the
-    article's new state in one transaction; with fetched, the request is logged and the lease ends."""
-    change_ids = []
+    """Store changes a fetch revealed outside any diff (gone, redirected, a new address) and their
+    pending alerts; with checked, the article's state after the check too (the request logged, the
+    lease ended), all in one transaction. Returns the change ids."""
     with db.atomic():
         if fetched is not None:
             _insert_fetch(db, fetched, article_id=article_id)
-            values["lease_until"] = None
-        for seq, change in enumerate(changes):
-            change_ids.append(_insert_change(db, change, article_id, to_iso(at), seq=seq, origin=origin,
-                                             source_id=source_id))
+        change_ids = [_insert_change(db, change, article_id, to_iso(at), seq=seq, origin="fetch")
+                      for seq, change in enumerate(changes)]
         _insert_alerts(db, change_ids, alerts, to_iso(at))
-        if values:
-            _set_article(db, article_id, values)
+        if checked is not None:
+            _save_check(db, checked)
+    return change_ids
+
+
+def record_feed_update(
+    db: Database,
+    article: Article,
+    changes: Iterable[Change],
+    at: datetime,
+    source_id: int,
+    alerts: Iterable[tuple[int, str, str]] = (),
+    bump: bool = False,
+) -> list[int]:
+    """Store what a source now says of an article (its feed title, summary and date), the changes
+    that reveals and their pending alerts. With bump the article is due at once, first in the queue,
+    and a retired article becomes active again. Returns the change ids."""
+    with db.atomic():
+        change_ids = [_insert_change(db, change, article.id, to_iso(at), seq=seq, origin="feed", source_id=source_id)
+                      for seq, change in enumerate(changes)]
+        _insert_alerts(db, change_ids, alerts, to_iso(at))
+        db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in _FEED_COLUMNS)} WHERE id = ?",
+                   [*(getattr(article, name) for name in _FEED_COLUMNS), article.id])
+        if bump:
+            # Only a retired article wakes up: a check may have found it gone meanwhile.
+            db.execute("UPDATE articles SET priority = 1, next_check_at = ?, "
+                       "status = CASE status WHEN 'retired' THEN 'active' ELSE status END WHERE id = ?",
+                       [to_iso(at), article.id])
     return change_ids
 
 
@@ -354,11 +379,12 @@ def record_version(
     version: Version,
     raw: bytes,
     fetched: Fetched,
-    article_values: dict,
+    checked: Article,
     diff: Diff | None = None,
     alerts: Iterable[tuple[int, str, str]] = (),
 ) -> list[int]:
-    """Store a new version with its raw page, diff, changes and pending alerts in one transaction.
+    """Store a new version with its raw page, diff, changes and pending alerts, and the article's
+    state after the check, in one transaction (which ends the article's lease).
 
     alerts holds (index of the change in diff.changes, rule name, channel). Returns the change ids.
     """
@@ -387,7 +413,7 @@ def record_version(
             for seq, change in enumerate(diff.changes):
                 change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq))
             _insert_alerts(db, change_ids, alerts, detected)
-        _set_article(db, version.article_id, {**article_values, "lease_until": None})
+        _save_check(db, checked)
     return change_ids
 
 
@@ -433,20 +459,14 @@ def find_revert(db: Database, article_id: int, text_hash: str, title: str | None
     return row["n"] if row else None
 
 
-def get_diff(db: Database, article_id: int, to_number: int) -> dict | None:
-    """The stored diff that leads to version to_number, with ops, stats and disclosures decoded."""
-    row = _one(db, "SELECT * FROM diffs WHERE article_id = ? AND to_number = ?", [article_id, to_number])
-    if row:
-        row["ops"] = [tuple(op) for op in json.loads(row["ops"])]
-        row["stats"] = json.loads(row["stats"])
-        row["disclosures"] = json.loads(row["disclosures"] or "[]")
-        row["disclosed"] = bool(row["disclosed"])
-        row["extractor_drift"] = bool(row["extractor_drift"])
-    return row
+def get_diff(db: Database, article_id: int, to_number: int) -> StoredDiff | None:
+    """The stored diff that leads to version to_number, if there is one."""
+    return _record(StoredDiff, _one(db, "SELECT * FROM diffs WHERE article_id = ? AND to_number = ?",
+                                    [article_id, to_number]))
 
 
 def list_changes(db: Database, kind: str | None = None, article_id: int | None = None,
-                 source: str | None = None, newest: int | None = None) -> list[dict]:
+                 source: str | None = None, newest: int | None = None) -> list[StoredChange]:
     """Detected changes, oldest first, with their article's URL, title and source and the version
     numbers (none for a change seen in a feed or a fetch; origin says which: page, feed or fetch); newest keeps only the latest that many.
 
@@ -471,45 +491,36 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
         + (" WHERE " + " AND ".join(where) if where else "")
     )
     if newest:
-        return _all(db, f"SELECT * FROM ({sql} ORDER BY c.detected_at DESC, c.id DESC LIMIT ?) "
+        rows = _all(db, f"SELECT * FROM ({sql} ORDER BY c.detected_at DESC, c.id DESC LIMIT ?) "
                         "ORDER BY detected_at, id", [*params, newest])
-    return _all(db, sql + " ORDER BY c.detected_at, c.id", params)
+    else:
+        rows = _all(db, sql + " ORDER BY c.detected_at, c.id", params)
+    return [_record(StoredChange, row) for row in rows]
 
 
-EXPORT_FIELDS = ["url", "number", "fetched_at", "title", "byline", "published_at", "modified_at", "text",
-                 "text_hash", "word_count", "notices", "extractor", "revert_of"]
-
-
-def export_versions(db: Database) -> Iterator[dict]:
-    """Every version with its article URL, article by article, oldest first."""
-    columns = ", ".join(f"v.{name}" for name in EXPORT_FIELDS[1:])
-    cursor = db.execute(
-        f"SELECT a.canonical_url AS url, {columns} "
-        "FROM versions v JOIN articles a ON a.id = v.article_id ORDER BY a.id, v.number"
-    )
+def export_versions(db: Database) -> Iterator[tuple[str, Version]]:
+    """Every version with its article's URL, article by article, oldest first (streamed, not loaded)."""
+    cursor = db.execute("SELECT a.canonical_url AS url, v.* FROM versions v JOIN articles a ON a.id = v.article_id "
+                        "ORDER BY a.id, v.number")
     names = [c[0] for c in cursor.description]
     for row in cursor:
         record = dict(zip(names, row))
-        record["notices"] = json.loads(record["notices"] or "[]")
-        yield record
+        yield record["url"], _record(Version, record)
 
 
-def record_reextraction(db: Database, row: dict) -> None:
-    """Remember what re-extracting a version's raw page gave: one row per version and extractor.
-
-    row holds article_id, version_number, extractor, stored_extractor, text_hash, differs,
-    drift_only, error and checked_at.
-    """
-    columns = ("article_id", "version_number", "extractor", "stored_extractor", "text_hash", "differs",
-               "drift_only", "error", "checked_at")
-    values = {**row, "checked_at": to_iso(row["checked_at"]) if isinstance(row["checked_at"], datetime)
-              else row["checked_at"], "differs": int(row["differs"]), "drift_only": int(row["drift_only"])}
+def record_reextraction(db: Database, reextraction: Reextraction) -> None:
+    """Remember what re-extracting a version's raw page gave: one row per version and extractor."""
+    values = {"article_id": reextraction.article_id, "version_number": reextraction.number,
+              "extractor": reextraction.extractor, "stored_extractor": reextraction.stored_extractor,
+              "text_hash": reextraction.text_hash, "differs": int(reextraction.differs),
+              "drift_only": int(reextraction.drift_only), "error": reextraction.error,
+              "checked_at": reextraction.checked_at}
     with db.atomic():
         db.execute(
-            f"INSERT INTO reextractions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"INSERT INTO reextractions ({', '.join(values)}) VALUES ({', '.join('?' * len(values))}) "
             "ON CONFLICT(article_id, version_number, extractor) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in columns[3:]),
-            [values[c] for c in columns])
+            + ", ".join(f"{c} = excluded.{c}" for c in list(values)[3:]),
+            list(values.values()))
 
 
 def mark_extractor_drift(db: Database, article_id: int, to_number: int) -> None:
@@ -541,9 +552,10 @@ _ALERT_FIELDS = (
 _DUE = "(al.status = 'pending' OR (al.status = 'failed' AND (al.next_attempt_at IS NULL OR al.next_attempt_at <= ?)))"
 
 
-def pending_alerts(db: Database, now: datetime) -> list[dict]:
+def pending_alerts(db: Database, now: datetime) -> list[Alert]:
     """Alerts due for delivery (new, or failed and due again), with their change, versions and article."""
-    return _all(db, f"SELECT {_ALERT_FIELDS} WHERE {_DUE} ORDER BY al.id", [to_iso(now)])
+    return [_record(Alert, row) for row in _all(db, f"SELECT {_ALERT_FIELDS} WHERE {_DUE} ORDER BY al.id",
+                                                [to_iso(now)])]
 
 
 def claim_alerts(db: Database, ids: Iterable[int], now: datetime) -> list[int]:
@@ -590,14 +602,16 @@ def expire_claims(db: Database, claimed_before: datetime, note: str) -> int:
     return cursor.rowcount
 
 
-def list_alerts(db: Database, status: str | None = None, newest: int | None = None) -> list[dict]:
+def list_alerts(db: Database, status: str | None = None, newest: int | None = None) -> list[Alert]:
     """Alerts with their delivery state, change and article, oldest first (or the newest that many)."""
     where = " WHERE al.status = ?" if status else ""
     params = [status] if status else []
     if newest:
-        return _all(db, f"SELECT * FROM (SELECT {_ALERT_FIELDS}{where} ORDER BY al.id DESC LIMIT ?) ORDER BY id",
+        rows = _all(db, f"SELECT * FROM (SELECT {_ALERT_FIELDS}{where} ORDER BY al.id DESC LIMIT ?) ORDER BY id",
                     [*params, newest])
-    return _all(db, f"SELECT {_ALERT_FIELDS}{where} ORDER BY al.id", params)
+    else:
+        rows = _all(db, f"SELECT {_ALERT_FIELDS}{where} ORDER BY al.id", params)
+    return [_record(Alert, row) for row in rows]
 
 
 def requeue_alerts(db: Database, ids: Iterable[int]) -> list[int]:
@@ -619,11 +633,10 @@ def requeue_alerts(db: Database, ids: Iterable[int]) -> list[int]:
 
 # Hosts -------------------------------------------------------------------------------------
 
-def get_host(db: Database, origin: str) -> dict:
+def get_host(db: Database, origin: str) -> Host:
     """The stored politeness state of an origin (scheme://host:port); empty fields if it has none."""
-    return _one(db, "SELECT * FROM hosts WHERE origin = ?", [origin]) or {
-        "origin": origin, "robots_status": None, "robots_txt": None, "robots_fetched_at": None,
-        "robots_expires_at": None, "blocked_until": None, "throttles": 0, "next_slot_at": None}
+    host = _record(Host, _one(db, "SELECT * FROM hosts WHERE origin = ?", [origin])) or Host(origin)
+    return replace(host, throttles=host.throttles or 0)
 
 
 def _upsert_host(db: Database, origin: str, values: dict) -> None:

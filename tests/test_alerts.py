@@ -21,10 +21,11 @@ import storage
 from pipeline import alerts, cycle
 from pipeline.alerts import (channel_name, compose_message, due_at, match_rules, redact, retry_at, rule_matches,
                              url_secrets)
-from pipeline.config import RuleSettings
-from pipeline.models import Change, to_iso
+from pipeline.config import DeliverySettings, RuleSettings
+from pipeline.models import Alert, Change, to_iso
 
 ROOT = Path(__file__).resolve().parent.parent
+DELIVERY = DeliverySettings()
 FIGURE = Change("figure", "at least 12", "at least 19", context="Rescuers said at least 19 people were killed in the flood.",
                 subject="people killed", significance=7 / 12, detail="value", delta=7.0, relative=7 / 12)
 FALL = Change("figure", "$80 million", "$18 million", context="The contract is worth $18 million.", subject="contract",
@@ -133,7 +134,7 @@ def wait_until(condition, timeout: float = 60.0) -> bool:
     return condition()
 
 
-def alert_rows(settings) -> list[dict]:
+def alert_rows(settings) -> list[Alert]:
     return storage.list_alerts(storage.open_db(settings.database))
 
 
@@ -328,12 +329,12 @@ def test_redact_replaces_every_secret_however_it_is_written():
 def pending(kind, before, after, context=None, subject=None, title="Flood kills 19", url="http://127.0.0.1/news/a",
             **more):
     """An alert as storage.pending_alerts returns it."""
-    return {"id": 1, "rule": "r", "channel": "json://x", "status": "pending", "attempts": 0, "kind": kind,
-            "detail": None, "before": before, "after": after, "context": context, "subject": subject,
-            "delta": None, "relative": None, "detected_at": "2025-03-11T09:15:00.000+00:00",
-            "created_at": "2025-03-11T09:15:00.000+00:00", "next_attempt_at": None, "article_id": 7,
-            "change_id": 3, "url": url, "article_title": title, "source": "Wire", "from_number": 1, "to_number": 2,
-            **more}
+    return Alert(**{"id": 1, "rule": "r", "channel": "json://x", "status": "pending", "attempts": 0, "kind": kind,
+                    "detail": None, "before": before, "after": after, "context": context, "subject": subject,
+                    "delta": None, "relative": None, "detected_at": "2025-03-11T09:15:00.000+00:00",
+                    "created_at": "2025-03-11T09:15:00.000+00:00", "next_attempt_at": None, "article_id": 7,
+                    "change_id": 3, "url": url, "article_title": title, "source": "Wire", "from_number": 1,
+                    "to_number": 2, **more})
 
 
 def test_compose_message_gathers_an_articles_changes_into_one_message():
@@ -428,10 +429,10 @@ def test_due_at_of_a_failed_alert_is_its_next_attempt():
 def test_retry_at_doubles_up_to_an_hour_then_gives_up():
     now = cycle.utcnow()
 
-    delays = [(retry_at(n, now) - now).total_seconds() for n in range(1, alerts.MAX_ATTEMPTS)]
+    delays = [(retry_at(n, now, DELIVERY) - now).total_seconds() for n in range(1, DELIVERY.max_attempts)]
 
     assert delays == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
-    assert retry_at(alerts.MAX_ATTEMPTS, now) is None
+    assert retry_at(DELIVERY.max_attempts, now, DELIVERY) is None
 
 
 # --------------------------------------------------------------------------- delivery, end to end
@@ -456,8 +457,8 @@ def test_alerts_reach_the_sink_once(newsroom, newsroom_settings):
     assert "/news/flood-toll" in flood[0]
     rows = alert_rows(newsroom_settings)
     assert len(rows) == second["alerts"]["sent"]
-    assert {r["status"] for r in rows} == {"sent"}
-    assert all(r["sent_at"] and r["attempts"] == 1 and r["claimed_at"] is None for r in rows)
+    assert {r.status for r in rows} == {"sent"}
+    assert all(r.sent_at and r.attempts == 1 and r.claimed_at is None for r in rows)
 
     received = len(newsroom.received)
     assert cycle.deliver_alerts(newsroom_settings, now + timedelta(minutes=2))["sent"] == 0
@@ -470,8 +471,8 @@ def test_alerts_reach_the_sink_once(newsroom, newsroom_settings):
 def test_only_selected_kinds_are_alerted(newsroom, newsroom_settings):
     track_two_versions(newsroom, newsroom_settings)
 
-    assert {row["kind"] for row in alert_rows(newsroom_settings)} <= {"figure", "headline", "correction"}
-    assert "figure" in {row["kind"] for row in alert_rows(newsroom_settings)}
+    assert {row.kind for row in alert_rows(newsroom_settings)} <= {"figure", "headline", "correction"}
+    assert "figure" in {row.kind for row in alert_rows(newsroom_settings)}
 
 
 def test_failed_delivery_is_recorded_with_its_error_and_retried_with_backoff(newsroom, make_settings, webhook):
@@ -483,28 +484,28 @@ def test_failed_delivery_is_recorded_with_its_error_and_retried_with_backoff(new
     track_two_versions(newsroom, settings, now)
 
     rows = alert_rows(settings)
-    failed = [r["id"] for r in rows if r["status"] == "failed"]
+    failed = [r.id for r in rows if r.status == "failed"]
     assert failed and len(webhook.received) == 1  # the channel failed: its other messages wait for the next run
-    assert {r["status"] for r in rows if r["id"] not in failed} == {"pending"}
-    for row in (r for r in rows if r["id"] in failed):
-        assert (row["attempts"], row["sent_at"]) == (1, None)
-        assert f"127.0.0.1:{webhook.port}/hook" in row["last_error"] and "500" in row["last_error"]
-        assert row["next_attempt_at"] == to_iso(first_try + timedelta(seconds=alerts.FIRST_RETRY))
+    assert {r.status for r in rows if r.id not in failed} == {"pending"}
+    for row in (r for r in rows if r.id in failed):
+        assert (row.attempts, row.sent_at) == (1, None)
+        assert f"127.0.0.1:{webhook.port}/hook" in row.last_error and "500" in row.last_error
+        assert row.next_attempt_at == to_iso(first_try + timedelta(seconds=DELIVERY.first_retry))
 
     webhook.status = 200
     soon = cycle.deliver_alerts(settings, first_try + timedelta(seconds=30))
 
     assert soon["sent"] == len(rows) - len(failed)  # the deferred ones go at once...
-    assert {r["status"] for r in alert_rows(settings) if r["id"] in failed} == {"failed"}  # ...the failed one backs off
+    assert {r.status for r in alert_rows(settings) if r.id in failed} == {"failed"}  # ...the failed one backs off
     assert len(webhook.received) == 1 + soon["messages"]
 
-    later = cycle.deliver_alerts(settings, first_try + timedelta(seconds=alerts.FIRST_RETRY))
+    later = cycle.deliver_alerts(settings, first_try + timedelta(seconds=DELIVERY.first_retry))
 
     assert (later["sent"], later["failed"]) == (len(failed), 0)
     rows = alert_rows(settings)
-    assert {r["status"] for r in rows} == {"sent"}
-    for row in (r for r in rows if r["id"] in failed):
-        assert (row["attempts"], row["last_error"], row["next_attempt_at"]) == (2, None, None) and row["sent_at"]
+    assert {r.status for r in rows} == {"sent"}
+    for row in (r for r in rows if r.id in failed):
+        assert (row.attempts, row.last_error, row.next_attempt_at) == (2, None, None) and row.sent_at
     assert len(webhook.received) == 2 + soon["messages"]
     assert "at least 19" in webhook.messages()
     delivered = len(webhook.received)
@@ -516,26 +517,26 @@ def test_a_channel_that_keeps_failing_is_given_up_visibly_and_can_be_resent(news
     settings = newsroom_with(newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": [webhook.url()]})
     now = cycle.utcnow()
     track_two_versions(newsroom, settings, now)
-    messages = len({r["article_id"] for r in alert_rows(settings)})
+    messages = len({r.article_id for r in alert_rows(settings)})
     at = now + timedelta(minutes=1)
 
-    for _ in range(alerts.MAX_ATTEMPTS * messages):
-        if not {r["status"] for r in alert_rows(settings)} & {"pending", "failed"}:
+    for _ in range(DELIVERY.max_attempts * messages):
+        if not {r.status for r in alert_rows(settings)} & {"pending", "failed"}:
             break
         at += timedelta(hours=2)
         assert cycle.deliver_alerts(settings, at)["sent"] == 0
 
     rows = alert_rows(settings)
-    assert {(r["status"], r["attempts"]) for r in rows} == {("abandoned", alerts.MAX_ATTEMPTS)}
-    assert all("500" in r["last_error"] and r["next_attempt_at"] is None for r in rows)
-    assert len(webhook.received) == alerts.MAX_ATTEMPTS * messages  # every message tried its share, none starved
+    assert {(r.status, r.attempts) for r in rows} == {("abandoned", DELIVERY.max_attempts)}
+    assert all("500" in r.last_error and r.next_attempt_at is None for r in rows)
+    assert len(webhook.received) == DELIVERY.max_attempts * messages  # every message tried its share, none starved
     assert cycle.deliver_alerts(settings, at + timedelta(days=1))["sent"] == 0
-    assert len(webhook.received) == alerts.MAX_ATTEMPTS * messages  # given up: no more attempts
+    assert len(webhook.received) == DELIVERY.max_attempts * messages  # given up: no more attempts
 
     webhook.status = 200
-    assert cycle.resend_alerts(settings, [r["id"] for r in rows]) == [r["id"] for r in rows]
+    assert cycle.resend_alerts(settings, [r.id for r in rows]) == [r.id for r in rows]
     assert cycle.deliver_alerts(settings, at + timedelta(days=1))["sent"] == len(rows)
-    assert {r["status"] for r in alert_rows(settings)} == {"sent"}
+    assert {r.status for r in alert_rows(settings)} == {"sent"}
 
 
 def test_a_broken_channel_never_holds_back_the_others(newsroom, make_settings, webhook, second_webhook):
@@ -547,8 +548,8 @@ def test_a_broken_channel_never_holds_back_the_others(newsroom, make_settings, w
 
     rows = alert_rows(settings)
     broken, working = channel_name(webhook.url()), channel_name(second_webhook.url())
-    assert {r["status"] for r in rows if r["channel"] == working} == {"sent"}
-    assert {r["status"] for r in rows if r["channel"] == broken} == {"failed", "pending"}
+    assert {r.status for r in rows if r.channel == working} == {"sent"}
+    assert {r.status for r in rows if r.channel == broken} == {"failed", "pending"}
     assert "at least 19" in second_webhook.messages()
 
 
@@ -566,14 +567,14 @@ def test_a_channel_that_hangs_never_holds_back_the_others(newsroom, make_setting
         assert webhook.arrived.wait(timeout=60)
         second = channel_name(second_webhook.url())
         # The second channel's alerts are all delivered and marked while the first one still hangs.
-        assert wait_until(lambda: {r["status"] for r in alert_rows(settings) if r["channel"] == second} == {"sent"})
+        assert wait_until(lambda: {r.status for r in alert_rows(settings) if r.channel == second} == {"sent"})
         assert (channel_name(webhook.url(patient=True)), "sending") in {
-            (r["channel"], r["status"]) for r in alert_rows(settings)}
+            (r.channel, r.status) for r in alert_rows(settings)}
         assert run.is_alive()
     finally:
         webhook.open.set()
         run.join(timeout=60)
-    assert {r["status"] for r in alert_rows(settings)} == {"sent"}
+    assert {r.status for r in alert_rows(settings)} == {"sent"}
     assert result["failed"] == 0
 
 
@@ -640,7 +641,7 @@ def test_two_runs_at_once_send_each_alert_once(newsroom, make_settings, webhook)
     assert len(rows) > 1
     assert first["messages"] == 1 and second["messages"] == len(webhook.received) - 1
     assert first["sent"] + second["sent"] == len(rows)
-    assert all(r["status"] == "sent" and r["attempts"] == 1 for r in rows)
+    assert all(r.status == "sent" and r.attempts == 1 for r in rows)
     titles = [m["title"] + m["message"] for m in webhook.received]
     assert len(set(titles)) == len(titles)
 
@@ -675,24 +676,24 @@ def test_a_run_that_dies_while_sending_never_sends_again_on_its_own(newsroom, ma
         worker.send_signal(signal.SIGKILL)  # ...when the worker dies
         worker.wait(timeout=60)
         webhook.open.set()
-    in_flight = [r["id"] for r in alert_rows(settings) if r["status"] == "sending"]
+    in_flight = [r.id for r in alert_rows(settings) if r.status == "sending"]
     assert in_flight  # only the group on the wire is at stake; the others were never claimed
-    assert {r["status"] for r in alert_rows(settings) if r["id"] not in in_flight} <= {"pending"}
+    assert {r.status for r in alert_rows(settings) if r.id not in in_flight} <= {"pending"}
 
     retried = cycle.deliver_alerts(settings, now + timedelta(minutes=1))  # an Airflow retry of the task
 
     assert retried["sent"] == len(alert_rows(settings)) - len(in_flight)
     assert len(webhook.received) == 1 + retried["messages"]  # the interrupted message was not sent again
-    later = cycle.deliver_alerts(settings, now + timedelta(seconds=alerts.CLAIM_TIMEOUT + 60))
+    later = cycle.deliver_alerts(settings, now + timedelta(seconds=DELIVERY.claim_timeout + 60))
     assert (later["sent"], later["uncertain"]) == (0, len(in_flight))
     assert len(webhook.received) == 1 + retried["messages"]
-    uncertain = [r for r in alert_rows(settings) if r["id"] in in_flight]
-    assert {r["status"] for r in uncertain} == {"uncertain"}
-    assert all("redline resend" in r["last_error"] for r in uncertain)
+    uncertain = [r for r in alert_rows(settings) if r.id in in_flight]
+    assert {r.status for r in uncertain} == {"uncertain"}
+    assert all("redline resend" in r.last_error for r in uncertain)
 
     assert cycle.resend_alerts(settings, in_flight) == in_flight
     assert cycle.deliver_alerts(settings, now + timedelta(hours=1))["sent"] == len(in_flight)
-    assert {r["status"] for r in alert_rows(settings)} == {"sent"}
+    assert {r.status for r in alert_rows(settings)} == {"sent"}
 
 
 def test_a_sent_alert_cannot_be_resent(newsroom, make_settings, webhook):
@@ -700,7 +701,7 @@ def test_a_sent_alert_cannot_be_resent(newsroom, make_settings, webhook):
     webhook.status = 200
     track_two_versions(newsroom, settings)
 
-    assert cycle.resend_alerts(settings, [r["id"] for r in alert_rows(settings)]) == []
+    assert cycle.resend_alerts(settings, [r.id for r in alert_rows(settings)]) == []
 
 
 def test_alert_of_a_rule_that_no_longer_sends_there_fails(newsroom, make_settings, webhook):
@@ -713,7 +714,7 @@ def test_alert_of_a_rule_that_no_longer_sends_there_fails(newsroom, make_setting
 
     assert counts["sent"] == 0 and counts["failed"] > 0
     assert webhook.received == []
-    assert all("no longer sends" in r["last_error"] and r["status"] == "failed" for r in alert_rows(new))
+    assert all("no longer sends" in r.last_error and r.status == "failed" for r in alert_rows(new))
 
 
 def test_a_template_that_fails_is_recorded_as_the_delivery_error(newsroom, make_settings, webhook):
@@ -724,9 +725,9 @@ def test_a_template_that_fails_is_recorded_as_the_delivery_error(newsroom, make_
     track_two_versions(newsroom, settings)
 
     assert webhook.received == []
-    failed = [r for r in alert_rows(settings) if r["status"] == "failed"]
-    assert failed and all("template" in r["last_error"] and "nosuchvalue" in r["last_error"] for r in failed)
-    assert {r["status"] for r in alert_rows(settings)} == {"failed", "pending"}
+    failed = [r for r in alert_rows(settings) if r.status == "failed"]
+    assert failed and all("template" in r.last_error and "nosuchvalue" in r.last_error for r in failed)
+    assert {r.status for r in alert_rows(settings)} == {"failed", "pending"}
 
 
 def test_secrets_in_channel_urls_never_reach_logs_errors_or_the_database(newsroom, make_settings, webhook, caplog):
@@ -753,7 +754,7 @@ def test_secrets_in_channel_urls_never_reach_logs_errors_or_the_database(newsroo
     db = storage.open_db(settings.database)
     stored = repr({table: db.execute(f"select * from [{table}]").fetchall() for table in db.table_names()})
     rows = alert_rows(settings)
-    assert rows and all("user:****@" in r["channel"] for r in rows)
+    assert rows and all("user:****@" in r.channel for r in rows)
     for secret in secrets:
         assert secret not in logged
         assert secret not in stored

@@ -584,5 +584,5 @@ def test_run_with_an_unreachable_source_exits_0_and_records_the_error(runner, tm
     assert f"127.0.0.1:{port}" in result.stdout
     db = storage.open_db(tmp_path / "redline.db")
     source = storage.get_source(db, "newsroom")
-    assert f"127.0.0.1:{port}" in source["last_error"]
+    assert f"127.0.0.1:{port}" in source.last_error
     assert storage.count_rows(db)["articles"] == 0

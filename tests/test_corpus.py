@@ -86,7 +86,7 @@ def test_every_corpus_feed_is_polled_without_a_crash(feed_files, make_settings):
             poll, stored = first[path], storage.get_source(db, path)
             if poll["error"]:
                 # An unreadable feed is recorded on its source, with a reason naming it.
-                assert stored["last_error"] == poll["error"] and f"/{path}" in poll["error"]
+                assert stored.last_error == poll["error"] and f"/{path}" in poll["error"]
                 continue
             readable += 1
             try:

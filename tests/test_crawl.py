@@ -68,7 +68,7 @@ def test_robots_is_fetched_once_a_day_for_every_process(site, crawl, db):
         assert crawl(site.url + "/story").ok
     assert site.hits("/robots.txt") == 1
     stored = storage.get_host(db, site.url)
-    assert stored["robots_status"] == 200 and "Disallow: /x" in stored["robots_txt"]
+    assert stored.robots_status == 200 and "Disallow: /x" in stored.robots_txt
     crawl(site.url + "/story", now=NOW + timedelta(days=1, minutes=1))  # the cache has expired
     assert site.hits("/robots.txt") == 2
 
@@ -95,12 +95,12 @@ def test_429_with_retry_after_holds_the_whole_host(site, crawl, db):
     site.page("/other", PAGE)
     first = crawl(site.url + "/busy")
     assert (first.status, first.retry_after) == (429, 120.0)
-    assert storage.get_host(db, site.url)["blocked_until"] == "2026-11-01T12:02:00.000+00:00"
+    assert storage.get_host(db, site.url).blocked_until == "2026-11-01T12:02:00.000+00:00"
     held = crawl(site.url + "/other", now=NOW + timedelta(seconds=60))
     assert held.skipped == "throttled" and held.retry_after == 60.0
     assert site.hits("/other") == 0
     assert crawl(site.url + "/other", now=NOW + timedelta(seconds=121)).ok
-    assert storage.get_host(db, site.url)["throttles"] == 0  # a normal answer ends the throttling
+    assert storage.get_host(db, site.url).throttles == 0  # a normal answer ends the throttling
 
 
 def test_503_without_retry_after_backs_off_more_each_time(site, crawl, db):
@@ -108,7 +108,7 @@ def test_503_without_retry_after_backs_off_more_each_time(site, crawl, db):
     pauses, now = [], NOW
     for _ in range(3):
         assert crawl(site.url + "/down", now=now).status == 503
-        blocked = datetime.fromisoformat(storage.get_host(db, site.url)["blocked_until"])
+        blocked = datetime.fromisoformat(storage.get_host(db, site.url).blocked_until)
         pauses.append((blocked - now).total_seconds())
         now = blocked
     assert pauses == [60.0, 120.0, 240.0]
@@ -141,7 +141,7 @@ def test_crawl_delay_spaces_the_requests_to_a_host(site, crawl, db):
     site.page("/robots.txt", "User-agent: *\nCrawl-delay: 1.5\n", kind="text/plain")
     site.page("/story", PAGE)
     crawl(site.url + "/story", host_delay=0.1)
-    booked = storage.get_host(db, site.url)["next_slot_at"]
+    booked = storage.get_host(db, site.url).next_slot_at
     crawl(site.url + "/story", host_delay=0.1)  # waits for the slot booked by the first
     # Each request books the host's next slot: at least Crawl-delay (longer than host_delay) later.
-    assert storage.get_host(db, site.url)["next_slot_at"] - booked >= 1.5
+    assert storage.get_host(db, site.url).next_slot_at - booked >= 1.5

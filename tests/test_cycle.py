@@ -62,7 +62,7 @@ def test_a_new_text_makes_a_version_with_its_diff_and_changes(site, make_setting
     db = storage.open_db(settings.database)
     article = storage.list_articles(db)[0]
     assert [v.number for v in storage.list_versions(db, article.id)] == [1, 2]
-    kinds = [c["kind"] for c in storage.list_changes(db, article_id=article.id)]
+    kinds = [c.kind for c in storage.list_changes(db, article_id=article.id)]
     assert kinds == ["headline", "modified", "figure"]  # dateModified moved from 05:42 to 09:15
     assert article.last_changed_at.startswith("2026-11-01T12:20")
 
@@ -123,7 +123,7 @@ def test_an_unreachable_source_is_recorded_and_the_cycle_goes_on(make_settings):
     summary = cycle.run_cycle(settings, NOW)
     assert summary["polls"][0]["error"]
     db = storage.open_db(settings.database)
-    assert storage.get_source(db, "dead")["last_error"]
+    assert storage.get_source(db, "dead").last_error
 
 
 def test_a_retired_article_is_no_longer_due(site, make_settings, story_pages):
@@ -151,7 +151,7 @@ def test_an_article_gone_is_a_change_that_alerts_once(site, make_settings, story
 
     db = storage.open_db(settings.database)
     (change,) = storage.list_changes(db, kind="gone")
-    assert (change["before"], change["after"], change["from_number"]) == (
+    assert (change.before, change.after, change.from_number) == (
         "Meridian River flood kills at least 12 in Harlow Bay", "HTTP 404", None)
     assert (counts["sent"], counts["messages"]) == (1, 1)
     message, = newsroom.received
@@ -286,15 +286,15 @@ def test_the_stored_diff_says_whether_the_edit_was_disclosed(site, make_settings
     check_all(settings)
     db = storage.open_db(settings.database)
     disclosed = storage.get_diff(db, the_article(settings).id, 2)
-    assert disclosed["disclosed"]
-    assert disclosed["disclosures"] == ["update banner: Updated 11 March 2025, 09:15 UTC",
-                                        "dateModified: 2025-03-11T05:42:00+00:00 -> 2025-03-11T09:15:00+00:00"]
+    assert disclosed.disclosed
+    assert disclosed.disclosures == ("update banner: Updated 11 March 2025, 09:15 UTC",
+                                        "dateModified: 2025-03-11T05:42:00+00:00 -> 2025-03-11T09:15:00+00:00")
     stealth = storage.get_diff(db, the_article(settings).id, 3)
-    assert (stealth["disclosed"], stealth["disclosures"]) == (False, [])
-    assert [c["disclosed"] for c in storage.list_changes(db, kind="figure")] == [1, 0]  # 12→19, then 19→12
+    assert (stealth.disclosed, stealth.disclosures) == (False, ())
+    assert [c.disclosed for c in storage.list_changes(db, kind="figure")] == [True, False]  # 12→19, then 19→12
     stealth, = storage.list_changes(db, kind="stealth_edit")
-    assert (stealth["to_number"], stealth["after"]) == (3, "changed without notice: 1 sentence(s) edited")
-    assert "on Monday" in stealth["context"]
+    assert (stealth.to_number, stealth.after) == (3, "changed without notice: 1 sentence(s) edited")
+    assert "on Monday" in stealth.context
 
 
 # --------------------------------------------------------------------------- extractor drift
@@ -329,7 +329,7 @@ def test_a_real_edit_after_an_extractor_change_is_diffed_against_the_page_read_a
     pretend_an_old_extractor_read_it(db, the_article(settings).id, 1)
     site.page("/flood", story_pages[1])
     assert check_all(settings)["new_version"] == 1
-    kinds = [c["kind"] for c in storage.list_changes(db, article_id=the_article(settings).id)]
+    kinds = [c.kind for c in storage.list_changes(db, article_id=the_article(settings).id)]
     assert kinds == ["headline", "modified", "figure"]  # no sentence_removed for the old extractor's artefact
     report = cycle.diff_versions(settings, site.url + "/flood")
     assert OLD_EXTRACTOR in report.note and [c.kind for c in report.diff.changes] == kinds
@@ -347,15 +347,15 @@ def test_reextract_flags_a_version_that_only_an_old_extractor_made(site, make_se
                                   text_hash=hash_text(v1.text + "\nShare this story"), fetched_at=to_iso(NOW))
     raw = story_pages[0].replace("<main", "<!-- ad slot 7 --><main").encode()
     fetched = Fetched(site.url + "/flood", site.url + "/flood", 200, NOW, 1, raw)
-    storage.record_version(db, drifted, raw, fetched, {}, diff=compare_versions(v1.text, drifted.text))
-    assert [c["kind"] for c in storage.list_changes(db)] == ["sentence_added"]
+    storage.record_version(db, drifted, raw, fetched, article, diff=compare_versions(v1.text, drifted.text))
+    assert [c.kind for c in storage.list_changes(db)] == ["sentence_added"]
 
     results = cycle.reextract(settings, now=NOW)
 
-    assert [(r["number"], r["status"], r["drift_only"]) for r in results] == [(1, "same", False),
+    assert [(r.number, r.status, r.drift_only) for r in results] == [(1, "same", False),
                                                                               (2, "differs", True)]
     assert storage.list_changes(db) == []  # the drift's changes are no longer reported as edits
-    assert storage.get_diff(db, article.id, 2)["extractor_drift"]
+    assert storage.get_diff(db, article.id, 2).extractor_drift
     rows = db.execute("SELECT version_number, stored_extractor, drift_only FROM reextractions "
                       "ORDER BY version_number").fetchall()
     assert rows == [(1, EXTRACTOR, 0), (2, OLD_EXTRACTOR, 1)]
@@ -375,8 +375,8 @@ def test_reextract_reports_a_missing_page_and_goes_on(site, make_settings, story
 
     results = cycle.reextract(settings, now=NOW)
 
-    assert [(r["status"], bool(r["error"])) for r in results] == [("failed", True), ("same", False)]
-    assert "not in the database" in results[0]["error"]
+    assert [(r.status, bool(r.error)) for r in results] == [("failed", True), ("same", False)]
+    assert "not in the database" in results[0].error
 
 
 # Feeds: revisions and the front of the queue ----------------------------------------------
@@ -409,12 +409,12 @@ def test_a_feed_that_rewrites_a_headline_records_it_before_the_page_is_fetched(s
     assert cycle.poll_source(settings, "feed", later)["changes"] == 0  # recorded once
     db = storage.open_db(settings.database)
     [change] = storage.list_changes(db, kind="headline")
-    assert (change["origin"], change["before"], change["after"]) == ("feed", "Flood kills 12", "Flood kills 19")
-    assert change["from_number"] is None and change["detected_at"] == "2026-11-01T12:05:00.000+00:00"
+    assert (change.origin, change.before, change.after) == ("feed", "Flood kills 12", "Flood kills 19")
+    assert change.from_number is None and change.detected_at == "2026-11-01T12:05:00.000+00:00"
     assert site.hits("/flood") == 1  # the page was not fetched again for it
     article = storage.list_articles(db)[0]
-    assert (article.priority, article.next_check_at, article.feed_title) == (1, change["detected_at"], "Flood kills 19")
-    assert [a["kind"] for a in storage.pending_alerts(db, NOW + timedelta(days=1))] == ["headline"]
+    assert (article.priority, article.next_check_at, article.feed_title) == (1, change.detected_at, "Flood kills 19")
+    assert [a.kind for a in storage.pending_alerts(db, NOW + timedelta(days=1))] == ["headline"]
 
 
 def test_a_summary_rewrite_is_a_summary_change(site, make_settings, story_pages):
@@ -424,7 +424,7 @@ def test_a_summary_rewrite_is_a_summary_change(site, make_settings, story_pages)
     site.page("/feed.xml", atom(site, ("/flood", "Flood", "<p>Nineteen dead.</p>", None)))
     cycle.poll_source(settings, "feed", NOW)
     db = storage.open_db(settings.database)
-    assert [(c["kind"], c["before"], c["after"]) for c in storage.list_changes(db)] == [
+    assert [(c.kind, c.before, c.after) for c in storage.list_changes(db)] == [
         ("summary", "Twelve dead.", "Nineteen dead.")]
 
 
@@ -456,8 +456,8 @@ def test_a_page_that_disappears_is_gone_and_researchers_see_it(site, make_settin
     assert check_all(settings, NOW + timedelta(hours=1)) == {"gone": 1, "changes": 1}
     db = storage.open_db(settings.database)
     [gone] = storage.list_changes(db, kind="gone")
-    assert (gone["origin"], gone["after"], gone["url"]) == ("fetch", f"HTTP {status}", site.url + "/flood")
-    assert gone["before"] == "Meridian River flood kills at least 12 in Harlow Bay"  # the last headline
+    assert (gone.origin, gone.after, gone.url) == ("fetch", f"HTTP {status}", site.url + "/flood")
+    assert gone.before == "Meridian River flood kills at least 12 in Harlow Bay"  # the last headline
     assert storage.list_articles(db)[0].status == "gone"
     assert len(storage.list_versions(db, gone and storage.list_articles(db)[0].id)) == 1  # nothing lost
     assert cycle.plan_batches(settings, NOW + timedelta(days=30), everything=True) == []
@@ -492,7 +492,7 @@ def test_a_redirect_to_a_different_story_is_recorded_not_stored(site, make_setti
     assert check_all(settings, NOW + timedelta(hours=1)) == {"redirected": 1, "changes": 1}
     db = storage.open_db(settings.database)
     [change] = storage.list_changes(db, kind="redirected")
-    assert (change["before"], change["after"]) == (site.url + "/flood", site.url + "/news/council-vote")
+    assert (change.before, change.after) == (site.url + "/flood", site.url + "/news/council-vote")
     article = storage.list_articles(db)[0]
     assert article.status == "redirected"
     assert [v.number for v in storage.list_versions(db, article.id)] == [1]
@@ -510,8 +510,8 @@ def test_a_story_that_moves_to_a_new_address_is_followed(site, make_settings, st
     [article] = storage.list_articles(db)
     assert article.canonical_url == site.url + "/news/flood-toll-19"
     assert [v.number for v in storage.list_versions(db, article.id)] == [1, 2]
-    assert [(c["kind"], c["before"]) for c in storage.list_changes(db, kind="url")] == [("url", site.url + "/flood")]
-    assert storage.list_aliases(db, article.id)[0]["url"] == site.url + "/flood"
+    assert [(c.kind, c.before) for c in storage.list_changes(db, kind="url")] == [("url", site.url + "/flood")]
+    assert storage.list_aliases(db, article.id)[0].url == site.url + "/flood"
     assert storage.find_article(db, site.url + "/flood").id == article.id
     assert cycle.poll_source(settings, "list", NOW)["new_articles"] == 0  # the list still names the old URL
 
@@ -528,7 +528,7 @@ def test_two_urls_of_one_story_are_tracked_once(site, make_settings, story_pages
     [article] = storage.list_articles(db)
     assert article.canonical_url == site.url + "/news/flood-toll"
     assert len(storage.list_versions(db, article.id)) == 1
-    assert {a["url"] for a in storage.list_aliases(db, article.id)} == {site.url + "/amp/flood-toll",
+    assert {a.url for a in storage.list_aliases(db, article.id)} == {site.url + "/amp/flood-toll",
                                                                        site.url + "/go/123"}
     assert cycle.poll_source(settings, "list", NOW)["new_articles"] == 0
     assert check_all(settings, NOW + timedelta(hours=1)) == {"unchanged": 1, "changes": 0}

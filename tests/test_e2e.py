@@ -49,13 +49,13 @@ def test_every_story_is_tracked_once_with_its_versions(tracked, newsroom):
 def test_the_diff_and_the_figure_change_are_stored(tracked):
     article = flood(tracked)
     diff = storage.get_diff(tracked, article.id, 2)
-    assert (-1, "12") in diff["ops"] and (1, "19") in diff["ops"]
+    assert (-1, "12") in diff.ops and (1, "19") in diff.ops
     figures = storage.list_changes(tracked, kind="figure", article_id=article.id)
-    assert [(c["before"], c["after"], c["subject"]) for c in figures] == [("at least 12", "at least 19", "people killed")]
-    assert "at least 19 people were killed" in figures[0]["context"]
+    assert [(c.before, c.after, c.subject) for c in figures] == [("at least 12", "at least 19", "people killed")]
+    assert "at least 19 people were killed" in figures[0].context
     # The feed showed the new headline first (the poll runs before the check), then the page did.
     headlines = storage.list_changes(tracked, kind="headline", article_id=article.id)
-    assert [(c["origin"], c["after"]) for c in headlines] == [
+    assert [(c.origin, c.after) for c in headlines] == [
         ("feed", "Meridian River flood kills at least 19 in Harlow Bay"),
         ("page", "Meridian River flood kills at least 19 in Harlow Bay")]
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from demo.newsroom import load_stories, render_article
+from pipeline.config import DiffSettings
 from pipeline.errors import ExtractionError, WallError
 from pipeline.extract import (
     EXTRACTOR,
@@ -96,7 +97,7 @@ def test_extract_article_drops_noise_lines_and_configured_patterns():
              "Sponsored content from our partners", *original[2:])
     html, url = page_of("flood-toll", paragraphs=noisy)
 
-    page = extract_article(html, url, ignore=(r"^Sponsored content",))
+    page = extract_article(html, url, DiffSettings(ignore=(r"^Sponsored content",)))
 
     assert page.text == normalize_text("\n".join(original))
 
@@ -463,7 +464,7 @@ def test_the_extractor_name_carries_a_fingerprint_of_the_ignore_patterns():
     html, url = page_of("flood-toll")
 
     assert extract_article(html, url).extractor == EXTRACTOR
-    with_ignore = extract_article(html, url, ignore=("^Sponsored",)).extractor
+    with_ignore = extract_article(html, url, DiffSettings(ignore=("^Sponsored",))).extractor
     assert with_ignore.startswith(EXTRACTOR + "; ignore ")
     assert with_ignore != describe_extractor(("^Advertorial",))
     assert with_ignore == describe_extractor(("^Sponsored",))
@@ -514,7 +515,7 @@ def test_extract_article_refuses_a_page_matching_a_configured_wall_pattern():
     html = news_page(before="<div class='gate'>Courier Plus: log in to keep reading</div>")
 
     with pytest.raises(WallError, match="Courier Plus"):
-        extract_article(html, "http://127.0.0.1/flood", walls=(r"Courier Plus: log in",))
+        extract_article(html, "http://127.0.0.1/flood", DiffSettings(walls=(r"Courier Plus: log in",)))
     assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
 
 

@@ -9,8 +9,11 @@ import pytest
 
 from pipeline.config import ScheduleSettings
 from pipeline.schedule import (
-    MAX_BACKOFF, MAX_RETRY_AFTER, MAX_THROTTLE, defer, next_check, retry_after_failure, throttle_delay,
+    defer, next_check, retry_after_failure, throttle_delay,
 )
+
+DEFAULTS = ScheduleSettings()
+MAX_BACKOFF, MAX_THROTTLE, MAX_RETRY_AFTER = DEFAULTS.max_backoff, DEFAULTS.max_throttle, DEFAULTS.max_retry_after
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 EXACT = ScheduleSettings(jitter=0)
@@ -99,7 +102,14 @@ def test_retry_never_comes_before_what_the_server_asked():
     (1, 30.0, 30), (9, 30.0, 30), (1, 10 * 86400.0, MAX_RETRY_AFTER), (1, -5.0, 0),
 ])
 def test_throttle_delay(throttles, retry_after, seconds):
-    assert throttle_delay(throttles, retry_after) == seconds
+    assert throttle_delay(throttles, retry_after, ScheduleSettings()) == seconds
+
+
+def test_throttle_delay_follows_the_settings():
+    quick = ScheduleSettings(throttle_backoff=5.0, max_throttle=30.0, max_retry_after=60.0)
+
+    assert [throttle_delay(n, None, quick) for n in (1, 2, 3, 4)] == [5.0, 10.0, 20.0, 30.0]
+    assert throttle_delay(1, 3600.0, quick) == 60.0
 
 
 def test_defer_is_never_early_and_spreads_late():

@@ -10,8 +10,8 @@ from sqlite_utils import Database
 
 import storage
 from pipeline.config import SourceSettings
-from pipeline.errors import NotFoundError
-from pipeline.models import Change, Diff, Entry, Fetched, Version, to_iso
+from pipeline.errors import NotFoundError, StorageError
+from pipeline.models import Alias, Change, Diff, Entry, Fetched, Reextraction, Version, to_iso
 from storage.migrations import MIGRATIONS
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -46,10 +46,15 @@ def version(article_id: int, number: int, text: str, title: str = "Headline", at
 
 def store(db, article_id, number, text, diff=None, alerts=(), raw=None, at=NOW):
     raw = raw if raw is not None else f"<p>{text}</p>".encode()
-    return storage.record_version(
-        db, version(article_id, number, text, at=at), raw, fetched(at=at, body=raw),
-        {"title": "Headline", "last_changed_at": at}, diff=diff, alerts=alerts,
-    )
+    checked = dataclasses.replace(storage.get_article(db, article_id), title="Headline", last_changed_at=to_iso(at))
+    return storage.record_version(db, version(article_id, number, text, at=at), raw, fetched(at=at, body=raw),
+                                  checked, diff=diff, alerts=alerts)
+
+
+def set_state(db, article_id, fetch=None, **values):
+    """Store an article's checking state as a check would (through record_check)."""
+    values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
+    storage.record_check(db, dataclasses.replace(storage.get_article(db, article_id), **values), fetch)
 
 
 def figure_diff(before="12", after="15") -> Diff:
@@ -118,7 +123,7 @@ def test_sync_sources_upserts(db):
     assert set(second) == {"wire", "list"}
     assert len(rows(db, "sources")) == 2
     wire = storage.get_source(db, "wire")
-    assert (wire["kind"], wire["location"]) == ("atom", "https://b.example/atom")
+    assert (wire.kind, wire.location) == ("atom", "https://b.example/atom")
 
 
 def test_get_source_unknown(db):
@@ -132,9 +137,9 @@ def test_record_poll_keeps_validators_of_a_good_fetch(db):
     storage.record_poll(db, source_id, good, None)
     storage.record_poll(db, source_id, Fetched("u", "u", None, NOW, 5, error="refused"), "refused")
     source = storage.get_source(db, "wire")
-    assert source["etag"] == '"v1"'
-    assert source["last_error"] == "refused"
-    assert source["last_polled_at"] == to_iso(NOW)
+    assert source.etag == '"v1"'
+    assert source.last_error == "refused"
+    assert source.last_polled_at == to_iso(NOW)
     assert len(rows(db, "fetches")) == 2
 
 
@@ -155,7 +160,7 @@ def test_add_articles_does_not_overwrite_an_existing_article(db):
     source_id = add_source(db)
     storage.add_articles(db, source_id, [Entry("https://x.example/a", title="First")], NOW)
     article = storage.find_article(db, "https://x.example/a")
-    storage.update_article(db, article.id, status="failing", next_check_at=NOW + timedelta(days=1))
+    set_state(db, article.id, status="failing", next_check_at=NOW + timedelta(days=1))
     storage.add_articles(db, source_id, [Entry("https://x.example/a", title="Second")], NOW + timedelta(hours=2))
 
     after = storage.find_article(db, "https://x.example/a")
@@ -191,15 +196,15 @@ def three_articles(db) -> tuple[int, int, int]:
     urls = [f"https://x.example/{n}" for n in range(3)]
     storage.add_articles(db, source_id, [Entry(u) for u in urls], NOW)
     ids = tuple(storage.find_article(db, u).id for u in urls)
-    storage.update_article(db, ids[1], next_check_at=NOW + timedelta(hours=1))
-    storage.update_article(db, ids[2], next_check_at=NOW + timedelta(days=1))
+    set_state(db, ids[1], next_check_at=NOW + timedelta(hours=1))
+    set_state(db, ids[2], next_check_at=NOW + timedelta(days=1))
     return ids
 
 
 def test_claim_only_due_articles(db):
     due, soon, later = three_articles(db)
     assert storage.claim_due_articles(db, NOW, LEASE) == [due]
-    storage.release_articles(db, [due])
+    set_state(db, due)  # a check's end ends the lease
     assert storage.claim_due_articles(db, NOW + timedelta(hours=2), LEASE) == [due, soon]
 
 
@@ -210,15 +215,12 @@ def test_lease_prevents_a_second_claim(db):
     assert storage.claim_due_articles(db, NOW + timedelta(seconds=LEASE), LEASE) == [due]
 
 
-def test_release_frees_claimed_articles(db):
+def test_a_check_error_frees_the_claimed_article_and_says_why(db):
     due, _, _ = three_articles(db)
     assert storage.claim_due_articles(db, NOW, LEASE) == [due]
-    storage.release_articles(db, [due])
+    storage.record_check_error(db, due, "RuntimeError: boom")
+    assert storage.get_article(db, due).last_error == "RuntimeError: boom"
     assert storage.claim_due_articles(db, NOW, LEASE) == [due]
-
-
-def test_release_of_nothing_is_harmless(db):
-    storage.release_articles(db, [])
 
 
 def test_claim_limit(db):
@@ -239,21 +241,21 @@ def test_everything_claims_articles_not_yet_due(db):
 @pytest.mark.parametrize("status", ["gone", "retired"])
 def test_dead_articles_are_never_claimed(db, status):
     due, soon, later = three_articles(db)
-    storage.update_article(db, due, status=status)
+    set_state(db, due, status=status)
     assert storage.claim_due_articles(db, NOW, LEASE) == []
     assert storage.claim_due_articles(db, NOW + timedelta(days=2), LEASE, everything=True) == [soon, later]
 
 
 def test_failing_articles_are_still_claimed(db):
     due, _, _ = three_articles(db)
-    storage.update_article(db, due, status="failing", consecutive_failures=5)
+    set_state(db, due, status="failing", consecutive_failures=5)
     assert storage.claim_due_articles(db, NOW, LEASE) == [due]
 
 
-def test_update_article_ends_the_lease_and_logs_the_fetch(db):
+def test_record_check_ends_the_lease_and_logs_the_fetch(db):
     due, _, _ = three_articles(db)
     storage.claim_due_articles(db, NOW, LEASE)
-    storage.update_article(db, due, fetched(), last_checked_at=NOW, checks=1)
+    set_state(db, due, fetched(), last_checked_at=NOW, checks=1)
     assert storage.get_article(db, due).last_checked_at == to_iso(NOW)
     assert [f["article_id"] for f in rows(db, "fetches")] == [due]
     assert storage.claim_due_articles(db, NOW, LEASE) == [due]
@@ -273,10 +275,10 @@ def test_record_version_stores_everything(db):
     assert storage.get_blob(db, first.raw_blob) == raw1
     assert first.notices == ("Correction: x",)
     diff = storage.get_diff(db, article_id, 2)
-    assert (diff["from_number"], diff["to_number"]) == (1, 2)
-    assert diff["ops"] == [(0, "The toll is"), (-1, "12"), (1, "15")]
-    assert diff["stats"] == {"added": 1, "removed": 1}
-    assert [c["id"] for c in storage.list_changes(db)] == change_ids
+    assert (diff.from_number, diff.to_number) == (1, 2)
+    assert diff.ops == ((0, "The toll is"), (-1, "12"), (1, "15"))
+    assert diff.stats == {"added": 1, "removed": 1}
+    assert [c.id for c in storage.list_changes(db)] == change_ids
     assert len(rows(db, "alerts")) == 2
     assert len(rows(db, "fetches")) == 2
     article = storage.get_article(db, article_id)
@@ -346,11 +348,11 @@ def test_list_changes_filters_by_kind_and_joins_the_url(db):
     store(db, article_id, 2, "v2", diff=figure_diff())
 
     (figure,) = storage.list_changes(db, kind="figure")
-    assert figure["url"] == "https://x.example/story"
-    assert figure["article_title"] == "Headline"
-    assert (figure["before"], figure["after"], figure["subject"]) == ("12", "15", "toll")
-    assert (figure["from_number"], figure["to_number"]) == (1, 2)
-    assert [c["kind"] for c in storage.list_changes(db)] == ["figure", "headline"]
+    assert figure.url == "https://x.example/story"
+    assert figure.article_title == "Headline"
+    assert (figure.before, figure.after, figure.subject) == ("12", "15", "toll")
+    assert (figure.from_number, figure.to_number) == (1, 2)
+    assert [c.kind for c in storage.list_changes(db)] == ["figure", "headline"]
     assert storage.list_changes(db, kind="byline") == []
 
 
@@ -360,7 +362,7 @@ def test_list_changes_by_article(db):
     for article_id in (one, two):
         store(db, article_id, 1, "v1")
         store(db, article_id, 2, "v2", diff=figure_diff())
-    assert {c["url"] for c in storage.list_changes(db, article_id=two)} == {"https://x.example/two"}
+    assert {c.url for c in storage.list_changes(db, article_id=two)} == {"https://x.example/two"}
     assert len(storage.list_changes(db)) == 4
 
 
@@ -372,12 +374,13 @@ def test_export_versions(db):
     store(db, one, 2, "one v2", at=NOW + timedelta(hours=1))
 
     exported = list(storage.export_versions(db))
-    assert [(r["url"], r["number"]) for r in exported] == [
+    assert [(url, v.number) for url, v in exported] == [
         ("https://x.example/one", 1), ("https://x.example/one", 2), ("https://x.example/two", 1)]
-    assert exported[1]["fetched_at"] == to_iso(NOW + timedelta(hours=1))
-    assert exported[1]["title"] == "Headline"
-    assert exported[1]["text"] == "one v2"
-    assert exported[1]["notices"] == ["Correction: x"]
+    url, second = exported[1]
+    assert second.fetched_at == to_iso(NOW + timedelta(hours=1))
+    assert second.title == "Headline"
+    assert second.text == "one v2"
+    assert second.notices == ("Correction: x",)
 
 
 # Alerts -----------------------------------------------------------------------------------
@@ -387,7 +390,7 @@ def one_alert(db) -> int:
     store(db, article_id, 1, "v1")
     store(db, article_id, 2, "v2", diff=figure_diff(), alerts=[(0, "figures", "json")])
     (alert,) = storage.pending_alerts(db, NOW)
-    return alert["id"]
+    return alert.id
 
 
 def attempt(db, alert_id, at=NOW, error=None, retry_at=None) -> None:
@@ -398,11 +401,11 @@ def attempt(db, alert_id, at=NOW, error=None, retry_at=None) -> None:
 def test_pending_alert_carries_its_change_versions_article_and_source(db):
     one_alert(db)
     (alert,) = storage.pending_alerts(db, NOW)
-    assert (alert["rule"], alert["channel"], alert["attempts"], alert["status"]) == ("figures", "json", 0, "pending")
-    assert (alert["kind"], alert["before"], alert["after"]) == ("figure", "12", "15")
-    assert (alert["from_number"], alert["to_number"]) == (1, 2)
-    assert (alert["url"], alert["source"]) == ("https://news.example.org/story", "wire")
-    assert alert["created_at"] == to_iso(NOW)
+    assert (alert.rule, alert.channel, alert.attempts, alert.status) == ("figures", "json", 0, "pending")
+    assert (alert.kind, alert.before, alert.after) == ("figure", "12", "15")
+    assert (alert.from_number, alert.to_number) == (1, 2)
+    assert (alert.url, alert.source) == ("https://news.example.org/story", "wire")
+    assert alert.created_at == to_iso(NOW)
 
 
 def test_change_details_are_stored(db):
@@ -413,7 +416,7 @@ def test_change_details_are_stored(db):
 
     (change,) = storage.list_changes(db)
 
-    assert (change["detail"], change["delta"], change["relative"]) == ("value", 3.0, 0.25)
+    assert (change.detail, change.delta, change.relative) == ("value", 3.0, 0.25)
 
 
 def test_a_claimed_alert_is_not_due_and_cannot_be_claimed_twice(db):
@@ -435,7 +438,7 @@ def test_failed_alert_comes_back_when_its_retry_is_due(db):
 
     assert storage.pending_alerts(db, NOW + timedelta(seconds=59)) == []
     (alert,) = storage.pending_alerts(db, retry)
-    assert (alert["status"], alert["attempts"], alert["last_error"], alert["next_attempt_at"]) == (
+    assert (alert.status, alert.attempts, alert.last_error, alert.next_attempt_at) == (
         "failed", 1, "boom", to_iso(retry))
     assert storage.claim_alerts(db, [alert_id], NOW) == []  # not yet due
     assert db["alerts"].get(alert_id)["claimed_at"] is None
@@ -481,7 +484,7 @@ def test_an_old_claim_becomes_uncertain_and_can_be_requeued(db):
     assert storage.pending_alerts(db, NOW + timedelta(days=1)) == []
     assert storage.requeue_alerts(db, [alert_id, 999]) == [alert_id]
     (alert,) = storage.pending_alerts(db, NOW)
-    assert alert["status"] == "pending"
+    assert alert.status == "pending"
 
 
 def test_list_alerts_by_status_and_newest(db):
@@ -490,9 +493,9 @@ def test_list_alerts_by_status_and_newest(db):
           diff=figure_diff("15", "17"), alerts=[(0, "figures", "json")])
     attempt(db, alert_id)
 
-    assert [a["status"] for a in storage.list_alerts(db)] == ["sent", "pending"]
-    assert [a["id"] for a in storage.list_alerts(db, status="sent")] == [alert_id]
-    assert [a["after"] for a in storage.list_alerts(db, newest=1)] == ["17"]
+    assert [a.status for a in storage.list_alerts(db)] == ["sent", "pending"]
+    assert [a.id for a in storage.list_alerts(db, status="sent")] == [alert_id]
+    assert [a.after for a in storage.list_alerts(db, newest=1)] == ["17"]
 
 
 # Migration 2: changes outside diffs, aliases, hosts ---------------------------------------
@@ -517,7 +520,7 @@ def test_migration_2_keeps_what_migration_1_stored(tmp_path):
                           "after": "19", "detected_at": to_iso(NOW)})
     assert storage.migrate(db) == [2, 3, 4]
     [change] = storage.list_changes(db)
-    assert (change["origin"], change["from_number"], change["to_number"], change["after"]) == ("page", 1, 2, "19")
+    assert (change.origin, change.from_number, change.to_number, change.after) == ("page", 1, 2, "19")
     article = storage.get_article(db, 1)
     assert (article.priority, article.feed_title, article.feed_updated) == (0, "Old", None)
     assert [v.text for v in storage.list_versions(db, 1)] == ["text 1", "text 2"]
@@ -525,10 +528,11 @@ def test_migration_2_keeps_what_migration_1_stored(tmp_path):
 
 def test_changes_without_a_diff_are_listed_with_their_origin(db):
     article_id = add_article(db)
-    storage.record_changes(db, article_id, [Change("gone", "Headline", "HTTP 410")], "fetch", NOW,
-                           fetched=fetched(), status="gone", next_check_at=None)
+    gone = dataclasses.replace(storage.get_article(db, article_id), status="gone", next_check_at=None)
+    storage.record_events(db, article_id, [Change("gone", "Headline", "HTTP 410")], NOW, checked=gone,
+                          fetched=fetched())
     [change] = storage.list_changes(db, kind="gone")
-    assert (change["origin"], change["from_number"], change["to_number"], change["after"]) == (
+    assert (change.origin, change.from_number, change.to_number, change.after) == (
         "fetch", None, None, "HTTP 410")
     assert storage.get_article(db, article_id).status == "gone"
     assert storage.count_rows(db)["fetches"] == 1
@@ -539,14 +543,14 @@ def test_list_changes_of_one_source_and_the_newest(db):
     store(db, first, 1, "v1")
     store(db, first, 2, "v2", diff=figure_diff())
     storage.sync_sources(db, [SourceSettings(name="other", kind="rss", url="https://other.example/feed")])
-    storage.add_articles(db, storage.get_source(db, "other")["id"], [Entry(url="https://other.example/a")], NOW)
+    storage.add_articles(db, storage.get_source(db, "other").id, [Entry(url="https://other.example/a")], NOW)
     second = storage.find_article(db, "https://other.example/a").id
     store(db, second, 1, "o1", at=NOW + timedelta(hours=1))
     store(db, second, 2, "o2", diff=figure_diff("1", "2"), at=NOW + timedelta(hours=1))
 
-    assert {c["source"] for c in storage.list_changes(db, source="other")} == {"other"}
+    assert {c.source for c in storage.list_changes(db, source="other")} == {"other"}
     assert len(storage.list_changes(db, source="wire")) == 2
-    assert [c["after"] for c in storage.list_changes(db, newest=2)] == ["2", "New"]
+    assert [c.after for c in storage.list_changes(db, newest=2)] == ["2", "New"]
 
 
 
@@ -571,18 +575,19 @@ def test_record_version_stores_the_disclosure_and_the_banner(db):
     disclosed = Diff(ops=((0, "v"), (-1, "1"), (1, "2")), disclosed=True,
                      disclosures=("notice: This story has been updated.",))
     storage.record_version(db, dataclasses.replace(version(article_id, 2, "v2"), banner="Updated 9:15 AM ET"),
-                           b"<p>v2</p>", fetched(), {}, diff=disclosed)
+                           b"<p>v2</p>", fetched(), storage.get_article(db, article_id), diff=disclosed)
 
     diff = storage.get_diff(db, article_id, 2)
-    assert (diff["disclosed"], diff["disclosures"], diff["extractor_drift"]) == (
-        True, ["notice: This story has been updated."], False)
+    assert (diff.disclosed, diff.disclosures, diff.extractor_drift) == (
+        True, ("notice: This story has been updated.",), False)
     assert storage.get_version(db, article_id, 2).banner == "Updated 9:15 AM ET"
 
 
 def test_find_revert_needs_the_same_text_and_headline(db):
     article_id = add_article(db)
     store(db, article_id, 1, "A")
-    storage.record_version(db, version(article_id, 2, "A", title="Other headline"), b"x", fetched(), {})
+    storage.record_version(db, version(article_id, 2, "A", title="Other headline"), b"x", fetched(),
+                           storage.get_article(db, article_id))
     assert storage.find_revert(db, article_id, "hash-A", "Headline") == 1
     assert storage.find_revert(db, article_id, "hash-A", "Other headline") == 2
     assert storage.find_revert(db, article_id, "hash-A", None) is None
@@ -596,17 +601,16 @@ def test_a_diff_marked_as_extractor_drift_leaves_the_list_of_changes(db):
 
     storage.mark_extractor_drift(db, article_id, 2)
 
-    assert [(c["to_number"], c["kind"]) for c in storage.list_changes(db)] == [(3, "figure"), (3, "headline")]
+    assert [(c.to_number, c.kind) for c in storage.list_changes(db)] == [(3, "figure"), (3, "headline")]
 
 
 def test_record_reextraction_keeps_one_row_per_version_and_extractor(db):
     article_id = add_article(db)
     store(db, article_id, 1, "v1")
-    row = {"article_id": article_id, "version_number": 1, "extractor": "new", "stored_extractor": "old",
-           "text_hash": "h1", "differs": True, "drift_only": False, "error": None, "checked_at": NOW}
+    row = Reextraction("https://news.example.org/story", article_id, 1, "new", "old", to_iso(NOW), "h1", differs=True)
     storage.record_reextraction(db, row)
-    storage.record_reextraction(db, {**row, "text_hash": "h2", "checked_at": NOW + timedelta(days=1)})
-    storage.record_reextraction(db, {**row, "extractor": "newer"})
+    storage.record_reextraction(db, dataclasses.replace(row, text_hash="h2", checked_at=to_iso(NOW + timedelta(days=1))))
+    storage.record_reextraction(db, dataclasses.replace(row, extractor="newer"))
 
     stored = rows(db, "reextractions")
     assert [(r["extractor"], r["text_hash"], r["differs"]) for r in stored] == [("new", "h2", 1), ("newer", "h1", 1)]
@@ -622,20 +626,30 @@ def test_source_name(db):
 
 def test_feed_changes_carry_their_source_and_alerts(db):
     article_id = add_article(db)
-    source_id = storage.get_source(db, "wire")["id"]
-    storage.record_changes(db, article_id, [Change("headline", "Old", "New")], "feed", NOW, source_id,
-                           alerts=[(0, "heads", "json://x#1")], feed_title="New", priority=1)
+    source_id = storage.get_source(db, "wire").id
+    renamed = dataclasses.replace(storage.get_article(db, article_id), feed_title="New")
+    storage.record_feed_update(db, renamed, [Change("headline", "Old", "New")], NOW, source_id,
+                               alerts=[(0, "heads", "json://x#1")], bump=True)
     [alert] = storage.pending_alerts(db, NOW + timedelta(days=1))
-    assert (alert["kind"], alert["after"], alert["rule"]) == ("headline", "New", "heads")
+    assert (alert.kind, alert.after, alert.rule) == ("headline", "New", "heads")
     row = db.execute("SELECT source_id, diff_id FROM changes").fetchone()
     assert row == (source_id, None)
-    assert storage.get_article(db, article_id).feed_title == "New"
+    article = storage.get_article(db, article_id)
+    assert (article.feed_title, article.priority, article.next_check_at) == ("New", 1, to_iso(NOW))
+
+
+@pytest.mark.parametrize("status, after", [("retired", "active"), ("gone", "gone"), ("active", "active")])
+def test_a_feed_update_wakes_only_a_retired_article(db, status, after):
+    article_id = add_article(db)
+    set_state(db, article_id, status=status)
+    storage.record_feed_update(db, storage.get_article(db, article_id), [], NOW, add_source(db), bump=True)
+    assert storage.get_article(db, article_id).status == after
 
 
 def test_bumped_articles_are_claimed_first(db):
     first = add_article(db, "https://news.example.org/a")
     second = add_article(db, "https://news.example.org/b")
-    storage.update_article(db, second, priority=1, next_check_at=NOW + timedelta(minutes=1))
+    set_state(db, second, priority=1, next_check_at=NOW + timedelta(minutes=1))
     assert storage.claim_due_articles(db, NOW + timedelta(hours=1), LEASE) == [second, first]
 
 
@@ -646,9 +660,8 @@ def test_aliases_lead_to_their_article(db):
     assert set(storage.find_articles(db, ["https://news.example.org/old", "https://news.example.org/new",
                                           "https://news.example.org/other"])) == {
         "https://news.example.org/old", "https://news.example.org/new"}
-    assert storage.list_aliases(db, article_id) == [
-        {"url": "https://news.example.org/old", "kind": "redirect", "seen_at": to_iso(NOW)}]
-    source_id = storage.get_source(db, "wire")["id"]
+    assert storage.list_aliases(db, article_id) == [Alias("https://news.example.org/old", "redirect", to_iso(NOW))]
+    source_id = storage.get_source(db, "wire").id
     assert storage.add_articles(db, source_id, [Entry(url="https://news.example.org/old")], NOW) == 0
 
 
@@ -673,7 +686,7 @@ def test_merge_refuses_an_article_with_versions(db):
     story = add_article(db, "https://news.example.org/story")
     other = add_article(db, "https://news.example.org/other")
     store(db, other, 1, "text")
-    with pytest.raises(ValueError, match="has versions"):
+    with pytest.raises(StorageError, match="has versions"):
         storage.merge_article(db, other, story, NOW)
     assert len(storage.list_articles(db)) == 2
 
@@ -688,16 +701,16 @@ def test_add_aliases_waits_for_the_target(db):
 
 def test_host_state(db):
     origin = "https://news.example.org"
-    assert storage.get_host(db, origin)["throttles"] == 0
+    assert storage.get_host(db, origin).throttles == 0
     storage.save_robots(db, origin, 200, "User-agent: *", NOW, NOW + timedelta(days=1))
     storage.throttle_host(db, origin, NOW + timedelta(minutes=2))
     storage.throttle_host(db, origin, NOW + timedelta(minutes=4))
     host = storage.get_host(db, origin)
-    assert (host["robots_status"], host["throttles"], host["blocked_until"]) == (
+    assert (host.robots_status, host.throttles, host.blocked_until) == (
         200, 2, to_iso(NOW + timedelta(minutes=4)))
     storage.clear_throttle(db, origin)
-    assert (storage.get_host(db, origin)["throttles"], storage.get_host(db, origin)["blocked_until"]) == (0, None)
-    assert storage.get_host(db, origin)["robots_txt"] == "User-agent: *"
+    assert (storage.get_host(db, origin).throttles, storage.get_host(db, origin).blocked_until) == (0, None)
+    assert storage.get_host(db, origin).robots_txt == "User-agent: *"
 
 
 def test_host_slots_are_spaced_whoever_books_them(db, tmp_path):
@@ -715,4 +728,4 @@ def test_polls_that_sent_nothing_log_no_fetch(db):
                       status=None, at=NOW, elapsed_ms=0, error="robots.txt disallows it", skipped="robots")
     storage.record_poll(db, source_id, skipped, skipped.error)
     assert storage.count_rows(db)["fetches"] == 0
-    assert storage.get_source(db, "wire")["last_error"] == "robots.txt disallows it"
+    assert storage.get_source(db, "wire").last_error == "robots.txt disallows it"

@@ -1,0 +1,264 @@
+"""Checking articles: claim the due ones, fetch each politely, and store what its page now says.
+
+A check fetches the article (conditionally), judges the page (a new version, or why not),
+settles its identity when the page names another URL as its own, and stores the outcome.
+An article's new version, diff, changes, pending alerts and checking state commit in one
+transaction; every other outcome stores the article's state through one named storage call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+
+import storage
+from pipeline import alerts, lifecycle, schedule
+from pipeline.config import ScheduleSettings, Settings, SourceSettings
+from pipeline.crawl import Crawler
+from pipeline.diff import compare_pages, find_stealth_edit
+from pipeline.errors import ExtractionError, WallError
+from pipeline.extract import count_words, ensure_html, extract_article, hash_text
+from pipeline.fetch import decode_body, open_client
+from pipeline.models import (Article, Change, CheckOutcome, Extracted, Fetched, Verdict, Version, from_iso, to_iso,
+                             utcnow)
+from pipeline.reread import reread_version, same_page
+from pipeline.sources import canonicalize_url, find_canonical_link
+
+log = logging.getLogger(__name__)
+
+
+def plan_batches(settings: Settings, now: datetime | None = None, everything: bool = False) -> list[list[int]]:
+    """Claim the due articles (every live one with everything) and split them into batches."""
+    db = storage.open_db(settings.database)
+    ids = storage.claim_due_articles(db, now or utcnow(), settings.schedule.lease, everything=everything)
+    size = settings.schedule.batch_size
+    log.info("claimed %d due article(s) in %d batch(es)", len(ids), -(-len(ids) // size))
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def check_batch(settings: Settings, article_ids: list[int], now: datetime | None = None) -> dict:
+    """Check each article of the batch; one failing article never stops the others.
+
+    Up to network.max_connections articles are in flight at once, but only one thread at a
+    time works on the database: the others are waiting on the network meanwhile.
+    """
+    now = now or utcnow()
+    turn, local = threading.Lock(), threading.local()
+    with open_client(settings.network) as client:
+        crawler = Crawler(settings.network, client, turn, settings.schedule)
+        sources = _sources_by_id(storage.open_db(settings.database), settings)
+
+        def check(article_id: int) -> CheckOutcome:
+            with turn:
+                if not hasattr(local, "db"):
+                    local.db = storage.open_db(settings.database)
+                return _check_safely(local.db, crawler, settings, sources, article_id, now)
+
+        workers = min(settings.network.max_connections, len(article_ids))
+        if workers <= 1:  # no thread to start, nothing to hand over
+            outcomes = [check(article_id) for article_id in article_ids]
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:
+                outcomes = list(pool.map(check, article_ids))
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        counts["changes"] = counts.get("changes", 0) + outcome.changes
+    log.info("checked %d article(s): %s", len(outcomes), ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return counts
+
+
+def _sources_by_id(db, settings: Settings) -> dict[int, SourceSettings]:
+    configured = {source.name: source for source in settings.sources}
+    return {id_: configured[name] for id_, name in storage.source_names_by_id(db).items() if name in configured}
+
+
+def _check_safely(db, crawler: Crawler, settings: Settings, sources: dict, article_id: int,
+                  now: datetime) -> CheckOutcome:
+    try:
+        article = storage.get_article(db, article_id)
+        outcome = check_article(db, crawler, settings, article, now, sources.get(article.source_id))
+    except Exception as exc:  # noqa: BLE001 - recorded on the article, and the batch goes on
+        log.exception("article %s: check failed", article_id)
+        storage.record_check_error(db, article_id, f"{type(exc).__name__}: {exc}")
+        return CheckOutcome(article_id, "failed", error=str(exc))
+    if outcome.error:
+        log.warning("article %s (%s): %s: %s", article_id, article.canonical_url, outcome.status, outcome.error)
+    return outcome
+
+
+def check_article(db, crawler: Crawler, settings: Settings, article: Article, now: datetime,
+                  source: SourceSettings | None = None) -> CheckOutcome:
+    """Fetch one article and, if its text changed, store the new version, its diff and alerts."""
+    ladder = settings.schedule_for(source)  # the source's own ladder, if any
+    fetched = crawler.fetch(db, article.canonical_url, now, robots=source.robots if source else True,
+                            etag=article.etag, last_modified=article.last_modified)
+    if fetched.skipped:
+        return _record_skip(db, ladder, article, fetched, now)
+    checked = replace(article, last_checked_at=to_iso(now), checks=article.checks + 1, priority=0)
+    if fetched.error:
+        return _record_failure(db, settings, ladder, checked, fetched, now)
+    checked = replace(checked, etag=fetched.etag or article.etag, consecutive_failures=0, last_error=None,
+                      last_modified=fetched.last_modified or article.last_modified)
+    body_hash = hashlib.sha256(fetched.body).hexdigest()
+    if fetched.not_modified or body_hash == article.last_body_hash:
+        status = "not_modified" if fetched.not_modified else "unchanged"
+        storage.record_check(db, _note_suspect(_reschedule(ladder, checked, now), status, None, now), fetched)
+        return CheckOutcome(article.id, status)
+    checked = replace(checked, last_body_hash=body_hash)
+    verdict = judge_page(db, settings, article, fetched, source)
+    if verdict.status in ("new_version", "unchanged"):
+        settled = _settle_identity(db, settings, checked, fetched, verdict.page, verdict.previous, now)
+        if settled:
+            return settled
+    if verdict.status == "new_version":
+        return _store_version(db, settings, ladder, checked, fetched, verdict, now)
+    return _record_verdict(db, ladder, article, checked, fetched, verdict, now)
+
+
+def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
+               source: SourceSettings | None = None) -> Verdict:
+    """Whether a fetched page makes a new version of the article, and if not, why.
+
+    Walls and pages without text make none; nor does a text that differs from the last version
+    only because the extractor changed. A text that collapsed to less than diff.shrink of the
+    last one is held as suspect until a second check finds the same text.
+    """
+    rules = settings.diff_for(source)
+    try:
+        ensure_html(fetched.body, fetched.content_type, fetched.final_url)
+        # The HTTP charset first (as browsers do): guessing from the bytes alone garbles e.g. ISO-8859-2.
+        page = extract_article(decode_body(fetched.body, fetched.content_type), fetched.final_url, rules)
+    except WallError as exc:
+        return Verdict("wall", reason=str(exc))
+    except ExtractionError as exc:
+        return Verdict("no_text", reason=str(exc))
+    previous = storage.latest_version(db, article.id)
+    if previous is None:
+        return Verdict("new_version", page)
+    if same_page(previous.page(), page):
+        return Verdict("unchanged", page, previous, previous.page())
+    baseline = reread_version(db, rules, article, previous)
+    if same_page(baseline, page):
+        return Verdict("extractor_drift", page, previous, baseline,
+                       reason=f"only the extractor changed ({previous.extractor} -> {page.extractor})")
+    before, after = count_words(baseline.text), count_words(page.text)
+    if after < rules.shrink * before and article.suspect_hash != hash_text(page.text):
+        return Verdict("suspect", page, previous, baseline,
+                       reason=f"text shrank from {before} to {after} words; held until the next check confirms it")
+    return Verdict("new_version", page, previous, baseline)
+
+
+def _reschedule(ladder: ScheduleSettings, article: Article, now: datetime, changed: bool = False) -> Article:
+    # The ladder counts from the last change; an article it no longer reaches is retired.
+    last_change = now if changed else from_iso(article.last_changed_at or article.first_seen_at)
+    due = schedule.next_check(now, last_change, ladder)
+    return replace(article, next_check_at=due and to_iso(due), status="active" if due else "retired")
+
+
+def _note_suspect(article: Article, status: str, page: Extracted | None, now: datetime) -> Article:
+    """The one place a collapsed text is held or let go: held for a suspect page, kept past a wall or
+    a page without text (which say nothing of the article's text), let go after any other page."""
+    if status == "suspect":
+        return replace(article, suspect_hash=hash_text(page.text), suspect_at=to_iso(now))
+    if status in ("no_text", "wall"):
+        return article
+    return replace(article, suspect_hash=None, suspect_at=None)
+
+
+def _record_verdict(db, ladder: ScheduleSettings, article: Article, checked: Article, fetched: Fetched,
+                    verdict: Verdict, now: datetime) -> CheckOutcome:
+    state = _reschedule(ladder, checked, now)
+    if verdict.status in ("no_text", "wall"):
+        state = replace(state, last_error=verdict.reason)
+    elif verdict.status == "suspect":
+        # Keep the validators of the last good page, so the next check extracts this page afresh.
+        state = replace(state, last_body_hash=article.last_body_hash, etag=article.etag,
+                        last_modified=article.last_modified)
+    if verdict.reason:
+        log.info("article %s: %s: %s", article.id, verdict.status, verdict.reason)
+    storage.record_check(db, _note_suspect(state, verdict.status, verdict.page, now), fetched)
+    return CheckOutcome(article.id, verdict.status, error=verdict.reason)
+
+
+def _store_version(db, settings: Settings, ladder: ScheduleSettings, checked: Article, fetched: Fetched,
+                   verdict: Verdict, now: datetime) -> CheckOutcome:
+    page, previous = verdict.page, verdict.previous
+    text_hash = hash_text(page.text)
+    version = Version(
+        article_id=checked.id, number=previous.number + 1 if previous else 1, fetched_at=to_iso(now),
+        text_hash=text_hash, text=page.text, title=page.title, byline=page.byline,
+        published_at=page.published, modified_at=page.modified, word_count=len(page.text.split()),
+        notices=page.notices, extractor=page.extractor, banner=page.banner,
+        revert_of=storage.find_revert(db, checked.id, text_hash, page.title) if previous else None,
+    )
+    diff = compare_pages(verdict.baseline, page, settings.diff.language) if previous else None
+    if diff and (stealth := find_stealth_edit(diff)):
+        diff = replace(diff, changes=(*diff.changes, stealth))  # so alert rules can select it
+    matched = (alerts.match_rules(settings.alerts, diff.changes, storage.source_name(db, checked.source_id))
+               if diff else [])
+    state = replace(_note_suspect(_reschedule(ladder, checked, now, changed=True), "new_version", page, now),
+                    title=page.title, last_changed_at=to_iso(now), changes=checked.changes + (1 if previous else 0))
+    storage.record_version(db, version, fetched.body, fetched, state, diff=diff, alerts=matched)
+    return CheckOutcome(checked.id, "new_version", version.number, len(diff.changes) if diff else 0)
+
+
+def _record_failure(db, settings: Settings, ladder: ScheduleSettings, checked: Article, fetched: Fetched,
+                    now: datetime) -> CheckOutcome:
+    outcome, failed, changes = lifecycle.failure_state(checked, fetched, now, ladder)
+    _record_events(db, settings, checked, changes, now, failed, fetched)
+    return CheckOutcome(checked.id, outcome, changes=len(changes), error=fetched.error)
+
+
+def _record_events(db, settings: Settings, article: Article, changes: list[Change] | tuple[Change, ...],
+                   now: datetime, checked: Article | None = None, fetched: Fetched | None = None) -> None:
+    # A change seen in a fetch rather than in a diff (gone, redirected, a new address), with its alerts.
+    matched = alerts.match_rules(settings.alerts, tuple(changes), storage.source_name(db, article.source_id))
+    storage.record_events(db, article.id, changes, now, matched, checked, fetched)
+
+
+def _record_skip(db, ladder: ScheduleSettings, article: Article, fetched: Fetched, now: datetime) -> CheckOutcome:
+    # No request was sent: nothing is logged, and the article is neither checked nor failing.
+    if fetched.skipped == "throttled":
+        due = schedule.defer(now, fetched.retry_after or 0.0, ladder)
+        storage.record_check(db, replace(article, next_check_at=to_iso(due), last_error=fetched.error))
+        return CheckOutcome(article.id, "deferred", error=fetched.error)
+    storage.record_check(db, _reschedule(ladder, replace(article, last_error=fetched.error), now))
+    return CheckOutcome(article.id, "disallowed", error=fetched.error)
+
+
+def _settle_identity(db, settings: Settings, checked: Article, fetched: Fetched, page: Extracted,
+                     previous: Version | None, now: datetime) -> CheckOutcome | None:
+    """Follow a page that names another URL as its own (a redirect, rel=canonical): an outcome if the
+    check ends here (a duplicate, or a redirect to a different story), None to go on storing it."""
+    final = canonicalize_url(fetched.final_url)
+    target = find_canonical_link(fetched.body, fetched.final_url) or final
+    if target == checked.canonical_url:
+        return None
+    redirected = final != checked.canonical_url
+    owner = storage.owner_of(db, target)
+    other = owner not in (None, checked.id)
+    owner_version = storage.latest_version(db, owner) if other else None
+    action = lifecycle.settle_identity(other, redirected, previous and previous.text,
+                                       owner_version and owner_version.text, page.text)
+    if action == "adopt":
+        owner = storage.claim_url(db, checked.id, target, "redirect" if redirected else "canonical", now)
+        if owner == checked.id:
+            if previous:  # a story researchers already follow changed address
+                _record_events(db, settings, checked, [Change("url", checked.canonical_url, target)], now)
+            return None
+        action = "merge" if previous is None else "redirected"  # another check claimed it first
+    if action == "merge":
+        storage.record_fetch(db, fetched, article_id=owner)
+        storage.merge_article(db, checked.id, owner, now)
+        return CheckOutcome(checked.id, "duplicate")
+    if action == "redirected":
+        changes = [Change("redirected", checked.canonical_url, target, context=page.title)]
+        _record_events(db, settings, checked, changes, now, replace(checked, status="redirected", next_check_at=None),
+                       fetched)
+        return CheckOutcome(checked.id, "redirected", changes=1)
+    return None
