@@ -11,21 +11,42 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
 
-.PHONY: demo test airflow bench install clean
+.PHONY: demo test airflow airflow-shell bench install clean
 
-demo: $(STAMP) .airflow/airflow.db
+demo: $(STAMP) .airflow/airflow.db .airflow/env
 	$(BIN)/redline demo --workdir .airflow/demo
 
-test: $(STAMP) .airflow/airflow.db
+test: $(STAMP) .airflow/airflow.db .airflow/env
 	$(BIN)/python -m pytest
 
 # Airflow's UI and scheduler on 127.0.0.1:8080, following the demo newsroom (started
-# here on 127.0.0.1:8765) unless REDLINE_CONFIG names another config.
-airflow: $(STAMP) .airflow/airflow.db .airflow/jwt_secret
-	$(BIN)/python -m demo.newsroom --port 8765 > .airflow/newsroom.log 2>&1 & \
+# here on 127.0.0.1:8765, publishing its next versions every NEWSROOM_EVERY seconds)
+# unless REDLINE_CONFIG names another config.
+NEWSROOM_EVERY ?= 900
+airflow: $(STAMP) .airflow/airflow.db .airflow/jwt_secret .airflow/env
+	$(BIN)/python -m demo.newsroom --port 8765 --advance-every $(NEWSROOM_EVERY) > .airflow/newsroom.log 2>&1 & \
 	trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+	echo "Demo newsroom on http://127.0.0.1:8765: the next versions of its stories every $(NEWSROOM_EVERY) s"; \
+	echo "  (now: curl -X POST http://127.0.0.1:8765/_control/advance; its log: .airflow/newsroom.log)"; \
 	PATH="$(CURDIR)/$(BIN):$$PATH" REDLINE_CONFIG="$${REDLINE_CONFIG:-$(CURDIR)/demo/redline.toml}" \
 	AIRFLOW__API_AUTH__JWT_SECRET="$$(cat .airflow/jwt_secret)" $(BIN)/airflow standalone
+
+# A shell in which `airflow` and `redline` use this project's Airflow home, config and DAGs
+# (a bare .venv/bin/airflow would make and use ~/airflow). Or: `. .airflow/env` in your own shell.
+airflow-shell: $(STAMP) .airflow/airflow.db .airflow/env
+	@echo "Airflow home $(AIRFLOW_HOME); 'exit' to leave"
+	@. ./.airflow/env && exec $${SHELL:-/bin/sh}
+
+# The same settings for any shell: `. .airflow/env`.
+.airflow/env: Makefile
+	mkdir -p .airflow
+	printf '%s\n' "# Written by make: this project's Airflow settings. Use: . .airflow/env" \
+	  "export AIRFLOW_HOME='$(AIRFLOW_HOME)'" "export AIRFLOW_CONFIG='$(AIRFLOW_CONFIG)'" \
+	  "export AIRFLOW__CORE__DAGS_FOLDER='$(AIRFLOW__CORE__DAGS_FOLDER)'" \
+	  "export AIRFLOW__CORE__LOAD_EXAMPLES='$(AIRFLOW__CORE__LOAD_EXAMPLES)'" \
+	  "export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN='$(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)'" \
+	  "export REDLINE_CONFIG=\"\$${REDLINE_CONFIG:-$(CURDIR)/demo/redline.toml}\"" \
+	  "export PATH='$(CURDIR)/$(BIN)':\"\$$PATH\"" > $@
 
 # The scheduler and API server must sign and check task tokens with one shared secret.
 .airflow/jwt_secret: $(STAMP)

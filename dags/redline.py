@@ -40,6 +40,7 @@ def announce_changes(results) -> dict:
 
 @dag(
     dag_id="redline_poll_sources",
+    description="Poll each feed, sitemap and URL list; track the stories they name and their headline rewrites",
     schedule=timedelta(minutes=15),
     doc_md="""
 ### Poll sources
@@ -71,6 +72,7 @@ def redline_poll_sources():
 
 @dag(
     dag_id="redline_check_articles",
+    description="Re-fetch the due articles in batches; store each new version with its diff, changes and alerts",
     schedule=timedelta(minutes=5),
     params={"recheck_all": Param(False, type="boolean", description="Check every tracked article now.")},
     doc_md="""
@@ -102,6 +104,7 @@ def redline_check_articles():
 
 @dag(
     dag_id="redline_deliver_alerts",
+    description="Send the due alerts through Apprise, once each, with backoff for failed channels",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"), assets=[CHANGES]
     ),

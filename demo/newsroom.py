@@ -699,22 +699,40 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
 # --------------------------------------------------------------------------- CLI
 
 
+def advance_every(newsroom: Newsroom, seconds: float, stop: threading.Event) -> threading.Thread:
+    """Publish the next version of every story each `seconds` until stop is set, on a daemon thread."""
+    def publish() -> None:
+        while not stop.wait(seconds):
+            print(f"round {newsroom.advance()}: the newsroom published the next version of its stories", flush=True)
+
+    thread = threading.Thread(target=publish, name="demo-newsroom-timer", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo newsroom in the foreground until interrupted."""
     parser = argparse.ArgumentParser(description="Serve the Redline demo newsroom.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000; 0 = any free port)")
+    parser.add_argument("--advance-every", type=float, default=0, metavar="SECONDS",
+                        help="publish the next version of every story this often (default: only when asked)")
     args = parser.parse_args(argv)
     newsroom = Newsroom(host=args.host, port=args.port).start()
+    stop = threading.Event()
     print(f"Demo newsroom serving at {newsroom.url}", flush=True)
     print(f"  feed:    {newsroom.url}/feed.xml", flush=True)
     print(f"  advance: curl -X POST {newsroom.url}/_control/advance", flush=True)
     print(f"  alerts:  json://{urlsplit(newsroom.url).netloc}/_sink", flush=True)
+    if args.advance_every > 0:
+        advance_every(newsroom, args.advance_every, stop)
+        print(f"  it publishes the next version of its stories every {args.advance_every:g} s", flush=True)
     try:
-        threading.Event().wait()
+        stop.wait()
     except KeyboardInterrupt:
         print("\nShutting down.", flush=True)
     finally:
+        stop.set()
         newsroom.stop()
     return 0
 

@@ -393,3 +393,79 @@ def test_settings_are_frozen():
     settings = settings_from_dict({})
     with pytest.raises(AttributeError):
         settings.schedule.batch_size = 1  # type: ignore[misc]
+
+
+# Every TOML example in the README and the docs must parse and load -------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def toml_examples() -> list:
+    import re
+
+    found = []
+    for document in DOCUMENTS:
+        for number, block in enumerate(re.findall(r"```toml\n(.*?)```", document.read_text(encoding="utf-8"),
+                                                  re.DOTALL), 1):
+            found.append(pytest.param(block, id=f"{document.name}#{number}"))
+    return found
+
+
+def test_the_readme_has_toml_examples():
+    assert len(toml_examples()) >= 1
+
+
+@pytest.mark.parametrize("block", toml_examples())
+def test_every_toml_example_of_the_docs_loads(tmp_path, block):
+    path = tmp_path / "redline.toml"
+    path.write_text(block, encoding="utf-8")
+    settings = load_settings(path)  # TOML syntax, keys and values all checked
+    assert settings.path == path.resolve()
+
+
+def test_the_readme_example_sets_every_key_of_every_section():
+    # A key added to a section and left out of the README would go undocumented.
+    import tomllib
+    from dataclasses import fields
+
+    from pipeline.config import (DatabaseSettings, DeliverySettings, DiffSettings, RuleSettings, ScheduleSettings,
+                                 SourceSettings)
+
+    [readme] = [p.values[0] for p in toml_examples() if p.id == "README.md#1"]
+    data = tomllib.loads(readme)
+    for section, cls in (("database", DatabaseSettings), ("network", NetworkSettings), ("schedule", ScheduleSettings),
+                         ("diff", DiffSettings), ("delivery", DeliverySettings)):
+        assert {f.name for f in fields(cls)} - {"user_agent"} <= set(data[section]), section
+    assert {f.name for f in fields(SourceSettings)} <= set(data["sources"][0])
+    assert {f.name for f in fields(RuleSettings)} <= set(data["alerts"][0])
+
+
+@pytest.mark.parametrize("url", ["/home/me/urls.txt", "file:///home/me/urls.txt", "ftp://x.example/list"])
+def test_a_source_url_must_be_http_and_the_error_says_how_to_read_a_local_file(tmp_path, url):
+    path = tmp_path / "redline.toml"
+    path.write_text(f'[[sources]]\nname = "local"\nkind = "urls"\nurl = "{url}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.url: expected an http\(s\) URL .*http\.server"):
+        load_settings(path)
+
+
+def test_new_sections_keep_todays_values_as_defaults():
+    settings = settings_from_dict({})
+    assert (settings.delivery.max_attempts, settings.delivery.first_retry, settings.delivery.channels) == (10, 60.0, 8)
+    assert (settings.schedule.failure_backoff, settings.schedule.failing_after) == (900.0, 5)
+    assert (settings.network.robots_ttl, settings.network.max_resolved, settings.network.sitemap_children) == (
+        86400.0, 50, 10)
+    assert settings.diff.language == "en"
+
+
+def test_an_unknown_figure_language_names_the_known_ones():
+    with pytest.raises(ConfigError, match=r"diff\.language: expected a language with figure tables \(en\)"):
+        settings_from_dict({"diff": {"language": "xx"}})
+
+
+def test_diff_for_adds_a_sources_noise_patterns_to_the_global_ones():
+    settings = settings_from_dict({"diff": {"ignore": ["^A$"]},
+                                   "sources": [{"name": "s", "kind": "rss", "url": "https://x.example/f",
+                                                "ignore": ["^B$"]}]})
+    assert settings.diff_for(settings.sources[0]).ignore == ("^A$", "^B$")
+    assert settings.diff_for(None) is settings.diff

@@ -18,6 +18,7 @@ def test_each_dag_has_tags_retries_docs_and_no_catchup(dagbag, dag_id):
     assert "redline" in dag.tags
     assert "retries" in dag.default_args
     assert dag.doc_md and dag_id.split("_", 1)[1].split("_")[0] in dag.doc_md.lower()
+    assert dag.description and len(dag.description) <= 120  # the one line in Airflow's list of DAGs
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert all(task.retries == dag.default_args["retries"] for task in dag.tasks)

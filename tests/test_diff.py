@@ -794,3 +794,17 @@ def test_find_stealth_edit_is_none_for_a_disclosed_edit_or_a_move():
     moved = compare_pages(page("One is here.\nTwo is there."), page("Two is there.\nOne is here."))
 
     assert find_stealth_edit(disclosed) is None and find_stealth_edit(moved) is None
+
+
+def test_an_edit_beside_a_whitespace_run_never_splits_it():
+    # Sliding the edit character by character once cut " \n " in two (a property run found it about once in six).
+    ops = diff_words("toll the \n toll", "toll toll")
+
+    assert rebuild(ops, -1) == "toll the \n toll" and rebuild(ops, 1) == "toll toll"
+    assert ops == [(0, "toll "), (-1, "the \n "), (0, "toll")]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(TEXTS, TEXTS)
+def test_property_ops_never_split_a_token_over_many_examples(old, new):
+    test_property_ops_never_split_a_token.hypothesis.inner_test(old, new)

@@ -77,3 +77,13 @@ def test_a_repeated_check_run_stores_nothing_twice(tracked, dagbag):
     assert {k: after[k] for k in ("versions", "diffs", "changes", "alerts")} == \
         {k: before[k] for k in ("versions", "diffs", "changes", "alerts")}
     assert after["fetches"] == before["fetches"] + before["articles"]
+
+
+def test_task_logs_say_what_each_task_did(airflow_db, dagbag, newsroom, tmp_path, monkeypatch, caplog):
+    # No caplog.set_level: INFO records get through only because airflow.cfg's logging_level lets them.
+    monkeypatch.setenv("REDLINE_CONFIG", str(write_config(tmp_path, newsroom.url)))
+    assert run_round(dagbag) == ["success"] * 3
+    logged = caplog.text
+    assert "source Demo newsroom: HTTP 200, 6 new article(s)" in logged
+    assert "checked 6 article(s): changes 0, new_version 6" in logged
+    assert "alerts: 0 sent" in logged

@@ -170,3 +170,19 @@ def test_render_article_escapes_text() -> None:
     assert "<script>alert(1)</script>" not in page
     assert "<b>y</b>" not in page
     assert "A &amp; B" in page
+
+
+def test_advance_every_publishes_on_a_timer_until_stopped(newsroom: Newsroom) -> None:
+    import threading
+
+    from demo.newsroom import advance_every
+
+    stop = threading.Event()
+    thread = advance_every(newsroom, 0.01, stop)
+    for _ in range(500):  # bounded: at most 5 s on a loaded machine, usually a few ms
+        if newsroom.round >= 2:
+            break
+        threading.Event().wait(0.01)
+    stop.set()
+    thread.join(timeout=5)
+    assert newsroom.round >= 2 and not thread.is_alive()
