@@ -108,13 +108,6 @@ def _require_http(url: str) -> None:
         raise FetchError(url, "expected an http or https URL with a host")
 
 
-def check_address(url: str, network: NetworkSettings) -> None:
-    """Raise FetchError unless url is http(s), and BlockedAddressError if its host resolves to a forbidden address."""
-    _require_http(url)
-    parts = urlsplit(url)
-    resolve_address(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), network)
-
-
 class GuardedBackend(httpcore.SyncBackend):
     """Opens TCP connections only to addresses the policy allows, connecting to the address it checked."""
 

@@ -320,8 +320,3 @@ def filter_entries(entries, include: tuple[str, ...] = (), exclude: tuple[str, .
             continue
         unique.setdefault(entry.url, entry)
     return list(unique.values())
-
-
-def discover_entries(body: bytes, kind: str, location: str) -> list[Entry]:
-    """The entries of a fetched source document of the given kind, without duplicates."""
-    return filter_entries(read_source(body, kind, location).entries)

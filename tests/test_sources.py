@@ -9,7 +9,7 @@ import pytest
 from pipeline.errors import FeedError, InvalidURLError
 from pipeline.models import Entry
 from pipeline.sources import (
-    canonicalize_url, discover_entries, feed_text, filter_entries, find_canonical_link,
+    canonicalize_url, feed_text, filter_entries, find_canonical_link,
     needs_resolving, parse_feed, parse_sitemap, parse_url_list, read_source, unwrap_url,
 )
 
@@ -157,23 +157,23 @@ def test_well_formed_html_page_is_not_a_feed():
         parse_feed(page, FEED_URL)
 
 
-# discover_entries -------------------------------------------------------------------------
+# read_source + filter_entries (what a poll does) ---------------------------------------------
 
 def test_discover_entries_deduplicates_one_story():
     body = rss_items("https://x.example/story", "https://x.example/story?utm_source=homepage",
                      "https://x.example/other")
-    entries = discover_entries(body, "rss", FEED_URL)
+    entries = filter_entries(read_source(body, "rss", FEED_URL).entries)
     assert [e.url for e in entries] == ["https://x.example/story", "https://x.example/other"]
     assert entries[0].title == "t0"  # the first mention wins
 
 
 def test_discover_entries_reads_atom_too():
-    assert len(discover_entries(ATOM, "atom", FEED_URL)) == 2
+    assert len(filter_entries(read_source(ATOM, "atom", FEED_URL).entries)) == 2
 
 
 def test_discover_entries_reads_url_lists():
     body = b"https://x.example/a\nhttps://x.example/a#again\nhttps://x.example/b\n"
-    assert [e.url for e in discover_entries(body, "urls", "https://x.example/list.txt")] == [
+    assert [e.url for e in filter_entries(read_source(body, "urls", "https://x.example/list.txt").entries)] == [
         "https://x.example/a", "https://x.example/b"]
 
 
