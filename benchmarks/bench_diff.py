@@ -25,7 +25,8 @@ from pathlib import Path
 from diff_match_patch import diff_match_patch
 
 from benchmarks.bench_extract import CORPUS, reference_body
-from pipeline.diff import align_sentences, compare_pages, diff_words, split_sentences
+from pipeline.diff import align_sentences, compare_pages, split_sentences
+from pipeline.words import diff_words
 from pipeline.extract import normalize_text
 from pipeline.models import Extracted
 

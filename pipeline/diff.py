@@ -6,15 +6,11 @@ import re
 from collections import Counter
 from difflib import SequenceMatcher
 
-from diff_match_patch import diff_match_patch
-
 from pipeline.extract import WORD, count_words, find_notices, is_later
 from pipeline.figures import compare_aligned
 from pipeline.models import Change, Diff, Extracted, SentenceOp
+from pipeline.words import diff_words
 
-# Numbers with separators ("40,000", "1.5") stay one token so a changed figure is one replacement;
-# a Chinese or Japanese character is a token of its own, as those scripts put no spaces between words.
-_TOKEN = re.compile(rf"{WORD}|\s+|[^\w\s]")
 _WORDS = re.compile(WORD)
 
 # Words after which a full stop does not end a sentence: titles, ranks, "U.S.", "Calif.".
@@ -40,92 +36,6 @@ SIMILAR = 0.5  # Dice overlap of two sentences' words above which one is taken f
 SPLIT_SHARE = 0.6  # share of a neighbour's words that must come from the rest of a sentence for a split or merge
 QUOTE = re.compile(r'"([^"\n]+)"')
 SINGLE_QUOTE = re.compile(r"(?<!\w)'([^'\n]+?)'(?!\w)")
-
-
-def tokenize(text: str) -> list[str]:
-    """Word, number, whitespace and punctuation tokens; joined, they give text back exactly."""
-    return _TOKEN.findall(text)
-
-
-def diff_words(old: str, new: str) -> list[tuple[int, str]]:
-    """diff-match-patch ops (-1 delete, 0 keep, 1 insert) computed over word tokens."""
-    # A paragraph break keeps its own character, so diff-match-patch's line mode can match whole
-    # paragraphs first and diff words only inside the paragraphs that changed.
-    vocabulary: dict[str, str] = {"\n": "\n"}
-
-    def encode(text: str) -> str:
-        return "".join(vocabulary.setdefault(t, chr(0xE000 + len(vocabulary))) for t in tokenize(text))
-
-    old_codes, new_codes = encode(old), encode(new)
-    tokens = {code: token for token, code in vocabulary.items()}
-    engine = diff_match_patch()
-    engine.Diff_Timeout = 0  # exact diffs; inputs are article-sized
-    ops = engine.diff_main(old_codes, new_codes, True)
-    engine.diff_cleanupSemantic(ops)
-    ops = _slide_to_boundaries([list(op) for op in ops], tokens)
-    return [(op, "".join(tokens[c] for c in codes)) for op, codes in ops if codes]
-
-
-_BLANK_LINE_END = re.compile(r"\n\r?\n$")
-_BLANK_LINE_START = re.compile(r"^\r?\n\r?\n")
-
-
-def _boundary_score(before: str, after: str) -> int:
-    """How good a place the point between before and after is for an edit to start or end:
-    6 at an end of the text, then a blank line, a line break, a sentence end, a space, punctuation."""
-    if not before or not after:
-        return 6
-    last, first = before[-1], after[0]
-    if _BLANK_LINE_END.search(before) or _BLANK_LINE_START.match(after):
-        return 5
-    if last in "\r\n" or first in "\r\n":
-        return 4
-    if not last.isalnum() and not last.isspace() and first.isspace():
-        return 3
-    if last.isspace() or first.isspace():
-        return 2
-    return 1 if not last.isalnum() or not first.isalnum() else 0
-
-
-def _slide_to_boundaries(ops: list[list], tokens: dict[str, str]) -> list[list]:
-    """Slide each edit that sits between two equal runs to where a reader would place it (diff-match-patch's
-    semantic lossless clean-up), but a whole token at a time: sliding characters can split a token
-    (a whitespace run, say), which no word diff may do."""
-    def text(codes: str) -> str:
-        return "".join(tokens[c] for c in codes)
-
-    def score(before: str, edit: str, after: str) -> int:
-        # Two tokens on each side are enough to see a blank line.
-        return (_boundary_score(text(before[-2:]), text(edit[:2])) if before else 6) + \
-               (_boundary_score(text(edit[-2:]), text(after[:2])) if after else 6)
-
-    index = 1
-    while index < len(ops) - 1:
-        (op_before, before), (op, edit), (op_after, after) = ops[index - 1], ops[index], ops[index + 1]
-        if op_before == 0 and op_after == 0 and op != 0:
-            shared = 0  # first as far left as the edit can go
-            while shared < min(len(before), len(edit)) and before[-1 - shared] == edit[-1 - shared]:
-                shared += 1
-            if shared:
-                before, edit, after = before[:-shared], edit[-shared:] + edit[:-shared], edit[-shared:] + after
-            best, best_score = (before, edit, after), score(before, edit, after)
-            while edit and after and edit[0] == after[0]:  # then right, one token at a time
-                before, edit, after = before + edit[0], edit[1:] + after[0], after[1:]
-                if (candidate := score(before, edit, after)) >= best_score:
-                    best, best_score = (before, edit, after), candidate
-            ops[index - 1][1], ops[index][1], ops[index + 1][1] = best
-        index += 1
-    return _merge_equal_neighbours([op for op in ops if op[1]])
-
-
-def _merge_equal_neighbours(ops: list[list]) -> list[list]:
-    merged: list[list] = []
-    for op in ops:
-        if merged and merged[-1][0] == op[0]:
-            merged[-1][1] += op[1]
-        else:
-            merged.append(op)
-    return merged
 
 
 # --------------------------------------------------------------------------- sentences

@@ -18,7 +18,7 @@ import pytest
 from jinja2 import TemplateError
 
 import storage
-from pipeline import alerts, cycle
+from pipeline import cycle
 from pipeline.alerts import (channel_name, compose_message, due_at, match_rules, redact, retry_at, rule_matches,
                              url_secrets)
 from pipeline.config import DeliverySettings, RuleSettings

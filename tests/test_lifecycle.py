@@ -10,9 +10,8 @@ import pytest
 from pipeline.config import ScheduleSettings
 from pipeline.lifecycle import failure_state, feed_revisions, feed_update, is_newer, same_story, settle_identity
 from pipeline.models import Article, Change, Entry, Fetched, from_iso, to_iso
-from pipeline.config import ScheduleSettings
-FAILING_AFTER = ScheduleSettings().failing_after
 
+FAILING_AFTER = ScheduleSettings().failing_after
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 EXACT = ScheduleSettings(jitter=0)
 ARTICLE = Article(id=1, canonical_url="https://x.example/story", source_id=1, status="active",
