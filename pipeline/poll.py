@@ -105,10 +105,11 @@ def _note_feed_updates(db, settings: Settings, config: SourceSettings, source_id
                        now: datetime) -> int:
     """Record the headline and summary rewrites the entries reveal, and queue fresh stories first."""
     recorded, by_url = 0, {entry.url: entry for entry in entries}
-    for url, article in storage.find_articles(db, list(by_url)).items():
+    # Each article as this source last described it: another feed's title for the story is no rewrite.
+    for url, article in storage.find_articles(db, list(by_url), source_id).items():
         changes, updated, bump = lifecycle.feed_update(article, by_url[url])
         if updated is not None:
             matched = alerts.match_rules(settings.alerts, changes, config.name)
-            storage.record_feed_update(db, updated, changes, now, source_id, matched, bump)
-            recorded += len(changes)
+            stored = storage.record_feed_update(db, article, updated, changes, now, source_id, matched, bump)
+            recorded += len([change_id for change_id in stored or () if change_id is not None])
     return recorded

@@ -40,23 +40,29 @@ def open_db(path: str | Path) -> Database:
 def migrate(db: Database) -> list[int]:
     """Apply the migrations this database has not seen; returns their numbers."""
     db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
-    done = {row[0] for row in db.execute("SELECT id FROM migrations").fetchall()}
     applied = []
     for number, name, change in MIGRATIONS:
-        if number in done:
-            continue
-        with db.atomic():
+        with _immediate(db):  # a second process starting now waits here, then finds it done
+            if db.execute("SELECT 1 FROM migrations WHERE id = ?", [number]).fetchone():
+                continue
             change(db)
-            db["migrations"].insert({"id": number, "name": name, "applied_at": to_iso(datetime.now().astimezone())})
+            db.execute("INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                       [number, name, to_iso(datetime.now().astimezone())])
         applied.append(number)
     return applied
 
 
 @contextmanager
 def _immediate(db: Database) -> Iterator[Database]:
-    # BEGIN IMMEDIATE takes the write lock before reading, so two runs cannot claim one article, and
-    # a transaction that reads then writes cannot fail because another connection wrote in between
-    # (in WAL mode that upgrade fails at once with SQLITE_BUSY; the busy timeout does not help).
+    # Every write transaction begins IMMEDIATE: it takes the write lock before its first statement,
+    # waiting for it under the busy timeout. A deferred transaction that reads first (sqlite-utils
+    # reads the schema before an insert) and then writes fails at once with SQLITE_BUSY when another
+    # connection wrote in between: the busy timeout never applies to that upgrade in WAL mode.
+    # And what a transaction reads to decide a write (a claim, a feed's last title) stays true.
+    if db.conn.in_transaction:
+        with db.atomic():  # a savepoint inside the transaction already holding the lock
+            yield db
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
@@ -105,7 +111,7 @@ def _all(db: Database, sql: str, params: Iterable | dict = ()) -> list[dict]:
 
 def sync_sources(db: Database, sources: Iterable) -> dict[str, int]:
     """Upsert the configured sources (name, kind, url); returns their ids by name."""
-    with db.atomic():
+    with _immediate(db):
         for source in sources:
             db.execute(
                 "INSERT INTO sources (name, kind, location) VALUES (?, ?, ?) "
@@ -130,7 +136,7 @@ def source_names_by_id(db: Database) -> dict[int, str]:
 
 def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | None) -> None:
     """Remember when a source was polled, its validators and its error (None clears it)."""
-    with db.atomic():
+    with _immediate(db):
         if not fetched.skipped:  # robots.txt or a throttled host kept the request from being sent
             _insert_fetch(db, fetched, source_id=source_id)
         updates = {"last_polled_at": to_iso(fetched.at), "last_error": error}
@@ -148,7 +154,7 @@ def source_name(db: Database, source_id: int | None) -> str | None:
 def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: datetime) -> int:
     """Track the entries' URLs (due at once); known URLs and aliases are left as they are. Returns how many are new."""
     before = db["articles"].count
-    with db.atomic():
+    with _immediate(db):
         for entry in entries:
             db.execute(
                 "INSERT INTO articles (canonical_url, source_id, first_seen_at, feed_title, feed_summary, "
@@ -157,16 +163,27 @@ def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: da
                 "ON CONFLICT(canonical_url) DO NOTHING",
                 (entry.url, source_id, to_iso(now), entry.title, entry.summary, entry.updated, to_iso(now), entry.url),
             )
+            db.execute("INSERT OR IGNORE INTO article_feeds (article_id, source_id, title, summary, updated) "
+                       "SELECT id, ?, ?, ?, ? FROM articles WHERE canonical_url = ?",
+                       (source_id, entry.title, entry.summary, entry.updated, entry.url))
     return db["articles"].count - before
 
 
-def find_articles(db: Database, urls: Iterable[str]) -> dict[str, Article]:
-    """The tracked article behind each of these URLs (its canonical URL or an alias); unknown URLs are left out."""
+def find_articles(db: Database, urls: Iterable[str], source_id: int | None = None) -> dict[str, Article]:
+    """The tracked article behind each of these URLs (its canonical URL or an alias); unknown URLs are left out.
+
+    With source_id, each article's feed_title, feed_summary and feed_updated are what that source
+    last said of it (None if it never listed it): a story two feeds title differently is no headline change.
+    """
     found = {}
     for url in urls:
         row = _one(db, "SELECT a.* FROM articles a WHERE a.canonical_url = ? UNION ALL "
                        "SELECT a.* FROM article_urls u JOIN articles a ON a.id = u.article_id WHERE u.url = ? "
                        "LIMIT 1", [url, url])
+        if row and source_id is not None:
+            said = _one(db, "SELECT title, summary, updated FROM article_feeds WHERE article_id = ? AND source_id = ?",
+                        [row["id"], source_id]) or {"title": None, "summary": None, "updated": None}
+            row.update(feed_title=said["title"], feed_summary=said["summary"], feed_updated=said["updated"])
         if row:
             found[url] = _record(Article, row)
     return found
@@ -204,6 +221,9 @@ def merge_article(db: Database, duplicate_id: int, into_id: int, at: datetime) -
         db.execute("UPDATE article_urls SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
         db.execute("UPDATE fetches SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
         db.execute("UPDATE changes SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
+        # What a feed said under the duplicate's URL stays known, unless it already describes the story.
+        db.execute("UPDATE OR IGNORE article_feeds SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
+        db.execute("DELETE FROM article_feeds WHERE article_id = ?", [duplicate_id])
         db.execute("DELETE FROM articles WHERE id = ?", [duplicate_id])
         db.execute("INSERT OR REPLACE INTO article_urls (url, article_id, kind, seen_at) VALUES (?, ?, 'duplicate', ?)",
                    [url, into_id, to_iso(at)])
@@ -212,7 +232,7 @@ def merge_article(db: Database, duplicate_id: int, into_id: int, at: datetime) -
 def add_aliases(db: Database, aliases: dict[str, str], kind: str, at: datetime) -> None:
     """Record each alias URL (a redirect wrapper, say) as another name of the article tracked at its
     target URL, once that article exists; an alias already recorded is kept."""
-    with db.atomic():
+    with _immediate(db):
         for alias, target in aliases.items():
             db.execute("INSERT OR IGNORE INTO article_urls (url, article_id, kind, seen_at) "
                        "SELECT ?, id, ?, ? FROM articles WHERE canonical_url = ?", [alias, kind, to_iso(at), target])
@@ -296,14 +316,14 @@ def _save_check(db: Database, article: Article) -> None:
 
 def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
     """Append one request to the audit log."""
-    with db.atomic():
+    with _immediate(db):
         _insert_fetch(db, fetched, article_id, source_id)
 
 
 def record_check(db: Database, article: Article, fetched: Fetched | None = None) -> None:
     """Store an article's checking state after a check that made no version (the request it sent, if
     any, logged in the same transaction), and end its lease."""
-    with db.atomic():
+    with _immediate(db):
         if fetched is not None:
             _insert_fetch(db, fetched, article_id=article.id)
         _save_check(db, article)
@@ -311,7 +331,7 @@ def record_check(db: Database, article: Article, fetched: Fetched | None = None)
 
 def record_check_error(db: Database, article_id: int, error: str) -> None:
     """Note on an article why its check broke off, and end its lease: the next run checks it again."""
-    with db.atomic():
+    with _immediate(db):
         db.execute("UPDATE articles SET last_error = ?, lease_until = NULL WHERE id = ?", [error, article_id])
 
 
@@ -329,11 +349,12 @@ def record_events(
     """Store changes a fetch revealed outside any diff (gone, redirected, a new address) and their
     pending alerts; with checked, the article's state after the check too (the request logged, the
     lease ended), all in one transaction. Returns the change ids."""
-    with db.atomic():
+    with _immediate(db):
         if fetched is not None:
             _insert_fetch(db, fetched, article_id=article_id)
-        change_ids = [_insert_change(db, change, article_id, to_iso(at), seq=seq, origin="fetch")
-                      for seq, change in enumerate(changes)]
+        at_version = _latest_number(db, article_id)
+        change_ids = [_insert_change(db, change, article_id, to_iso(at), seq=seq, origin="fetch",
+                                     at_version=at_version) for seq, change in enumerate(changes)]
         _insert_alerts(db, change_ids, alerts, to_iso(at))
         if checked is not None:
             _save_check(db, checked)
@@ -342,36 +363,52 @@ def record_events(
 
 def record_feed_update(
     db: Database,
-    article: Article,
+    seen: Article,
+    updated: Article,
     changes: Iterable[Change],
     at: datetime,
     source_id: int,
     alerts: Iterable[tuple[int, str, str]] = (),
     bump: bool = False,
-) -> list[int]:
-    """Store what a source now says of an article (its feed title, summary and date), the changes
-    that reveals and their pending alerts. With bump the article is due at once, first in the queue,
-    and a retired article becomes active again. Returns the change ids."""
-    with db.atomic():
-        change_ids = [_insert_change(db, change, article.id, to_iso(at), seq=seq, origin="feed", source_id=source_id)
-                      for seq, change in enumerate(changes)]
+) -> list[int] | None:
+    """Store what a source now says of an article (updated's feed title, summary and date), the
+    changes that reveals and their pending alerts. With bump the article is due at once, first in
+    the queue, and a retired article becomes active again. Returns the change ids, or None when
+    the source's record no longer reads as seen (another poll recorded this update first)."""
+    with _immediate(db):
+        said = _one(db, "SELECT title, summary, updated FROM article_feeds WHERE article_id = ? AND source_id = ?",
+                    [seen.id, source_id]) or {"title": None, "summary": None, "updated": None}
+        if (said["title"], said["summary"], said["updated"]) != (seen.feed_title, seen.feed_summary, seen.feed_updated):
+            return None
+        at_version = _latest_number(db, seen.id)
+        change_ids = [_insert_change(db, change, seen.id, to_iso(at), seq=seq, origin="feed", source_id=source_id,
+                                     at_version=at_version) for seq, change in enumerate(changes)]
         _insert_alerts(db, change_ids, alerts, to_iso(at))
+        values = [getattr(updated, name) for name in _FEED_COLUMNS]
+        db.execute("INSERT INTO article_feeds (article_id, source_id, title, summary, updated) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT(article_id, source_id) DO UPDATE SET title = excluded.title, "
+                   "summary = excluded.summary, updated = excluded.updated", [seen.id, source_id, *values])
         db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in _FEED_COLUMNS)} WHERE id = ?",
-                   [*(getattr(article, name) for name in _FEED_COLUMNS), article.id])
+                   [*values, seen.id])
         if bump:
             # Only a retired article wakes up: a check may have found it gone meanwhile.
             db.execute("UPDATE articles SET priority = 1, next_check_at = ?, "
                        "status = CASE status WHEN 'retired' THEN 'active' ELSE status END WHERE id = ?",
-                       [to_iso(at), article.id])
+                       [to_iso(at), seen.id])
     return change_ids
 
 
-def _insert_alerts(db: Database, change_ids: list[int], alerts: Iterable[tuple[int, str, str]], at: str) -> None:
+def _latest_number(db: Database, article_id: int) -> int | None:
+    return db.execute("SELECT max(number) FROM versions WHERE article_id = ?", [article_id]).fetchone()[0]
+
+
+def _insert_alerts(db: Database, change_ids: list[int | None], alerts: Iterable[tuple[int, str, str]],
+                   at: str) -> None:
     for seq, rule, channel in alerts:
-        db["alerts"].insert({
-            "change_id": change_ids[seq], "rule": rule, "channel": channel,
-            "status": "pending", "attempts": 0, "created_at": at,
-        }, ignore=True)
+        if change_ids[seq] is None:
+            continue  # the change was recorded before, with its alerts
+        db.execute("INSERT OR IGNORE INTO alerts (change_id, rule, channel, status, attempts, created_at) "
+                   "VALUES (?, ?, ?, 'pending', 0, ?)", [change_ids[seq], rule, channel, at])
 
 
 def record_version(
@@ -411,20 +448,31 @@ def record_version(
                 "disclosed": int(diff.disclosed), "disclosures": json.dumps(list(diff.disclosures), ensure_ascii=False),
             }).last_pk
             for seq, change in enumerate(diff.changes):
-                change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq))
+                change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq,
+                                                 at_version=version.number))
             _insert_alerts(db, change_ids, alerts, detected)
         _save_check(db, checked)
     return change_ids
 
 
+_CHANGE_COLUMNS = ("diff_id", "article_id", "seq", "kind", "before", "after", "context", "subject", "significance",
+                   "detail", "delta", "relative", "detected_at", "origin", "source_id", "at_version")
+
+
 def _insert_change(db: Database, change: Change, article_id: int, detected: str, diff_id: int | None = None,
-                   seq: int | None = None, origin: str = "page", source_id: int | None = None) -> int:
-    return db["changes"].insert({
-        "diff_id": diff_id, "article_id": article_id, "seq": seq, "kind": change.kind, "before": change.before,
-        "after": change.after, "context": change.context, "subject": change.subject,
-        "significance": change.significance, "detail": change.detail, "delta": change.delta,
-        "relative": change.relative, "detected_at": detected, "origin": origin, "source_id": source_id,
-    }).last_pk
+                   seq: int | None = None, origin: str = "page", source_id: int | None = None,
+                   at_version: int | None = None) -> int | None:
+    # A change seen outside a diff is unique by what it says (migration 5): the same event seen
+    # again, by an overlapping run say, is ignored and gives None.
+    values = {"diff_id": diff_id, "article_id": article_id, "seq": seq, "kind": change.kind, "before": change.before,
+              "after": change.after, "context": change.context, "subject": change.subject,
+              "significance": change.significance, "detail": change.detail, "delta": change.delta,
+              "relative": change.relative, "detected_at": detected, "origin": origin, "source_id": source_id,
+              "at_version": at_version}
+    row = db.execute(f"INSERT OR IGNORE INTO changes ({', '.join(_CHANGE_COLUMNS)}) "
+                     f"VALUES ({', '.join('?' * len(_CHANGE_COLUMNS))}) RETURNING id",
+                     [values[name] for name in _CHANGE_COLUMNS]).fetchall()
+    return row[0][0] if row else None
 
 
 def _blob_hash(raw: bytes) -> str:
@@ -515,7 +563,7 @@ def record_reextraction(db: Database, reextraction: Reextraction) -> None:
               "text_hash": reextraction.text_hash, "differs": int(reextraction.differs),
               "drift_only": int(reextraction.drift_only), "error": reextraction.error,
               "checked_at": reextraction.checked_at}
-    with db.atomic():
+    with _immediate(db):
         db.execute(
             f"INSERT INTO reextractions ({', '.join(values)}) VALUES ({', '.join('?' * len(values))}) "
             "ON CONFLICT(article_id, version_number, extractor) DO UPDATE SET "
@@ -525,7 +573,7 @@ def record_reextraction(db: Database, reextraction: Reextraction) -> None:
 
 def mark_extractor_drift(db: Database, article_id: int, to_number: int) -> None:
     """Flag the diff leading to this version as extractor drift: its changes are not newsroom edits."""
-    with db.atomic():
+    with _immediate(db):
         db.execute("UPDATE diffs SET extractor_drift = 1 WHERE article_id = ? AND to_number = ?",
                    [article_id, to_number])
 
@@ -583,7 +631,7 @@ def finish_alerts(db: Database, ids: Iterable[int], at: datetime, error: str | N
     retry_at, or abandoned (an error and no retry_at)."""
     ids = list(ids)
     status = "sent" if error is None else "failed" if retry_at else "abandoned"
-    with db.atomic():
+    with _immediate(db):
         db.execute(
             "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
             "claimed_at = NULL, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
@@ -595,7 +643,7 @@ def finish_alerts(db: Database, ids: Iterable[int], at: datetime, error: str | N
 def expire_claims(db: Database, claimed_before: datetime, note: str) -> int:
     """Mark alerts claimed before that moment and never finished as `uncertain` (their run died
     while sending: they may or may not have arrived). Returns how many."""
-    with db.atomic():
+    with _immediate(db):
         cursor = db.execute(
             "UPDATE alerts SET status = 'uncertain', last_error = ? WHERE status = 'sending' AND claimed_at < ?",
             [note, to_iso(claimed_before)])
@@ -649,14 +697,14 @@ def _upsert_host(db: Database, origin: str, values: dict) -> None:
 def save_robots(db: Database, origin: str, status: int | None, text: str | None,
                 fetched_at: datetime, expires_at: datetime) -> None:
     """Cache an origin's robots.txt (status None when it could not be fetched) until expires_at."""
-    with db.atomic():
+    with _immediate(db):
         _upsert_host(db, origin, {"robots_status": status, "robots_txt": text,
                                   "robots_fetched_at": to_iso(fetched_at), "robots_expires_at": to_iso(expires_at)})
 
 
 def throttle_host(db: Database, origin: str, until: datetime) -> None:
     """Hold every request to the origin until then, and count the throttle."""
-    with db.atomic():
+    with _immediate(db):
         db.execute("INSERT INTO hosts (origin, blocked_until, throttles) VALUES (?, ?, 1) ON CONFLICT(origin) "
                    "DO UPDATE SET blocked_until = excluded.blocked_until, throttles = throttles + 1",
                    [origin, to_iso(until)])
@@ -664,14 +712,14 @@ def throttle_host(db: Database, origin: str, until: datetime) -> None:
 
 def clear_throttle(db: Database, origin: str) -> None:
     """The origin answered normally again: forget its throttling."""
-    with db.atomic():
+    with _immediate(db):
         db.execute("UPDATE hosts SET blocked_until = NULL, throttles = 0 WHERE origin = ?", [origin])
 
 
 def reserve_host_slot(db: Database, origin: str, clock: float, spacing: float) -> float:
     """Book the origin's next request slot, spacing seconds after the one before (any process's);
     returns when it starts, on the same clock (time.time()) as clock."""
-    with db.atomic():
+    with _immediate(db):
         end = db.execute(
             "INSERT INTO hosts (origin, next_slot_at) VALUES (:origin, :clock + :spacing) ON CONFLICT(origin) "
             "DO UPDATE SET next_slot_at = max(coalesce(next_slot_at, 0), :clock) + :spacing RETURNING next_slot_at",

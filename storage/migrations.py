@@ -115,9 +115,33 @@ def _lifecycle(db: Database) -> None:
     }, pk="origin", defaults={"throttles": 0})
 
 
+def _no_doubles(db: Database) -> None:
+    # A change seen outside a diff (a feed's rewrite, a page gone) is unique by what it says:
+    # overlapping runs recorded some twice. at_version is the version it belongs to (for a
+    # diff's changes, the diff's newer version; otherwise the latest version when it was seen).
+    db["changes"].add_column("at_version", int)
+    db.execute("UPDATE changes SET at_version = (SELECT to_number FROM diffs WHERE diffs.id = changes.diff_id) "
+               "WHERE diff_id IS NOT NULL")
+    doubles = ("SELECT id FROM changes c WHERE diff_id IS NULL AND EXISTS (SELECT 1 FROM changes o WHERE "
+               "o.diff_id IS NULL AND o.id < c.id AND o.article_id = c.article_id AND o.origin = c.origin AND "
+               "o.kind = c.kind AND o.before IS c.before AND o.after IS c.after)")
+    db.execute(f"DELETE FROM alerts WHERE change_id IN ({doubles})")
+    db.execute(f"DELETE FROM changes WHERE id IN ({doubles})")
+    db.execute("CREATE UNIQUE INDEX idx_changes_event ON changes (article_id, origin, kind, coalesce(before, ''), "
+               "coalesce(after, ''), coalesce(at_version, 0)) WHERE diff_id IS NULL")
+
+    # What each source last said of each story: two feeds may title one story differently.
+    db["article_feeds"].create({
+        "article_id": int, "source_id": int, "title": str, "summary": str, "updated": str,
+    }, pk=("article_id", "source_id"), foreign_keys=[("article_id", "articles", "id"), ("source_id", "sources", "id")])
+    db.execute("INSERT INTO article_feeds (article_id, source_id, title, summary, updated) "
+               "SELECT id, source_id, feed_title, feed_summary, feed_updated FROM articles WHERE source_id IS NOT NULL")
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
     (3, "disclosure, banners, suspect texts, re-extractions", _trustworthy_diffs),
     (4, "alert delivery state, figure change details", _alert_delivery),
+    (5, "changes outside diffs unique, feed titles per source", _no_doubles),
 ]

@@ -639,3 +639,19 @@ def test_conditional_get_for_feeds_and_articles(site, make_settings, story_pages
     assert site.hits("/flood") == 2 and site.hits("/feed.xml") == 2
     db = storage.open_db(settings.database)
     assert storage.list_articles(db)[0].etag == '"v1"'
+
+
+def test_a_story_two_feeds_title_differently_is_no_headline_change(site, make_settings, story_pages):
+    site.page("/flood", story_pages[0])
+    for name, title in (("one", "Flood kills 12"), ("two", "Flood kills 12 - Courier")):
+        site.page(f"/{name}.xml", f'<rss version="2.0"><channel><item><title>{title}</title>'
+                                  f'<link>{site.url}/flood</link></item></channel></rss>', kind="application/rss+xml")
+    settings = make_settings(sources=[{"name": n, "kind": "rss", "url": f"{site.url}/{n}.xml"} for n in ("one", "two")])
+    for minutes in (0, 20, 40):
+        cycle.poll_sources(settings, NOW + timedelta(minutes=minutes))
+    assert storage.list_changes(storage.open_db(settings.database), kind="headline") == []
+
+    site.page("/two.xml", site.pages["/two.xml"][2].replace(b"12 - Courier", b"19 - Courier"), kind="application/rss+xml")
+    assert cycle.poll_source(settings, "two", NOW + timedelta(hours=1))["changes"] == 1
+    [change] = storage.list_changes(storage.open_db(settings.database), kind="headline")
+    assert (change.before, change.after) == ("Flood kills 12 - Courier", "Flood kills 19 - Courier")

@@ -518,7 +518,7 @@ def test_migration_2_keeps_what_migration_1_stored(tmp_path):
     db["diffs"].insert({"id": 1, "article_id": 1, "from_number": 1, "to_number": 2, "stats": "{}", "ops": "[]"})
     db["changes"].insert({"diff_id": 1, "article_id": 1, "seq": 0, "kind": "figure", "before": "12",
                           "after": "19", "detected_at": to_iso(NOW)})
-    assert storage.migrate(db) == [2, 3, 4]
+    assert storage.migrate(db) == ALL_MIGRATIONS[1:]
     [change] = storage.list_changes(db)
     assert (change.origin, change.from_number, change.to_number, change.after) == ("page", 1, 2, "19")
     article = storage.get_article(db, 1)
@@ -627,9 +627,10 @@ def test_source_name(db):
 def test_feed_changes_carry_their_source_and_alerts(db):
     article_id = add_article(db)
     source_id = storage.get_source(db, "wire").id
-    renamed = dataclasses.replace(storage.get_article(db, article_id), feed_title="New")
-    storage.record_feed_update(db, renamed, [Change("headline", "Old", "New")], NOW, source_id,
-                               alerts=[(0, "heads", "json://x#1")], bump=True)
+    seen = storage.find_articles(db, ["https://news.example.org/story"], source_id)["https://news.example.org/story"]
+    renamed = dataclasses.replace(seen, feed_title="New")
+    assert storage.record_feed_update(db, seen, renamed, [Change("headline", "Old", "New")], NOW, source_id,
+                                      alerts=[(0, "heads", "json://x#1")], bump=True) == [1]
     [alert] = storage.pending_alerts(db, NOW + timedelta(days=1))
     assert (alert.kind, alert.after, alert.rule) == ("headline", "New", "heads")
     row = db.execute("SELECT source_id, diff_id FROM changes").fetchone()
@@ -642,8 +643,64 @@ def test_feed_changes_carry_their_source_and_alerts(db):
 def test_a_feed_update_wakes_only_a_retired_article(db, status, after):
     article_id = add_article(db)
     set_state(db, article_id, status=status)
-    storage.record_feed_update(db, storage.get_article(db, article_id), [], NOW, add_source(db), bump=True)
+    source_id = add_source(db)
+    seen = storage.find_articles(db, ["https://news.example.org/story"], source_id)["https://news.example.org/story"]
+    storage.record_feed_update(db, seen, seen, [], NOW, source_id, bump=True)
     assert storage.get_article(db, article_id).status == after
+
+
+def test_a_feed_update_already_recorded_by_another_poll_is_not_recorded_again(db):
+    article_id = add_article(db)
+    source_id = storage.get_source(db, "wire").id
+    seen = storage.find_articles(db, ["https://news.example.org/story"], source_id)["https://news.example.org/story"]
+    renamed = dataclasses.replace(seen, feed_title="New")
+    first = storage.record_feed_update(db, seen, renamed, [Change("headline", seen.feed_title, "New")], NOW, source_id,
+                                       alerts=[(0, "heads", "json://x#1")])
+    # A second poll read the article before the first one wrote: what it saw is no longer so.
+    again = storage.record_feed_update(db, seen, renamed, [Change("headline", seen.feed_title, "New")], NOW, source_id,
+                                       alerts=[(0, "heads", "json://x#1")])
+    assert len(first) == 1 and again is None
+    assert len(storage.list_changes(db, kind="headline")) == 1 and len(storage.list_alerts(db)) == 1
+    assert storage.get_article(db, article_id).id == article_id
+
+
+def test_the_database_refuses_a_second_copy_of_an_event(db):
+    article_id = add_article(db)
+    gone = [Change("gone", "Headline", "HTTP 410")]
+    assert storage.record_events(db, article_id, gone, NOW, alerts=[(0, "r", "json://x#1")]) == [1]
+    assert storage.record_events(db, article_id, gone, NOW + timedelta(minutes=1), alerts=[(0, "r", "json://x#1")]) == [None]
+    assert len(storage.list_changes(db, kind="gone")) == 1 and len(storage.list_alerts(db)) == 1
+
+
+def test_each_feed_keeps_its_own_title_for_a_story(db):
+    one = add_source(db, "one", url="https://one.example/feed")
+    two = add_source(db, "two", url="https://two.example/feed")
+    url = "https://news.example.org/story"
+    storage.add_articles(db, one, [Entry(url, title="Flood kills 12")], NOW)
+    storage.add_articles(db, two, [Entry(url, title="Flood kills 12 - Courier")], NOW)
+    assert storage.find_articles(db, [url], one)[url].feed_title == "Flood kills 12"
+    assert storage.find_articles(db, [url], two)[url].feed_title == "Flood kills 12 - Courier"
+
+
+def test_migration_5_drops_doubled_events_and_keeps_feed_titles(tmp_path):
+    bare = Database(tmp_path / "old.db")
+    bare.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    for number, name, change in MIGRATIONS[:4]:
+        change(bare)
+        bare["migrations"].insert({"id": number, "name": name, "applied_at": to_iso(NOW)})
+    bare["sources"].insert({"id": 1, "name": "wire", "kind": "rss", "location": "https://x.example/feed"})
+    bare["articles"].insert({"id": 1, "canonical_url": "https://x.example/a", "source_id": 1, "status": "active",
+                             "feed_title": "Old"})
+    for change_id in (1, 2):  # the same feed rewrite, recorded by two overlapping polls
+        bare["changes"].insert({"id": change_id, "article_id": 1, "kind": "headline", "before": "Old", "after": "New",
+                                "origin": "feed"})
+        bare["alerts"].insert({"change_id": change_id, "rule": "r", "channel": "c", "status": "pending"})
+
+    assert storage.migrate(bare) == [5]
+    assert [row["id"] for row in rows(bare, "changes")] == [1]
+    assert [row["change_id"] for row in rows(bare, "alerts")] == [1]
+    assert rows(bare, "article_feeds") == [{"article_id": 1, "source_id": 1, "title": "Old", "summary": None,
+                                           "updated": None}]
 
 
 def test_bumped_articles_are_claimed_first(db):
