@@ -79,13 +79,20 @@ def _sources_by_id(db, settings: Settings) -> dict[int, SourceSettings]:
 
 def _check_safely(db, crawler: Crawler, settings: Settings, sources: dict, article_id: int,
                   now: datetime) -> CheckOutcome:
+    article = None
     try:
         article = storage.get_article(db, article_id)
         outcome = check_article(db, crawler, settings, article, now, sources.get(article.source_id))
     except Exception as exc:  # noqa: BLE001 - recorded on the article, and the batch goes on
         log.exception("article %s: check failed", article_id)
-        storage.record_check_error(db, article_id, f"{type(exc).__name__}: {exc}")
-        return CheckOutcome(article_id, "failed", error=str(exc))
+        error = f"{type(exc).__name__}: {exc}"
+        if article is None:
+            storage.record_check_error(db, article_id, error)
+        else:  # backs off like any failed fetch, so a page that breaks the check is not retried every run
+            failed = Fetched(article.canonical_url, article.canonical_url, None, now, 0, error=error)
+            _, state, _ = lifecycle.failure_state(article, failed, now, settings.schedule_for(sources.get(article.source_id)))
+            storage.record_check(db, state)
+        return CheckOutcome(article_id, "failed", error=error)
     if outcome.error:
         log.warning("article %s (%s): %s: %s", article_id, article.canonical_url, outcome.status, outcome.error)
     return outcome

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import functools
 import ipaddress
+import logging
 import re
 import socket
 import time
@@ -31,6 +32,7 @@ from pipeline.config import NetworkSettings
 from pipeline.errors import BlockedAddressError, FetchError
 from pipeline.models import Fetched
 
+log = logging.getLogger(__name__)
 _REDIRECTS = {301, 302, 303, 307, 308}
 THROTTLED = (429, 503)
 # Declared types that are never an article, a feed or a sitemap: refused before the body is read.
@@ -103,9 +105,17 @@ def resolve_address(host: str, port: int, network: NetworkSettings) -> list[str]
 
 
 def _require_http(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # a broken IPv6 literal or port
+        raise FetchError(url, f"not a readable URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise FetchError(url, "expected an http or https URL with a host")
+    try:
+        host.encode("idna").decode("idna")  # "xn--a.com" is not a name any resolver or server knows
+    except UnicodeError as exc:
+        raise FetchError(url, f"host {host!r} is not a valid domain name ({exc})") from None
 
 
 class GuardedBackend(httpcore.SyncBackend):
@@ -354,6 +364,9 @@ def fetch_url(
         error = f"{current}: timed out ({type(exc).__name__})"
     except httpx.HTTPError as exc:
         error = f"{current}: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - whatever one hostile URL does to a library, it fails alone
+        log.exception("%s: the request failed unexpectedly", current)
+        error = f"{current}: the request failed ({type(exc).__name__}: {exc})"
     return Fetched(url=url, final_url=current, status=status, at=now,
                    elapsed_ms=_elapsed_ms(started), error=error)
 

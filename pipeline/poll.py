@@ -43,6 +43,9 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
                 error = found.error
             except FeedError as exc:
                 error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - recorded on the source; the other sources are polled
+                log.exception("source %s (%s): the poll failed", name, config.url)
+                error = f"{config.url}: the poll failed ({type(exc).__name__}: {exc})"
     storage.record_poll(db, source_id, fetched, error)
     if error:
         log.warning("source %s (%s): %s", name, config.url, error)

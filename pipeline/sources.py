@@ -185,11 +185,12 @@ def parse_feed(body: bytes, location: str) -> list[Entry]:
     """The entries of an RSS or Atom document; FeedError if it has none and cannot be read.
     Entries whose link is missing or not an http(s) URL are skipped."""
     feed = feedparser.parse(body)
-    if not feed.entries and (feed.bozo or not feed.version):
+    # .get throughout: a result may lack any key (no "version" when feedparser gave up early).
+    if not feed.get("entries") and (feed.get("bozo") or not feed.get("version")):
         reason = feed.get("bozo_exception") or "no RSS or Atom root element"
         raise FeedError(location, f"not a readable RSS or Atom feed ({reason})")
     entries = []
-    for item in feed.entries:
+    for item in feed.get("entries", []):
         link = item.get("feedburner_origlink") or item.get("link") or next(
             (link.get("href") for link in item.get("links", []) if link.get("href")), None
         )

@@ -655,3 +655,23 @@ def test_a_story_two_feeds_title_differently_is_no_headline_change(site, make_se
     assert cycle.poll_source(settings, "two", NOW + timedelta(hours=1))["changes"] == 1
     [change] = storage.list_changes(storage.open_db(settings.database), kind="headline")
     assert (change.before, change.after) == ("Flood kills 12 - Courier", "Flood kills 19 - Courier")
+
+
+def test_one_hostile_url_never_stops_the_run_and_its_article_backs_off(site, make_settings, story_pages):
+    site.page("/index.xml", '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                            '<sitemap><loc>http://xn--a.com/s.xml</loc></sitemap></sitemapindex>', kind="application/xml")
+    site.redirect("/r", "http://xn--a.com/story")
+    site.page("/flood", story_pages[0])
+    site.page("/list.txt", f"{site.url}/r\n{site.url}/flood\n", kind="text/plain")
+    settings = make_settings(sources=[{"name": "index", "kind": "sitemap", "url": site.url + "/index.xml"},
+                                      {"name": "list", "kind": "urls", "url": site.url + "/list.txt"}])
+
+    summary = cycle.run_cycle(settings, NOW, everything=True)
+
+    index, listed = summary["polls"]
+    assert "xn--a.com" in index["error"] and listed["new_articles"] == 2
+    assert (summary["checks"]["failed"], summary["checks"]["new_version"]) == (1, 1)
+    db = storage.open_db(settings.database)
+    assert "xn--a.com" in storage.get_source(db, "index").last_error
+    hostile = storage.find_article(db, site.url + "/r")
+    assert hostile.consecutive_failures == 1 and hostile.next_check_at > to_iso(NOW + timedelta(minutes=10))

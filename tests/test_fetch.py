@@ -595,3 +595,17 @@ def test_connections_go_to_the_address_that_was_checked(serve, monkeypatch):
     result = get(f"http://rebinding.test:{port}/story", network)
     assert result.ok and result.body == PAGE
     assert next(answers, None) is None  # the name was resolved exactly once
+
+
+# Hostile URLs fail alone -------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["http://xn--a.com/story", "http://[::1/broken", "http://x.example:99999/"])
+def test_a_url_no_server_could_have_is_an_error_in_the_result(network, url):
+    result = get(url, network())
+    assert result.status is None and result.error and not result.ok
+
+
+def test_a_redirect_to_a_malformed_idna_host_is_an_error_in_the_result(network, site):
+    site.redirect("/r", "http://xn--a.com/story")
+    result = get(site.url + "/r", network())
+    assert result.error and result.status in (None, 301) and not result.ok

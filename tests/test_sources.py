@@ -375,3 +375,9 @@ def test_filter_entries_by_include_and_exclude_patterns():
     assert [e.url for e in filter_entries(entries, include=("/news/", "/opinion/"), exclude=("/video/",))] == [
         "https://x.example/news/1", "https://x.example/opinion/4"]
     assert len(filter_entries(entries)) == 4  # duplicates always go
+
+
+def test_an_empty_feed_body_is_a_feed_error_not_a_crash():
+    # feedparser's result for it has no "version" at all
+    with pytest.raises(FeedError, match="not a readable RSS or Atom feed"):
+        parse_feed(b"", FEED_URL)
