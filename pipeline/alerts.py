@@ -275,7 +275,9 @@ def send_message(url: str, title: str, body: str, channel: str, timeout: float) 
     if not notifier.add(url):
         return f"{channel}: not a URL Apprise can send to"
     try:
-        result = notifier.notify(title=title, body=body, timeout=timeout, log_level=logging.WARNING)
+        # The body is plain text (article text is untrusted): Apprise escapes it for HTML channels such as e-mail.
+        result = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT, timeout=timeout,
+                                 log_level=logging.WARNING)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is this channel's error, not the run's
         return redact(f"delivery to {channel} failed: {type(exc).__name__}: {exc}", secrets)
     if result:

@@ -759,3 +759,85 @@ def test_secrets_in_channel_urls_never_reach_logs_errors_or_the_database(newsroo
         assert secret not in logged
         assert secret not in stored
         assert secret not in repr(rows)
+
+
+# --------------------------------------------------------------------------- e-mail, through a real SMTP sink
+
+
+class SMTPSink:
+    """A minimal SMTP server on 127.0.0.1 that keeps every message it is given."""
+
+    def __init__(self):
+        import socketserver
+
+        self.messages: list[bytes] = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 sink ESMTP\r\n")
+                while line := self.rfile.readline():
+                    verb = line.decode("ascii", "replace").strip().split(" ")[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.wfile.write(b"250 sink\r\n")
+                    elif verb == "DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        data = b""
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            data += chunk
+                        sink.messages.append(data)
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:  # MAIL, RCPT, RSET, NOOP
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def smtp():
+    sink = SMTPSink()
+    yield sink
+    sink.close()
+
+
+def news_page(title: str, figure: int) -> str:
+    import html
+
+    body = " ".join(["Rescuers searched the flooded streets of the town through the night."] * 4)
+    title = html.escape(title)  # the headline's text holds the markup, as a hostile or careless newsroom's can
+    return (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+            f"<p>At least {figure} people were killed when the river burst its banks, officials said.</p>"
+            f"<p>{body}</p></article></body></html>")
+
+
+def test_an_html_e_mail_alert_carries_article_text_escaped_never_as_markup(site, make_settings, smtp):
+    import email
+
+    hostile = 'Flood kills 19 <img src=x onerror="alert(1)">'
+    site.page("/flood", news_page("Flood kills 12", 12))
+    site.page("/list.txt", site.url + "/flood\n", kind="text/plain")
+    mailto = f"mailto://127.0.0.1:{smtp.port}?from=redline@example.org&to=desk@example.org&mode=insecure&format=html"
+    settings = make_settings(sources=[{"name": "list", "kind": "urls", "url": site.url + "/list.txt"}],
+                             alerts=[{"name": "mail", "kinds": ["headline", "figure"], "urls": [mailto]}])
+    now = cycle.utcnow()
+    cycle.run_cycle(settings, now, everything=True)
+    site.page("/flood", news_page(hostile, 19))
+
+    summary = cycle.run_cycle(settings, now + timedelta(minutes=1), everything=True)
+
+    assert summary["alerts"]["sent"] >= 1 and len(smtp.messages) == 1
+    message = email.message_from_bytes(smtp.messages[0])
+    [html] = [part.get_payload(decode=True).decode() for part in message.walk()
+              if part.get_content_type() == "text/html"]
+    assert "<img" not in html and "&lt;img" in html
+    assert "19" in html
