@@ -91,7 +91,8 @@ def redline_check_articles():
     def plan_batches(params=None) -> list[list[int]]:
         from pipeline import config, cycle
 
-        return cycle.plan_batches(config.load_settings(), everything=params["recheck_all"])
+        # hand_off: the mapped check tasks, in other processes, take these claims over.
+        return cycle.plan_batches(config.load_settings(), everything=params["recheck_all"], hand_off=True)
 
     @task(max_active_tis_per_dagrun=4)
     def check_batch(batch: list[int]) -> dict:

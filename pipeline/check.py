@@ -31,13 +31,28 @@ from pipeline.sources import canonicalize_url, find_canonical_link
 log = logging.getLogger(__name__)
 
 
-def plan_batches(settings: Settings, now: datetime | None = None, everything: bool = False) -> list[list[int]]:
-    """Claim the due articles (every live one with everything) and split them into batches."""
+def plan_batches(settings: Settings, now: datetime | None = None, everything: bool = False,
+                 hand_off: bool = False) -> list[list[int]]:
+    """Claim the due articles (every live one with everything) and split them into batches.
+
+    The claims are this process's, so a run killed before it checked them gives them up at once;
+    with hand_off (Airflow's planning task) they wait, until the lease expires, for the processes
+    that check the batches to take them over.
+    """
+    now = now or utcnow()
     db = storage.open_db(settings.database)
-    ids = storage.claim_due_articles(db, now or utcnow(), settings.schedule.lease, everything=everything)
+    ids = storage.claim_due_articles(db, now, settings.schedule.lease, everything=everything,
+                                     holder=storage.lease_holder(hand_off))
     size = settings.schedule.batch_size
     log.info("claimed %d due article(s) in %d batch(es)", len(ids), -(-len(ids) // size))
+    if held := held_elsewhere(settings, now, everything):
+        log.warning("%d due article(s) skipped: another run that is still alive holds them", held)
     return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def held_elsewhere(settings: Settings, now: datetime | None = None, everything: bool = False) -> int:
+    """How many due articles another live run holds (this run skips them)."""
+    return storage.count_held_elsewhere(storage.open_db(settings.database), now or utcnow(), everything)
 
 
 def check_batch(settings: Settings, article_ids: list[int], now: datetime | None = None) -> dict:
@@ -47,6 +62,10 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
     time works on the database: the others are waiting on the network meanwhile.
     """
     now = now or utcnow()
+    held = storage.hold_articles(storage.open_db(settings.database), article_ids, now, settings.schedule.lease)
+    if skipped := len(article_ids) - len(held):
+        log.warning("%d article(s) of the batch skipped: another run that is still alive holds them", skipped)
+    article_ids = held
     turn, local = threading.Lock(), threading.local()
     with open_client(settings.network) as client:
         crawler = Crawler(settings.network, client, turn, settings.schedule)
@@ -64,7 +83,7 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:
                 outcomes = list(pool.map(check, article_ids))
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {"held_elsewhere": skipped} if skipped else {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
         counts["changes"] = counts.get("changes", 0) + outcome.changes

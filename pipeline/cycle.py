@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pipeline.check import check_batch, plan_batches
+from pipeline.check import check_batch, held_elsewhere, plan_batches
 from pipeline.config import Settings
 from pipeline.deliver import deliver_alerts, resend_alerts
 from pipeline.feed import changes_feed, write_feeds
@@ -17,7 +17,7 @@ from pipeline.models import utcnow
 from pipeline.poll import poll_source, poll_sources
 from pipeline.reread import diff_versions, reextract
 
-__all__ = ["source_names", "poll_source", "poll_sources", "plan_batches", "check_batch", "deliver_alerts",
+__all__ = ["source_names", "poll_source", "poll_sources", "plan_batches", "held_elsewhere", "check_batch", "deliver_alerts",
            "resend_alerts", "diff_versions", "reextract", "changes_feed", "write_feeds", "run_cycle", "sum_counts",
            "utcnow"]
 
@@ -31,7 +31,11 @@ def run_cycle(settings: Settings, now: datetime | None = None, everything: bool 
     """One full cycle without Airflow: poll every source, check what is due, deliver alerts."""
     now = now or utcnow()
     polls = poll_sources(settings, now)
-    checks = sum_counts([check_batch(settings, batch, now) for batch in plan_batches(settings, now, everything)])
+    batches = plan_batches(settings, now, everything)
+    held = held_elsewhere(settings, now, everything)
+    checks = sum_counts([check_batch(settings, batch, now) for batch in batches])
+    if held:
+        checks["held_elsewhere"] = checks.get("held_elsewhere", 0) + held
     return {"polls": polls, "checks": checks, "alerts": deliver_alerts(settings, now)}
 
 

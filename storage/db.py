@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import zlib
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -246,24 +248,97 @@ def list_aliases(db: Database, article_id: int) -> list[Alias]:
 
 # Articles ----------------------------------------------------------------------------------
 
+def lease_holder(hand_off: bool = False) -> str:
+    """Who holds the leases this process takes: host, pid and the process's start time (so a reused
+    pid is not taken for it). With hand_off, leases meant for other processes (Airflow's mapped check
+    tasks) to take over: they last until they expire, whatever becomes of this process."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}"
+    return f"planned:{holder}" if hand_off else holder
+
+
+def _started(pid: int) -> str:
+    try:  # Linux: field 22 of /proc/PID/stat, the start time in clock ticks since boot
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _alive(holder: str) -> bool:
+    """Whether the process holding a lease may still be working on it: a lease of another host or a
+    hand-off is trusted until it expires; a process of this host is asked."""
+    host, _, rest = holder.partition(":")
+    pid, _, started = rest.partition(":")
+    if host == "planned" or host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return started == "?" or _started(int(pid)) in (started, "?")
+
+
+def _dead_holders(db: Database, now: datetime) -> list[str]:
+    holders = db.execute("SELECT DISTINCT lease_holder FROM articles WHERE lease_until > ? AND lease_holder IS NOT NULL",
+                         [to_iso(now)]).fetchall()
+    return [holder for (holder,) in holders if not _alive(holder)]
+
+
 def claim_due_articles(
-    db: Database, now: datetime, lease_seconds: float, limit: int | None = None, everything: bool = False
+    db: Database, now: datetime, lease_seconds: float, limit: int | None = None, everything: bool = False,
+    holder: str | None = None,
 ) -> list[int]:
-    """Lease the due articles (all live ones with everything) so no other run checks them too."""
-    due = "" if everything else "AND next_check_at <= :now"
-    limit_sql = "LIMIT :limit" if limit else ""
+    """Lease the due articles (all live ones with everything) so no other run checks them too.
+    A lease whose holder died (a killed run) is taken over at once, not after it expires."""
+    holder = holder or lease_holder()
+    due = "" if everything else "AND next_check_at <= ?"
+    limit_sql = "LIMIT ?" if limit else ""
     with _immediate(db):
+        dead = _dead_holders(db, now)
         ids = [row[0] for row in db.execute(
             f"SELECT id FROM articles WHERE status IN ('active', 'failing') {due} "
-            f"AND (lease_until IS NULL OR lease_until <= :now) ORDER BY priority DESC, next_check_at, id {limit_sql}",
-            {"now": to_iso(now), "limit": limit},
+            f"AND (lease_until IS NULL OR lease_until <= ? OR lease_holder IN ({','.join('?' * len(dead))})) "
+            f"ORDER BY priority DESC, next_check_at, id {limit_sql}",
+            [*([to_iso(now)] if due else []), to_iso(now), *dead, *([limit] if limit else [])],
         ).fetchall()]
         if ids:
             db.execute(
-                f"UPDATE articles SET lease_until = ? WHERE id IN ({','.join('?' * len(ids))})",
-                [to_iso(now + timedelta(seconds=lease_seconds)), *ids],
+                f"UPDATE articles SET lease_until = ?, lease_holder = ? WHERE id IN ({','.join('?' * len(ids))})",
+                [to_iso(now + timedelta(seconds=lease_seconds)), holder, *ids],
             )
     return ids
+
+
+def hold_articles(db: Database, ids: Iterable[int], now: datetime, lease_seconds: float,
+                  holder: str | None = None) -> list[int]:
+    """Take over the leases of these articles for this process (from the run that planned them, or
+    from nobody); returns the ids now held. Those another live run holds are left to it."""
+    holder, ids = holder or lease_holder(), list(ids)
+    if not ids:
+        return []
+    with _immediate(db):
+        dead = _dead_holders(db, now)
+        free = (f"lease_holder IS NULL OR lease_holder = ? OR lease_holder LIKE 'planned:%' OR lease_until <= ? "
+                f"OR lease_holder IN ({','.join('?' * len(dead))})")
+        free_ids = {row[0] for row in db.execute(
+            f"SELECT id FROM articles WHERE id IN ({','.join('?' * len(ids))}) AND ({free})",
+            [*ids, holder, to_iso(now), *dead]).fetchall()}
+        held = [article_id for article_id in ids if article_id in free_ids]  # in the planned order
+        if held:
+            db.execute(f"UPDATE articles SET lease_until = ?, lease_holder = ? WHERE id IN ({','.join('?' * len(held))})",
+                       [to_iso(now + timedelta(seconds=lease_seconds)), holder, *held])
+    return held
+
+
+def count_held_elsewhere(db: Database, now: datetime, everything: bool = False, holder: str | None = None) -> int:
+    """How many due articles (every live one with everything) another live run holds: skipped by this one."""
+    holder = holder or lease_holder()
+    due = "" if everything else "AND next_check_at <= :now"
+    rows = db.execute(f"SELECT lease_holder, count(*) FROM articles WHERE status IN ('active', 'failing') {due} "
+                      "AND lease_until > :now AND lease_holder IS NOT :holder GROUP BY lease_holder",
+                      {"now": to_iso(now), "holder": holder}).fetchall()
+    return sum(count for owner, count in rows if owner is None or _alive(owner))
 
 
 def get_article(db: Database, article_id: int) -> Article:
@@ -310,7 +385,8 @@ _FEED_COLUMNS = ("feed_title", "feed_summary", "feed_updated")
 
 def _save_check(db: Database, article: Article) -> None:
     # Plain SQL on the hot path (see _insert_fetch); the lease ends with the check.
-    db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in _CHECK_COLUMNS)}, lease_until = NULL "
+    db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in _CHECK_COLUMNS)}, lease_until = NULL, "
+               "lease_holder = NULL "
                "WHERE id = ?", [*(getattr(article, name) for name in _CHECK_COLUMNS), article.id])
 
 
@@ -332,7 +408,8 @@ def record_check(db: Database, article: Article, fetched: Fetched | None = None)
 def record_check_error(db: Database, article_id: int, error: str) -> None:
     """Note on an article why its check broke off, and end its lease: the next run checks it again."""
     with _immediate(db):
-        db.execute("UPDATE articles SET last_error = ?, lease_until = NULL WHERE id = ?", [error, article_id])
+        db.execute("UPDATE articles SET last_error = ?, lease_until = NULL, lease_holder = NULL WHERE id = ?",
+                   [error, article_id])
 
 
 # Versions, diffs and changes ---------------------------------------------------------------

@@ -138,10 +138,16 @@ def _no_doubles(db: Database) -> None:
                "SELECT id, source_id, feed_title, feed_summary, feed_updated FROM articles WHERE source_id IS NOT NULL")
 
 
+def _lease_holders(db: Database) -> None:
+    # Who holds an article's lease (host, pid, start time): a killed run's leases are taken over at once.
+    db["articles"].add_column("lease_holder", str)
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
     (3, "disclosure, banners, suspect texts, re-extractions", _trustworthy_diffs),
     (4, "alert delivery state, figure change details", _alert_delivery),
     (5, "changes outside diffs unique, feed titles per source", _no_doubles),
+    (6, "lease holders", _lease_holders),
 ]

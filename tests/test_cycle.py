@@ -675,3 +675,24 @@ def test_one_hostile_url_never_stops_the_run_and_its_article_backs_off(site, mak
     assert "xn--a.com" in storage.get_source(db, "index").last_error
     hostile = storage.find_article(db, site.url + "/r")
     assert hostile.consecutive_failures == 1 and hostile.next_check_at > to_iso(NOW + timedelta(minutes=10))
+
+
+def test_a_run_reports_what_a_live_run_holds_and_checks_what_a_killed_run_held(site, make_settings, story_pages):
+    import subprocess
+    import sys
+
+    for path in ("/a", "/b"):
+        site.page(path, story_pages[0])
+    settings = track(site, make_settings, "/a", "/b")
+    code = ("import sys, time, storage; from datetime import datetime, timezone;"
+            "db = storage.open_db(sys.argv[1]);"
+            "print(len(storage.claim_due_articles(db, datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc), 600)), "
+            "flush=True); time.sleep(60)")
+    other = subprocess.Popen([sys.executable, "-c", code, str(settings.database)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "2"
+        assert cycle.run_cycle(settings, NOW)["checks"] == {"held_elsewhere": 2}
+    finally:
+        other.kill()
+        other.wait()
+    assert cycle.run_cycle(settings, NOW)["checks"]["new_version"] == 2  # at once, not after the lease

@@ -696,7 +696,7 @@ def test_migration_5_drops_doubled_events_and_keeps_feed_titles(tmp_path):
                                 "origin": "feed"})
         bare["alerts"].insert({"change_id": change_id, "rule": "r", "channel": "c", "status": "pending"})
 
-    assert storage.migrate(bare) == [5]
+    assert storage.migrate(bare) == ALL_MIGRATIONS[4:]
     assert [row["id"] for row in rows(bare, "changes")] == [1]
     assert [row["change_id"] for row in rows(bare, "alerts")] == [1]
     assert rows(bare, "article_feeds") == [{"article_id": 1, "source_id": 1, "title": "Old", "summary": None,
@@ -786,3 +786,52 @@ def test_polls_that_sent_nothing_log_no_fetch(db):
     storage.record_poll(db, source_id, skipped, skipped.error)
     assert storage.count_rows(db)["fetches"] == 0
     assert storage.get_source(db, "wire").last_error == "robots.txt disallows it"
+
+
+# Leases and who holds them ----------------------------------------------------------------
+
+def hold_in_another_process(path, seconds: float) -> "subprocess.Popen":
+    """A process that claims every due article of the database at path, then sleeps (or is killed)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time, storage; from datetime import datetime, timezone;"
+            "db = storage.open_db(sys.argv[1]);"
+            "ids = storage.claim_due_articles(db, datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc), 600);"
+            "print(len(ids), flush=True); time.sleep(float(sys.argv[2]))")
+    process = subprocess.Popen([sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert int(process.stdout.readline()) > 0
+    return process
+
+
+def test_a_lease_of_a_killed_process_is_taken_over_at_once(tmp_path):
+    db = storage.open_db(tmp_path / "redline.db")
+    due, _, _ = three_articles(db)
+    holder = hold_in_another_process(tmp_path / "redline.db", 60)
+    assert storage.claim_due_articles(db, NOW, LEASE) == []  # alive: its lease holds
+    assert storage.count_held_elsewhere(db, NOW) == 1
+    holder.kill()
+    holder.wait()
+    assert storage.claim_due_articles(db, NOW, LEASE) == [due]  # dead: no waiting out the lease
+    assert storage.count_held_elsewhere(db, NOW) == 0
+
+
+def test_a_planned_lease_waits_for_its_checker_then_is_taken_over(db):
+    due, _, _ = three_articles(db)
+    planned = storage.lease_holder(hand_off=True)
+    assert storage.claim_due_articles(db, NOW, LEASE, holder=planned) == [due]
+    assert storage.claim_due_articles(db, NOW, LEASE) == []  # another run leaves it to the checker
+    assert storage.hold_articles(db, [due], NOW, LEASE) == [due]  # the checker takes it over
+    assert storage.get_article(db, due).id == due
+
+
+def test_hold_articles_leaves_a_live_runs_articles_to_it(tmp_path):
+    db = storage.open_db(tmp_path / "redline.db")
+    due, _, _ = three_articles(db)
+    holder = hold_in_another_process(tmp_path / "redline.db", 60)
+    try:
+        assert storage.hold_articles(db, [due], NOW, LEASE) == []
+    finally:
+        holder.kill()
+        holder.wait()
+    assert storage.hold_articles(db, [due], NOW, LEASE) == [due]
