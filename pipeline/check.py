@@ -40,7 +40,7 @@ def plan_batches(settings: Settings, now: datetime | None = None, everything: bo
     that check the batches to take them over.
     """
     now = now or utcnow()
-    db = storage.open_db(settings.database)
+    db = storage.open_archive(settings)
     ids = storage.claim_due_articles(db, now, settings.schedule.lease, everything=everything,
                                      holder=storage.lease_holder(hand_off))
     size = settings.schedule.batch_size
@@ -52,7 +52,7 @@ def plan_batches(settings: Settings, now: datetime | None = None, everything: bo
 
 def held_elsewhere(settings: Settings, now: datetime | None = None, everything: bool = False) -> int:
     """How many due articles another live run holds (this run skips them)."""
-    return storage.count_held_elsewhere(storage.open_db(settings.database), now or utcnow(), everything)
+    return storage.count_held_elsewhere(storage.open_archive(settings), now or utcnow(), everything)
 
 
 def check_batch(settings: Settings, article_ids: list[int], now: datetime | None = None) -> dict:
@@ -62,19 +62,19 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
     time works on the database: the others are waiting on the network meanwhile.
     """
     now = now or utcnow()
-    held = storage.hold_articles(storage.open_db(settings.database), article_ids, now, settings.schedule.lease)
+    held = storage.hold_articles(storage.open_archive(settings), article_ids, now, settings.schedule.lease)
     if skipped := len(article_ids) - len(held):
         log.warning("%d article(s) of the batch skipped: another run that is still alive holds them", skipped)
     article_ids = held
     turn, local = threading.Lock(), threading.local()
     with open_client(settings.network) as client:
         crawler = Crawler(settings.network, client, turn, settings.schedule)
-        sources = _sources_by_id(storage.open_db(settings.database), settings)
+        sources = _sources_by_id(storage.open_archive(settings), settings)
 
         def check(article_id: int) -> CheckOutcome:
             with turn:
                 if not hasattr(local, "db"):
-                    local.db = storage.open_db(settings.database)
+                    local.db = storage.open_archive(settings)
                 return _check_safely(local.db, crawler, settings, sources, article_id, now)
 
         workers = min(settings.network.max_connections, len(article_ids))

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -37,6 +38,8 @@ class RedlineGroup(click.Group):
             return super().invoke(ctx)
         except RedlineError as exc:
             raise click.ClickException(str(exc)) from None
+        except sqlite3.Error as exc:  # a fault open_db could not foresee (a disk that filled up, say)
+            raise click.ClickException(f"the database failed: {type(exc).__name__}: {exc}") from None
 
 
 @click.group(cls=RedlineGroup)
@@ -45,9 +48,10 @@ def cli():
     """Redline: track how news stories change after they are published."""
 
 
-def _open(config_path):
+def _open(config_path, create: bool = False):
+    # Only init and run make a database: a mistyped path for a reading command is an error, not a new file.
     settings = load_settings(config_path)
-    return settings, storage.open_db(settings.database)
+    return settings, storage.open_archive(settings, create=create)
 
 
 def _emit(record: dict, as_json: bool, text: str) -> None:
@@ -58,7 +62,7 @@ def _emit(record: dict, as_json: bool, text: str) -> None:
 @config_option
 def init(config_path):
     """Create or migrate the database and register the configured sources."""
-    settings, db = _open(config_path)
+    settings, db = _open(config_path, create=True)
     storage.sync_sources(db, settings.sources)
     click.echo(f"{settings.database}: ready, {len(settings.sources)} source(s)")
 

@@ -187,6 +187,7 @@ class DatabaseSettings:
     """Where Redline keeps its SQLite database."""
 
     path: str = _reader(_text, default="redline.db")
+    busy_timeout: float = _reader(parse_duration, default=30.0)  # how long a write waits for another run's
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ class Settings:
 
     path: Path | None
     database: Path
+    busy_timeout: float = 30.0
     network: NetworkSettings = NetworkSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     diff: DiffSettings = DiffSettings()
@@ -384,6 +386,7 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
     return Settings(
         path=path,
         database=(base / database.path).resolve(),
+        busy_timeout=database.busy_timeout,
         network=_build(NetworkSettings, data.get("network", {}), where, "network"),
         schedule=_build(ScheduleSettings, data.get("schedule", {}), where, "schedule"),
         diff=_build(DiffSettings, data.get("diff", {}), where, "diff"),

@@ -27,7 +27,7 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> dict[str,
     """Send the alerts that are due; returns how many were sent, failed, waited and so on."""
     now = now or utcnow()
     delivery = settings.delivery
-    db = storage.open_db(settings.database)
+    db = storage.open_archive(settings)
     counts = {"sent": 0, "failed": 0, "abandoned": 0, "waiting": 0, "deferred": 0, "messages": 0,
               "uncertain": storage.expire_claims(db, now - timedelta(seconds=delivery.claim_timeout),
                                                  alerts.INTERRUPTED)}
@@ -58,7 +58,7 @@ def _deliver_to(settings: Settings, url: str, groups: list[tuple[RuleSettings, s
                 now: datetime) -> dict[str, int]:
     """Claim, send and mark each group of alerts for one channel, on this thread's own connection."""
     counts = {"sent": 0, "failed": 0, "abandoned": 0, "messages": 0, "deferred": 0}
-    db = storage.open_db(settings.database)
+    db = storage.open_archive(settings)
     try:
         for number, (rule, channel, group) in enumerate(groups):
             if counts["failed"] or counts["abandoned"]:
@@ -107,4 +107,4 @@ def _finish_group(db, settings: Settings, group: list[Alert], now: datetime, err
 
 def resend_alerts(settings: Settings, ids: list[int]) -> list[int]:
     """Make failed, abandoned or uncertain alerts due again; returns the ids requeued."""
-    return storage.requeue_alerts(storage.open_db(settings.database), ids)
+    return storage.requeue_alerts(storage.open_archive(settings, create=False), ids)

@@ -26,7 +26,7 @@ def changes_feed(settings: Settings, source: str | None = None, newest: int = FE
     """The Atom feed of the newest detected changes, of every source or of one."""
     if source is not None:
         settings.source(source)  # a name that is not configured is an error, not an empty feed
-    db = storage.open_db(settings.database)
+    db = storage.open_archive(settings, create=False)
     return render_feed(storage.list_changes(db, source=source, newest=newest), now or utcnow(), source, self_url)
 
 

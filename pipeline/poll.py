@@ -25,7 +25,7 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
     a failure is recorded on the source, not raised."""
     now = now or utcnow()
     config = settings.source(name)
-    db = storage.open_db(settings.database)
+    db = storage.open_archive(settings)
     source_id = storage.sync_sources(db, [config])[name]
     stored = storage.get_source(db, name)
     new = changes = 0

@@ -47,7 +47,7 @@ def diff_versions(settings: Settings, url: str, from_number: int | None = None,
     When the two were extracted by different extractors, both stored pages are read again by
     the current one, so that the diff shows the newsroom's edits and not the extractor's.
     """
-    db = storage.open_db(settings.database)
+    db = storage.open_archive(settings, create=False)
     article = storage.find_article(db, url)
     latest = storage.latest_version(db, article.id)
     if latest is None or latest.number < 2:
@@ -72,7 +72,7 @@ def reextract(settings: Settings, url: str | None = None, now: datetime | None =
     extractor changed: it is flagged as drift (its changes are no longer listed), never as an edit.
     """
     checked_at = to_iso(now or utcnow())
-    db = storage.open_db(settings.database)
+    db = storage.open_archive(settings, create=False)
     articles = [storage.find_article(db, url)] if url else storage.list_articles(db)
     results = []
     for article in articles:

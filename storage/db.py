@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import zlib
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -24,19 +25,46 @@ from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched
                              StoredChange, StoredDiff, Version, to_iso)
 from storage.migrations import MIGRATIONS
 
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transaction to end
 
 
-def open_db(path: str | Path) -> Database:
-    """The database at path, created and migrated if needed, in WAL mode with a busy timeout."""
+def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> Database:
+    """The database at path, migrated if needed, in WAL mode with a busy timeout; created (with its
+    folder) only with create. StorageError names the path and the problem when it cannot be used."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = Database(path)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.enable_wal()
-    db.execute("PRAGMA foreign_keys = ON")
-    migrate(db)
+    if path.is_dir():
+        raise StorageError(f"{path}: is a folder, not a database file")
+    if not create and not path.exists():
+        raise StorageError(f"{path}: no database there (`redline init` or `redline run` creates one; "
+                           "check [database] path)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = Database(path)
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        migrate(db)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise StorageError(f"{path}: {_fault(exc)}") from None
     return db
+
+
+def open_archive(settings, create: bool = True) -> Database:
+    """open_db for the archive the settings name, with their busy timeout."""
+    return open_db(settings.database, create=create, busy_timeout=settings.busy_timeout)
+
+
+def _fault(exc: Exception) -> str:
+    message = str(exc)
+    if "not a database" in message:
+        return "is not a SQLite database (another file at the path?)"
+    if "readonly" in message or "read-only" in message:
+        return "is read-only: Redline must write there (check the file's and its folder's permissions)"
+    if "locked" in message or "busy" in message:
+        return f"is locked by another process that did not let go in time ({message})"
+    if isinstance(exc, OSError):
+        return f"cannot be created ({exc.strerror or message})"
+    return f"cannot be used ({message})"
 
 
 def migrate(db: Database) -> list[int]:
@@ -44,6 +72,8 @@ def migrate(db: Database) -> list[int]:
     db.execute("CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
     applied = []
     for number, name, change in MIGRATIONS:
+        if db.execute("SELECT 1 FROM migrations WHERE id = ?", [number]).fetchone():
+            continue  # the usual case: no lock taken
         with _immediate(db):  # a second process starting now waits here, then finds it done
             if db.execute("SELECT 1 FROM migrations WHERE id = ?", [number]).fetchone():
                 continue
@@ -65,7 +95,11 @@ def _immediate(db: Database) -> Iterator[Database]:
         with db.atomic():  # a savepoint inside the transaction already holding the lock
             yield db
         return
-    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:  # locked past the busy timeout, or read-only
+        path = db.execute("PRAGMA database_list").fetchone()[2]
+        raise StorageError(f"{path}: {_fault(exc)}") from None
     try:
         yield db
     except BaseException:

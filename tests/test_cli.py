@@ -586,3 +586,49 @@ def test_run_with_an_unreachable_source_exits_0_and_records_the_error(runner, tm
     source = storage.get_source(db, "newsroom")
     assert f"127.0.0.1:{port}" in source.last_error
     assert storage.count_rows(db)["articles"] == 0
+
+
+# The database at fault: one line naming the path, never a traceback ------------------------
+
+def config_for_database(tmp_path, database) -> Path:
+    path = tmp_path / "db.toml"
+    path.write_text(f'[database]\npath = "{database}"\nbusy_timeout = "0.2s"\n', encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", [["changes"], ["history", "x"], ["alerts"], ["export"], ["feed"], ["diff", "x"]])
+def test_a_reading_command_on_a_mistyped_path_creates_nothing(runner, tmp_path, command):
+    missing = tmp_path / "typo" / "redline.db"
+    result = invoke(runner, *command, "--config", config_for_database(tmp_path, missing))
+    assert result.exit_code == 1 and f"{missing}: no database there" in result.output
+    assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda path: path.mkdir(), "is a folder, not a database file"),
+    (lambda path: path.write_bytes(b"these are notes, not a database\n" * 100), "is not a SQLite database"),
+])
+def test_a_database_path_that_cannot_be_used_is_one_line(runner, tmp_path, make, problem):
+    database = tmp_path / "redline.db"
+    make(database)
+    for command in (["run"], ["changes"]):
+        result = invoke(runner, *command, "--config", config_for_database(tmp_path, database))
+        assert result.exit_code == 1 and result.output.strip() == f"Error: {database}: {problem}" + (
+            " (another file at the path?)" if "SQLite" in problem else "")
+
+
+def test_a_locked_database_is_one_line_after_the_busy_timeout(runner, tmp_path):
+    import sqlite3
+
+    database = tmp_path / "redline.db"
+    config = config_for_database(tmp_path, database)
+    assert invoke(runner, "init", "--config", config).exit_code == 0
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another run writing, and not letting go
+    try:
+        result = invoke(runner, "run", "--all", "--config", config)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1 and f"{database}: is locked by another process" in result.output
+    assert "Traceback" not in result.output
