@@ -113,6 +113,10 @@ class Crawler:
         fetched = fetch_url(self.client, origin + "/robots.txt", self.network, now,
                             refuse=BINARY_TYPES + ARCHIVE_TYPES)
         storage.record_fetch(db, fetched)
+        if fetched.blocked:
+            # The address is refused, not robots.txt: nothing is cached, so a change of allow_hosts counts
+            # at the next run, and the request itself goes on to be refused with the real reason.
+            return ALLOW_ALL, now
         status = fetched.status if fetched.ok or fetched.error == f"HTTP {fetched.status}" else None
         text = decode_body(fetched.body[:MAX_BYTES], fetched.content_type) if fetched.ok else None
         rules = robots_rules(status, text, self.network.user_agent)

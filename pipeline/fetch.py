@@ -357,7 +357,8 @@ def fetch_url(
                 return _result(response, url, current, network, now, started, deadline, refuse, read_body)
         raise FetchError(url, f"more than network.max_redirects ({network.max_redirects}) redirects")
     except BlockedAddressError as exc:
-        error = f"{current}: {exc.reason}"
+        return Fetched(url=url, final_url=current, status=status, at=now, elapsed_ms=_elapsed_ms(started),
+                       error=f"{current}: {exc.reason}", blocked=True)
     except FetchError as exc:
         error = str(exc)
     except httpx.TimeoutException as exc:

@@ -33,6 +33,7 @@ class Fetched:
     error: str | None = None
     retry_after: float | None = None  # seconds the server (429/503) or a throttled host asks us to wait
     skipped: str | None = None  # why no request was sent: "robots" or "throttled"
+    blocked: bool = False  # the address guard refused it (network.allow_private, allow_hosts)
 
     @property
     def not_modified(self) -> bool:

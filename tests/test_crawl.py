@@ -145,3 +145,19 @@ def test_crawl_delay_spaces_the_requests_to_a_host(site, crawl, db):
     crawl(site.url + "/story", host_delay=0.1)  # waits for the slot booked by the first
     # Each request books the host's next slot: at least Crawl-delay (longer than host_delay) later.
     assert storage.get_host(db, site.url).next_slot_at - booked >= 1.5
+
+
+def test_an_address_the_guard_refuses_is_reported_as_such_and_nothing_is_cached(site, make_settings):
+    from pipeline import cycle
+
+    site.page("/feed.xml", '<rss version="2.0"><channel></channel></rss>', kind="application/rss+xml")
+    source = [{"name": "local", "kind": "rss", "url": site.url + "/feed.xml"}]
+    refused = make_settings(sources=source, network={"host_delay": 0})  # loopback not allowed
+    [poll] = cycle.poll_sources(refused)
+    assert "loopback" in poll["error"] and "allow_hosts" in poll["error"] and "robots" not in poll["error"]
+    db = storage.open_db(refused.database)
+    assert storage.get_host(db, site.url).robots_expires_at is None
+
+    fixed = make_settings(sources=source, network={"host_delay": 0, "allow_hosts": [f"127.0.0.1:{site.port}"]})
+    [poll] = cycle.poll_sources(fixed)  # the change counts at once, not an hour later
+    assert poll["error"] is None and poll["status"] == 200
