@@ -24,8 +24,8 @@ from pipeline.config import DeliverySettings, RuleSettings, Settings
 from pipeline.models import Alert, Change, from_iso
 from pipeline.output import describe_change, describe_with_context
 
-INTERRUPTED = ("delivery was interrupted while sending (the run ended); it may or may not have arrived, "
-               "so it is not sent again on its own: `redline resend ID` sends it")
+INTERRUPTED = ("delivery was interrupted while sending (the run ended before the channel answered); it may or "
+               "may not have arrived, so it is not sent again on its own: `redline resend ID` sends it")
 REDACTED = "****"
 REDACTED_LOGGERS = ("apprise", "urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
                     "requests")

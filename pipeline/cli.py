@@ -250,19 +250,30 @@ ALERT_STATUSES = ("pending", "sending", "sent", "failed", "abandoned", "uncertai
 
 @cli.command("alerts")
 @click.option("--status", type=click.Choice(ALERT_STATUSES), help="Only alerts in this state.")
+@click.option("--uncertain", is_flag=True,
+              help="Only the alerts a run died while sending, with what is known of each (--status uncertain).")
 @click.option("--newest", type=click.IntRange(min=1), help="Only the newest N alerts.")
 @config_option
 @json_option
-def list_alerts(status, newest, config_path, as_json):
+def list_alerts(status, uncertain, newest, config_path, as_json):
     """Alerts and their delivery: sent, waiting, failed with the error, given up, or uncertain."""
+    if uncertain and status not in (None, "uncertain"):
+        raise InputError("alerts: --uncertain lists uncertain alerts; give no other --status with it")
     _, db = _open(config_path)
-    for alert in storage.list_alerts(db, status=status, newest=newest):
+    shown = storage.list_alerts(db, status="uncertain" if uncertain else status, newest=newest)
+    for alert in shown:
         state = alert.status + (f", next try {alert.next_attempt_at}" if alert.status == "failed" else "")
         text = (f"#{alert.id}  {state}  attempt(s) {alert.attempts}  {alert.rule} → {alert.channel}\n"
                 f"    {describe_change(alert)}  ({alert.url})")
-        if alert.last_error:
+        if alert.status == "uncertain":
+            text += (f"\n    claimed {alert.claimed_at} by {alert.claimed_by or 'an unknown process'}; "
+                     "no answer from the channel was recorded")
+        elif alert.last_error:
             text += f"\n    error: {alert.last_error}"
         _emit(asdict(alert), as_json, text)
+    if uncertain and shown and not as_json:
+        click.echo(f"\n{len(shown)} alert(s) may or may not have arrived. Check the channel (the message's "
+                   "title names the article); then `redline resend ID...` those that did not arrive.")
 
 
 @cli.command()

@@ -66,22 +66,33 @@ def _deliver_to(settings: Settings, url: str, groups: list[tuple[RuleSettings, s
                 # for the next run rather than holding this thread once more for every message.
                 counts["deferred"] += sum(len(rest) for _, _, rest in groups[number:])
                 break
-            group = _claim(db, group, now)
-            if not group:
+            # The message is ready before the claim, so that a claim is followed at once by the
+            # sending: little time in which a crash leaves an alert `sending`, and so uncertain.
+            message, error = _compose(group, rule)
+            claimed = _claim(db, group, now)
+            if not claimed:
                 continue  # another run took them
-            try:
-                error = alerts.send_message(url, *alerts.compose_message(group, rule), channel,
-                                            settings.delivery.send_timeout)
-            except TemplateError as exc:
-                error = f"rule {rule.name!r}: its template failed: {exc}"
-            except Exception as exc:  # noqa: BLE001 - recorded on the alerts; the other groups go on
-                log.exception("alerts %s: delivery to %s failed", [alert.id for alert in group], channel)
-                error = f"{type(exc).__name__}: {exc}"
-            _finish_group(db, settings, group, now, error, counts)
+            if len(claimed) < len(group):
+                message, error = _compose(claimed, rule)
+            if message is not None:
+                try:
+                    error = alerts.send_message(url, *message, channel, settings.delivery.send_timeout)
+                except Exception as exc:  # noqa: BLE001 - recorded on the alerts; the other groups go on
+                    log.exception("alerts %s: delivery to %s failed", [alert.id for alert in claimed], channel)
+                    error = f"{type(exc).__name__}: {exc}"
+            _finish_group(db, settings, claimed, now, error, counts)
             counts["messages"] += error is None
     finally:
         db.close()
     return counts
+
+
+def _compose(group: list[Alert], rule: RuleSettings | None) -> tuple[tuple[str, str] | None, str | None]:
+    """The message for a group, or the error its rule's template gave."""
+    try:
+        return alerts.compose_message(group, rule), None
+    except TemplateError as exc:
+        return None, f"rule {rule.name!r}: its template failed: {exc}"
 
 
 def _claim(db, group: list[Alert], now: datetime) -> list[Alert]:

@@ -319,7 +319,8 @@ class Alert:
     last_error: str | None = None
     next_attempt_at: str | None = None
     claimed_at: str | None = None
-    sent_at: str | None = None
+    claimed_by: str | None = None  # host:pid:start of the process that claimed it for sending
+    sent_at: str | None = None  # when the channel accepted the message
     article_title: str | None = None
     source: str | None = None
     context: str | None = None

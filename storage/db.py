@@ -701,7 +701,7 @@ def get_blob(db: Database, blob_hash: str) -> bytes:
 
 _ALERT_FIELDS = (
     "al.id, al.rule, al.channel, al.status, al.attempts, al.last_error, al.created_at, al.next_attempt_at, "
-    "al.claimed_at, al.sent_at, c.id AS change_id, c.kind, c.detail, c.before, c.after, c.context, c.subject, "
+    "al.claimed_at, al.claimed_by, al.sent_at, c.id AS change_id, c.kind, c.detail, c.before, c.after, c.context, c.subject, "
     "c.delta, c.relative, c.significance, c.detected_at, d.from_number, d.to_number, a.id AS article_id, "
     "a.canonical_url AS url, a.title AS article_title, s.name AS source "
     "FROM alerts al JOIN changes c ON c.id = al.change_id JOIN articles a ON a.id = c.article_id "
@@ -717,13 +717,14 @@ def pending_alerts(db: Database, now: datetime) -> list[Alert]:
                                                 [to_iso(now)])]
 
 
-def claim_alerts(db: Database, ids: Iterable[int], now: datetime) -> list[int]:
-    """Mark these alerts as being sent, if they are still due; returns the ids this call claimed.
+def claim_alerts(db: Database, ids: Iterable[int], now: datetime, holder: str | None = None) -> list[int]:
+    """Mark these alerts as being sent by this process, if they are still due; returns the ids this
+    call claimed.
 
     The claim commits before anything is sent, so two runs never send one alert, and an alert
     whose run died while sending stays `sending` rather than being sent again.
     """
-    ids = list(ids)
+    holder, ids = holder or lease_holder(), list(ids)
     if not ids:
         return []
     with _immediate(db):
@@ -731,8 +732,8 @@ def claim_alerts(db: Database, ids: Iterable[int], now: datetime) -> list[int]:
             f"SELECT al.id FROM alerts al WHERE al.id IN ({','.join('?' * len(ids))}) AND {_DUE}",
             [*ids, to_iso(now)]).fetchall()]
         if claimed:
-            db.execute(f"UPDATE alerts SET status = 'sending', claimed_at = ? WHERE id IN ({','.join('?' * len(claimed))})",
-                       [to_iso(now), *claimed])
+            db.execute(f"UPDATE alerts SET status = 'sending', claimed_at = ?, claimed_by = ? "
+                       f"WHERE id IN ({','.join('?' * len(claimed))})", [to_iso(now), holder, *claimed])
     return claimed
 
 
@@ -752,12 +753,16 @@ def finish_alerts(db: Database, ids: Iterable[int], at: datetime, error: str | N
 
 
 def expire_claims(db: Database, claimed_before: datetime, note: str) -> int:
-    """Mark alerts claimed before that moment and never finished as `uncertain` (their run died
-    while sending: they may or may not have arrived). Returns how many."""
+    """Mark alerts whose sending never finished as `uncertain`: claimed by a process that is gone, or
+    before that moment (a claim of another host). Their run died while sending: they may or may not
+    have arrived, since a channel's acceptance is recorded the moment it answers. Returns how many."""
     with _immediate(db):
+        holders = [h for (h,) in db.execute("SELECT DISTINCT claimed_by FROM alerts WHERE status = 'sending' "
+                                            "AND claimed_by IS NOT NULL").fetchall()]
+        dead = [holder for holder in holders if not _alive(holder)]
         cursor = db.execute(
-            "UPDATE alerts SET status = 'uncertain', last_error = ? WHERE status = 'sending' AND claimed_at < ?",
-            [note, to_iso(claimed_before)])
+            "UPDATE alerts SET status = 'uncertain', last_error = ? WHERE status = 'sending' AND (claimed_at < ? "
+            f"OR claimed_by IN ({','.join('?' * len(dead))}))", [note, to_iso(claimed_before), *dead])
     return cursor.rowcount
 
 

@@ -139,8 +139,10 @@ def _no_doubles(db: Database) -> None:
 
 
 def _lease_holders(db: Database) -> None:
-    # Who holds an article's lease (host, pid, start time): a killed run's leases are taken over at once.
+    # Who holds an article's lease, or sends an alert (host, pid, start time): what a killed run held
+    # is taken over, or settled as uncertain, at once.
     db["articles"].add_column("lease_holder", str)
+    db["alerts"].add_column("claimed_by", str)
 
 
 MIGRATIONS = [
@@ -149,5 +151,5 @@ MIGRATIONS = [
     (3, "disclosure, banners, suspect texts, re-extractions", _trustworthy_diffs),
     (4, "alert delivery state, figure change details", _alert_delivery),
     (5, "changes outside diffs unique, feed titles per source", _no_doubles),
-    (6, "lease holders", _lease_holders),
+    (6, "lease and claim holders", _lease_holders),
 ]

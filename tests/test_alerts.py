@@ -19,7 +19,7 @@ from jinja2 import TemplateError
 
 import storage
 from pipeline import cycle
-from pipeline.alerts import (channel_name, compose_message, due_at, match_rules, redact, retry_at, rule_matches,
+from pipeline.alerts import (INTERRUPTED, channel_name, compose_message, due_at, match_rules, redact, retry_at, rule_matches,
                              url_secrets)
 from pipeline.config import DeliverySettings, RuleSettings
 from pipeline.models import Alert, Change, to_iso
@@ -684,16 +684,57 @@ def test_a_run_that_dies_while_sending_never_sends_again_on_its_own(newsroom, ma
 
     assert retried["sent"] == len(alert_rows(settings)) - len(in_flight)
     assert len(webhook.received) == 1 + retried["messages"]  # the interrupted message was not sent again
+    # Its claimer is dead: uncertain at once, not after claim_timeout.
+    assert retried["uncertain"] == len(in_flight)
     later = cycle.deliver_alerts(settings, now + timedelta(seconds=DELIVERY.claim_timeout + 60))
-    assert (later["sent"], later["uncertain"]) == (0, len(in_flight))
+    assert (later["sent"], later["uncertain"]) == (0, 0)
     assert len(webhook.received) == 1 + retried["messages"]
     uncertain = [r for r in alert_rows(settings) if r.id in in_flight]
     assert {r.status for r in uncertain} == {"uncertain"}
-    assert all("redline resend" in r.last_error for r in uncertain)
+    assert all("redline resend" in r.last_error and r.claimed_by and r.sent_at is None for r in uncertain)
 
     assert cycle.resend_alerts(settings, in_flight) == in_flight
     assert cycle.deliver_alerts(settings, now + timedelta(hours=1))["sent"] == len(in_flight)
     assert {r.status for r in alert_rows(settings)} == {"sent"}
+
+
+def test_a_live_senders_claim_is_left_alone_until_the_claim_timeout(tmp_path):
+    from pipeline.config import SourceSettings
+    from pipeline.models import Entry
+
+    now = cycle.utcnow()
+    db = storage.open_db(tmp_path / "redline.db")
+    source_id = storage.sync_sources(db, [SourceSettings("wire", "rss", "https://x.example/feed")])["wire"]
+    storage.add_articles(db, source_id, [Entry("https://x.example/a")], now)
+    storage.record_events(db, storage.list_articles(db)[0].id, [Change("gone", "A", "HTTP 410")], now,
+                          alerts=[(0, "r", "json://x#1")])
+    [alert] = storage.list_alerts(db)
+    assert storage.claim_alerts(db, [alert.id], now) == [alert.id]  # by this process: alive
+
+    assert storage.expire_claims(db, now - timedelta(minutes=15), "interrupted") == 0
+    assert storage.expire_claims(db, now + timedelta(minutes=1), "interrupted") == 1  # a claim past its timeout
+
+
+def test_the_uncertain_list_says_what_is_known_and_what_to_do(newsroom, make_settings, tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    settings = newsroom_with(
+        newsroom, make_settings, {"name": "hook", "kinds": ["figure"], "urls": ["json://127.0.0.1:9/never"]})
+    now = cycle.utcnow()
+    queue_alerts(newsroom, settings, now)
+    db = storage.open_db(settings.database)
+    ids = [alert.id for alert in storage.list_alerts(db)]
+    storage.claim_alerts(db, ids, now, holder="otherhost:1:1")
+    storage.expire_claims(db, now + timedelta(hours=1), INTERRUPTED)
+    config = write_toml(tmp_path / "redline.toml", {"database": str(settings.database), "sources": [], "alerts": []})
+
+    result = CliRunner().invoke(cli, ["alerts", "--uncertain", "--config", str(config)])
+
+    assert result.exit_code == 0
+    assert result.output.count("uncertain") >= len(ids) and "claimed" in result.output and "otherhost:1:1" in result.output
+    assert "redline resend" in result.output
 
 
 def test_a_sent_alert_cannot_be_resent(newsroom, make_settings, webhook):
