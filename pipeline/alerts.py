@@ -56,6 +56,17 @@ def channel_name(url: str) -> str:
     return f"{masked.split('?', 1)[0]}#{digest}"
 
 
+def why_undeliverable(url: str) -> str | None:
+    """Why Apprise cannot send to url (its scheme unknown, or the URL incomplete), or None if it can.
+    The reason names the scheme only: the rest of the URL may hold secrets."""
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    if not scheme:
+        return "no scheme:// at its start"
+    if _plugin(url) is None:
+        return f"{scheme}:// is not a scheme Apprise knows, or the URL lacks what that service needs"
+    return None
+
+
 _PIECES = re.compile(r"[/:@?&=#,;\s]+")
 # Query keys whose values are credentials; "+Header" and "-param" values travel to the server too.
 _SECRET_KEY = re.compile(r"^[+-]|token|key|secret|pass|auth|sig|hash|code|hook|cred|bearer|(^|_)id$", re.IGNORECASE)

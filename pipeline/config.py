@@ -178,6 +178,19 @@ def _language(value: Any) -> str:
     return value
 
 
+class _UnsafeToShow(ValueError):
+    """A bad value that may hold a secret: the error names the key, never the value."""
+
+
+def _apprise_url(value: Any) -> str:
+    from pipeline.alerts import why_undeliverable  # Apprise loads only when a rule is read
+
+    url = _text(value)
+    if reason := why_undeliverable(url):
+        raise _UnsafeToShow(f"an Apprise URL it knows ({reason})")
+    return url
+
+
 def _reader(read: Callable[[Any], Any], **kwargs):
     return field(metadata={"read": read}, **kwargs)
 
@@ -289,7 +302,7 @@ class RuleSettings:
     """An alert rule: which changes it selects, where it sends them and how the message reads."""
 
     name: str = _reader(_text)
-    urls: tuple = _reader(_list_of(_text))
+    urls: tuple = _reader(_list_of(_apprise_url))
     kinds: tuple = _reader(_list_of(_one_of(CHANGE_KINDS)), default=("figure",))
     keywords: tuple = _reader(_list_of(_text), default=())  # any of them, anywhere in the change
     pattern: str | None = _reader(_regex, default=None)  # searched in the same text, ignoring case
@@ -357,6 +370,8 @@ def _build(cls, table: Any, path: Path | str, prefix: str):
             continue
         try:
             values[name] = spec.metadata["read"](table[name])
+        except _UnsafeToShow as exc:
+            raise ConfigError(path, f"{prefix}.{name}", f"expected {exc}") from None
         except ValueError as exc:
             raise ConfigError(path, f"{prefix}.{name}", f"expected {exc}, got {table[name]!r}") from None
     return cls(**values)

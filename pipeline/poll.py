@@ -70,7 +70,7 @@ def _discover(db, crawler: Crawler, settings: Settings, config: SourceSettings, 
               now: datetime) -> Discovered:
     """The source's entries, the newest of a sitemap index's children read too (their errors noted, not raised)."""
     found = read_source(fetched.body, config.kind, fetched.final_url)
-    entries, errors = list(found.entries), []
+    entries, errors = list(found.entries), [f"{fetched.final_url}: {why}" for why in found.skipped]
     for child in found.children[:settings.network.sitemap_children]:
         page = crawler.fetch(db, child, now, robots=config.robots, refuse=BINARY_TYPES)
         try:

@@ -211,34 +211,38 @@ def parse_feed(body: bytes, location: str) -> list[Entry]:
     return entries
 
 
-def parse_url_list(body: bytes, location: str) -> list[Entry]:
-    """One entry per http(s) URL line of a plain-text list; # starts a comment."""
+def parse_url_list(body: bytes, location: str) -> Listing:
+    """One entry per http(s) URL line of a plain-text list; # starts a comment. A line that is no
+    http(s) URL is skipped and said why (in skipped); the others are read."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FeedError(location, f"URL list is not UTF-8 text ({exc})") from None
-    entries = []
-    for line in text.splitlines():
+    entries, skipped = [], []
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
-        if line:
-            url = urljoin(location, line)
-            if urlsplit(url).scheme not in ("http", "https") or any(c.isspace() for c in line):
-                raise FeedError(location, f"line {line!r} is not an http(s) URL")
-            try:
-                entries.append(Entry(url=story_url(line, location)))
-            except InvalidURLError as exc:
-                raise FeedError(location, f"line {line!r} is not a valid URL ({exc.reason})") from None
-    return entries
+        if not line:
+            continue
+        try:
+            if urlsplit(urljoin(location, line)).scheme not in ("http", "https") or any(c.isspace() for c in line):
+                skipped.append(f"line {number} ({line!r}): not an http(s) URL")
+                continue
+            entries.append(Entry(url=story_url(line, location)))
+        except (InvalidURLError, ValueError) as exc:
+            skipped.append(f"line {number} ({line!r}): not a valid URL ({getattr(exc, 'reason', exc)})")
+    return Listing(entries=tuple(entries), skipped=tuple(skipped))
 
 
 # Sitemaps --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Sitemap:
-    """What one sitemap document lists: article entries (a urlset) or child sitemaps (an index)."""
+class Listing:
+    """What one source document lists: article entries, child sitemaps (of a sitemap index), and
+    the lines or items it skipped, each with why."""
 
     entries: tuple[Entry, ...] = ()
     children: tuple[str, ...] = ()  # newest first (by lastmod)
+    skipped: tuple[str, ...] = ()
 
 
 def _inflate(body: bytes, location: str) -> bytes:
@@ -269,7 +273,7 @@ def _child_text(element, *path: str) -> str | None:
     return (element.text or "").strip() or None
 
 
-def parse_sitemap(body: bytes, location: str) -> Sitemap:
+def parse_sitemap(body: bytes, location: str) -> Listing:
     """The URLs of a sitemap (with Google News titles and dates) or the child sitemaps of an index."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
     try:
@@ -281,7 +285,7 @@ def parse_sitemap(body: bytes, location: str) -> Sitemap:
         children = [(_child_text(item, "loc"), _iso_from_text(_child_text(item, "lastmod")) or "")
                     for item in root if _local(item.tag) == "sitemap"]
         ordered = sorted((c for c in children if c[0]), key=lambda c: c[1], reverse=True)
-        return Sitemap(children=tuple(urljoin(location, loc) for loc, _ in ordered))
+        return Listing(children=tuple(urljoin(location, loc) for loc, _ in ordered))
     if kind != "urlset":
         raise FeedError(location, f"not a sitemap (root element {kind or 'missing'!r}, "
                                   "expected urlset or sitemapindex)")
@@ -299,16 +303,18 @@ def parse_sitemap(body: bytes, location: str) -> Sitemap:
                 published=_child_text(item, "news", "publication_date"),
                 updated=_iso_from_text(_child_text(item, "lastmod")),
             ))
-    return Sitemap(entries=tuple(entries))
+    return Listing(entries=tuple(entries))
 
 
 # Any source ------------------------------------------------------------------------------
 
-def read_source(body: bytes, kind: str, location: str) -> Sitemap:
+def read_source(body: bytes, kind: str, location: str) -> Listing:
     """What a fetched source document lists: entries, and for a sitemap index its children."""
     if kind == "sitemap":
         return parse_sitemap(body, location)
-    return Sitemap(entries=tuple(parse_url_list(body, location) if kind == "urls" else parse_feed(body, location)))
+    if kind == "urls":
+        return parse_url_list(body, location)
+    return Listing(entries=tuple(parse_feed(body, location)))
 
 
 def filter_entries(entries, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> list[Entry]:

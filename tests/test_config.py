@@ -201,7 +201,7 @@ def test_rule_thresholds_default_to_none(tmp_path):
     assert (rule.pattern, rule.sources, rule.template, rule.diff_link, rule.debounce) == (None, (), None, None, 0.0)
     assert rule.figure_changes == ("value", "qualifier", "added", "removed")
     assert not rule.has_threshold
-    (share,) = load_settings(write(tmp_path, '[[alerts]]\nname = "r"\nurls = "x"\nmin_relative = 0.25\n')).alerts
+    (share,) = load_settings(write(tmp_path, '[[alerts]]\nname = "r"\nurls = "json://h/x"\nmin_relative = 0.25\n')).alerts
     assert share.min_relative == 0.25
 
 
@@ -469,3 +469,11 @@ def test_diff_for_adds_a_sources_noise_patterns_to_the_global_ones():
                                                 "ignore": ["^B$"]}]})
     assert settings.diff_for(settings.sources[0]).ignore == ("^A$", "^B$")
     assert settings.diff_for(None) is settings.diff
+
+
+@pytest.mark.parametrize("url, reason", [("foo://secret-token@host/x", "foo:// is not a scheme Apprise knows"),
+                                         ("secret-token", "no scheme:// at its start")])
+def test_an_alert_url_apprise_cannot_send_to_is_refused_without_showing_it(tmp_path, url, reason):
+    with pytest.raises(ConfigError, match=r"alerts\[0\]\.urls: expected an Apprise URL it knows") as caught:
+        load_settings(write(tmp_path, f'[[alerts]]\nname = "r"\nurls = ["{url}"]\n'))
+    assert reason in str(caught.value) and "secret-token" not in str(caught.value)

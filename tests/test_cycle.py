@@ -696,3 +696,11 @@ def test_a_run_reports_what_a_live_run_holds_and_checks_what_a_killed_run_held(s
         other.kill()
         other.wait()
     assert cycle.run_cycle(settings, NOW)["checks"]["new_version"] == 2  # at once, not after the lease
+
+
+def test_a_url_list_with_a_line_that_is_no_http_url_keeps_the_others(site, make_settings):
+    site.page("/list.txt", f"{site.url}/a\nftp://files.example/b\n{site.url}/c\n", kind="text/plain")
+    settings = make_settings(sources=[{"name": "list", "kind": "urls", "url": site.url + "/list.txt"}])
+    poll = cycle.poll_source(settings, "list", NOW)
+    assert poll["new_articles"] == 2
+    assert "line 2 ('ftp://files.example/b'): not an http(s) URL" in poll["error"]

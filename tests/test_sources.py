@@ -188,18 +188,19 @@ https://x.example/one?utm_campaign=x
 /three
 # done
 """
-    entries = parse_url_list(body, "https://x.example/lists/urls.txt")
+    entries = parse_url_list(body, "https://x.example/lists/urls.txt").entries
     assert [e.url for e in entries] == ["https://x.example/one", "https://x.example/two", "https://x.example/three"]
     assert all(e.title is None for e in entries)
 
 
-@pytest.mark.parametrize("line", ["ftp://x.example/file", "mailto:desk@x.example", "javascript:alert(1)"])
-def test_parse_url_list_rejects_non_http_lines(line):
-    body = f"https://x.example/ok\n{line}\n".encode()
-    with pytest.raises(FeedError, match="not an http") as caught:
-        parse_url_list(body, "https://x.example/urls.txt")
-    assert caught.value.location == "https://x.example/urls.txt"
-    assert line in str(caught.value)
+@pytest.mark.parametrize("line", ["ftp://x.example/file", "mailto:desk@x.example", "javascript:alert(1)",
+                                  "http://[::1/broken"])
+def test_parse_url_list_skips_a_line_that_is_no_http_url_and_says_why(line):
+    body = f"https://x.example/ok\n{line}\nhttps://x.example/also-ok\n".encode()
+    listing = parse_url_list(body, "https://x.example/urls.txt")
+    assert [e.url for e in listing.entries] == ["https://x.example/ok", "https://x.example/also-ok"]
+    [why] = listing.skipped
+    assert why.startswith("line 2 (") and line in why
 
 
 def test_parse_url_list_rejects_non_utf8():
