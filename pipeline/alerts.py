@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 import apprise
 
 from pipeline.config import DeliverySettings, RuleSettings, Settings
+from pipeline.masking import SECRET_KEY
 from pipeline.models import Alert, Change, from_iso
 from pipeline.output import describe_change, describe_with_context
 
@@ -68,8 +69,6 @@ def why_undeliverable(url: str) -> str | None:
 
 
 _PIECES = re.compile(r"[/:@?&=#,;\s]+")
-# Query keys whose values are credentials; "+Header" and "-param" values travel to the server too.
-_SECRET_KEY = re.compile(r"^[+-]|token|key|secret|pass|auth|sig|hash|code|hook|cred|bearer|(^|_)id$", re.IGNORECASE)
 
 
 @lru_cache(maxsize=256)
@@ -97,7 +96,7 @@ def url_secrets(url: str) -> frozenset[str]:
         if parts.username:
             found.add(base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password)}".encode()).decode())
     for key, value in parse_qsl(parts.query):
-        if value and _SECRET_KEY.search(key):
+        if value and SECRET_KEY.search(key):
             found.add(value)
             found.update(word for word in value.split() if len(word) >= 6)
     found = {s for s in found if len(s) >= 4}

@@ -162,12 +162,29 @@ def _host_pattern(value: Any) -> tuple[str, int | None]:
     return host, port
 
 
+class _UnsafeToShow(ValueError):
+    """A bad value that may hold a secret: the error names the key, never the value."""
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 def _http_url(value: Any) -> str:
-    parts = urlsplit(_text(value).strip())
+    """An http(s) URL; ${NAME} in it is the environment variable NAME, so that a credential the
+    source needs lives in the environment, not in redline.toml."""
+    def substitute(match: re.Match) -> str:
+        if match.group(1) not in os.environ:
+            raise _UnsafeToShow(f"an environment variable {match.group(1)} (named in the URL), which is not set")
+        return os.environ[match.group(1)]
+
+    url = _VARIABLE.sub(substitute, _text(value).strip())
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("an http(s) URL (Redline reads sources over HTTP only: serve a local file, for "
-                         "example with `python -m http.server --bind 127.0.0.1`, and allow its host)")
-    return value
+        from pipeline.masking import mask_url
+
+        raise _UnsafeToShow(f"an http(s) URL, got {mask_url(url)!r} (Redline reads sources over HTTP only: serve a "
+                            "local file, for example with `python -m http.server --bind 127.0.0.1`, and allow its host)")
+    return url
 
 
 def _language(value: Any) -> str:
@@ -176,10 +193,6 @@ def _language(value: Any) -> str:
     if value not in LANGUAGES:
         raise ValueError(f"a language with figure tables ({', '.join(sorted(LANGUAGES))})")
     return value
-
-
-class _UnsafeToShow(ValueError):
-    """A bad value that may hold a secret: the error names the key, never the value."""
 
 
 def _apprise_url(value: Any) -> str:

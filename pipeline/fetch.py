@@ -30,6 +30,7 @@ import httpx
 
 from pipeline.config import NetworkSettings
 from pipeline.errors import BlockedAddressError, FetchError
+from pipeline.masking import mask_text, mask_url
 from pipeline.models import Fetched
 
 log = logging.getLogger(__name__)
@@ -201,8 +202,26 @@ class GuardedTransport(httpx.BaseTransport):
         self._pool.close()
 
 
+class _MaskURLs(logging.Filter):
+    """httpx and httpcore log every request's URL: credentials in it are masked first."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_MASK_URLS = _MaskURLs()
+
+
 def open_client(network: NetworkSettings) -> httpx.Client:
     """An HTTP client with Redline's timeouts, User-Agent and address guard; redirects are followed by hand."""
+    for name in ("httpx", "httpcore.connection", "httpcore.http11"):
+        logger = logging.getLogger(name)
+        if _MASK_URLS not in logger.filters:
+            logger.addFilter(_MASK_URLS)
     return httpx.Client(
         transport=GuardedTransport(network),
         timeout=httpx.Timeout(network.read_timeout, connect=network.connect_timeout),
@@ -366,7 +385,7 @@ def fetch_url(
     except httpx.HTTPError as exc:
         error = f"{current}: {type(exc).__name__}: {exc}"
     except Exception as exc:  # noqa: BLE001 - whatever one hostile URL does to a library, it fails alone
-        log.exception("%s: the request failed unexpectedly", current)
+        log.exception("%s: the request failed unexpectedly", mask_url(current))
         error = f"{current}: the request failed ({type(exc).__name__}: {exc})"
     return Fetched(url=url, final_url=current, status=status, at=now,
                    elapsed_ms=_elapsed_ms(started), error=error)

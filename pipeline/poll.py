@@ -14,6 +14,7 @@ from pipeline.config import Settings, SourceSettings
 from pipeline.crawl import Crawler
 from pipeline.errors import FeedError, InvalidURLError
 from pipeline.fetch import BINARY_TYPES, open_client
+from pipeline.masking import mask_text, mask_url
 from pipeline.models import Entry, Fetched, utcnow
 from pipeline.sources import filter_entries, needs_resolving, parse_sitemap, read_source, story_url
 
@@ -44,13 +45,14 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
             except FeedError as exc:
                 error = str(exc)
             except Exception as exc:  # noqa: BLE001 - recorded on the source; the other sources are polled
-                log.exception("source %s (%s): the poll failed", name, config.url)
-                error = f"{config.url}: the poll failed ({type(exc).__name__}: {exc})"
+                log.exception("source %s (%s): the poll failed", name, mask_url(config.url))
+                error = f"{mask_url(config.url)}: the poll failed ({type(exc).__name__}: {exc})"
     storage.record_poll(db, source_id, fetched, error)
     if error:
-        log.warning("source %s (%s): %s", name, config.url, error)
+        log.warning("source %s (%s): %s", name, mask_url(config.url), mask_text(error))
     log.info("source %s: HTTP %s, %d new article(s), %d change(s) from its entries", name, fetched.status, new, changes)
-    return {"source": name, "status": fetched.status, "new_articles": new, "changes": changes, "error": error}
+    return {"source": name, "status": fetched.status, "new_articles": new, "changes": changes,
+            "error": mask_text(error)}
 
 
 def poll_sources(settings: Settings, now: datetime | None = None) -> list[dict]:

@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 from sqlite_utils import Database
 
 from pipeline.errors import NotFoundError, StorageError
+from pipeline.masking import mask_text, mask_url
 from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched, Host, Reextraction, Source,
                              StoredChange, StoredDiff, Version, to_iso)
 from storage.migrations import MIGRATIONS
@@ -152,7 +153,7 @@ def sync_sources(db: Database, sources: Iterable) -> dict[str, int]:
             db.execute(
                 "INSERT INTO sources (name, kind, location) VALUES (?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, location = excluded.location",
-                (source.name, source.kind, source.url),
+                (source.name, source.kind, mask_url(source.url)),
             )
     return {row["name"]: row["id"] for row in _all(db, "SELECT id, name FROM sources")}
 
@@ -175,7 +176,7 @@ def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | Non
     with _immediate(db):
         if not fetched.skipped:  # robots.txt or a throttled host kept the request from being sent
             _insert_fetch(db, fetched, source_id=source_id)
-        updates = {"last_polled_at": to_iso(fetched.at), "last_error": error}
+        updates = {"last_polled_at": to_iso(fetched.at), "last_error": mask_text(error)}
         if fetched.ok:
             updates.update(etag=fetched.etag, last_modified=fetched.last_modified)
         db["sources"].update(source_id, updates)
@@ -405,8 +406,8 @@ def _insert_fetch(db: Database, fetched: Fetched, article_id: int | None = None,
     db.execute(
         "INSERT INTO fetches (url, article_id, source_id, at, status, bytes, elapsed_ms, error) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [fetched.url, article_id, source_id, to_iso(fetched.at), fetched.status, len(fetched.body),
-         fetched.elapsed_ms, fetched.error],
+        [mask_url(fetched.url), article_id, source_id, to_iso(fetched.at), fetched.status, len(fetched.body),
+         fetched.elapsed_ms, mask_text(fetched.error)],
     )
 
 
@@ -419,9 +420,9 @@ _FEED_COLUMNS = ("feed_title", "feed_summary", "feed_updated")
 
 def _save_check(db: Database, article: Article) -> None:
     # Plain SQL on the hot path (see _insert_fetch); the lease ends with the check.
+    values = [mask_text(article.last_error) if name == "last_error" else getattr(article, name) for name in _CHECK_COLUMNS]
     db.execute(f"UPDATE articles SET {', '.join(f'{name} = ?' for name in _CHECK_COLUMNS)}, lease_until = NULL, "
-               "lease_holder = NULL "
-               "WHERE id = ?", [*(getattr(article, name) for name in _CHECK_COLUMNS), article.id])
+               "lease_holder = NULL WHERE id = ?", [*values, article.id])
 
 
 def record_fetch(db: Database, fetched: Fetched, article_id: int | None = None, source_id: int | None = None) -> None:
@@ -443,7 +444,7 @@ def record_check_error(db: Database, article_id: int, error: str) -> None:
     """Note on an article why its check broke off, and end its lease: the next run checks it again."""
     with _immediate(db):
         db.execute("UPDATE articles SET last_error = ?, lease_until = NULL, lease_holder = NULL WHERE id = ?",
-                   [error, article_id])
+                   [mask_text(error), article_id])
 
 
 # Versions, diffs and changes ---------------------------------------------------------------

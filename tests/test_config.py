@@ -445,7 +445,7 @@ def test_the_readme_example_sets_every_key_of_every_section():
 def test_a_source_url_must_be_http_and_the_error_says_how_to_read_a_local_file(tmp_path, url):
     path = tmp_path / "redline.toml"
     path.write_text(f'[[sources]]\nname = "local"\nkind = "urls"\nurl = "{url}"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"sources\[0\]\.url: expected an http\(s\) URL .*http\.server"):
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.url: expected an http\(s\) URL.*http\.server"):
         load_settings(path)
 
 
@@ -477,3 +477,15 @@ def test_an_alert_url_apprise_cannot_send_to_is_refused_without_showing_it(tmp_p
     with pytest.raises(ConfigError, match=r"alerts\[0\]\.urls: expected an Apprise URL it knows") as caught:
         load_settings(write(tmp_path, f'[[alerts]]\nname = "r"\nurls = ["{url}"]\n'))
     assert reason in str(caught.value) and "secret-token" not in str(caught.value)
+
+
+def test_a_source_url_takes_its_credentials_from_the_environment(tmp_path, monkeypatch):
+    path = write(tmp_path, '[[sources]]\nname = "paid"\nkind = "rss"\n'
+                           'url = "https://reader:${FEED_PASSWORD}@feeds.example/feed?apikey=${FEED_KEY}"\n')
+    monkeypatch.setenv("FEED_PASSWORD", "s3cret-pass")
+    monkeypatch.setenv("FEED_KEY", "k3y-value")
+    assert load_settings(path).sources[0].url == "https://reader:s3cret-pass@feeds.example/feed?apikey=k3y-value"
+    monkeypatch.delenv("FEED_KEY")
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.url: expected an environment variable FEED_KEY") as caught:
+        load_settings(path)
+    assert "s3cret" not in str(caught.value)

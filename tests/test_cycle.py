@@ -704,3 +704,24 @@ def test_a_url_list_with_a_line_that_is_no_http_url_keeps_the_others(site, make_
     poll = cycle.poll_source(settings, "list", NOW)
     assert poll["new_articles"] == 2
     assert "line 2 ('ftp://files.example/b'): not an http(s) URL" in poll["error"]
+
+
+def test_credentials_in_a_source_url_reach_neither_the_archive_nor_the_log(site, make_settings, story_pages, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    site.page("/list.txt", f"{site.url}/flood\n{site.url}/missing\n", kind="text/plain")
+    site.page("/flood", story_pages[0])
+    secret_url = site.url.replace("http://", "http://reader:s3cret-pass@") + "/list.txt?apikey=k3y-value"
+    settings = make_settings(sources=[{"name": "paid", "kind": "urls", "url": secret_url}])
+
+    cycle.run_cycle(settings, NOW, everything=True)
+    site.pages.pop("/list.txt")
+    cycle.run_cycle(settings, NOW + timedelta(hours=1), everything=True)  # a failing poll: its error is stored too
+
+    archive = settings.database.read_bytes() + settings.database.with_name("redline.db-wal").read_bytes()
+    assert b"s3cret-pass" not in archive and b"k3y-value" not in archive
+    assert "s3cret-pass" not in caplog.text and "k3y-value" not in caplog.text
+    db = storage.open_db(settings.database)
+    assert storage.get_source(db, "paid").location.endswith("reader:****@" + site.url.split("//")[1]
+                                                            + "/list.txt?apikey=****")
