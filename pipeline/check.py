@@ -138,7 +138,8 @@ def check_article(db, crawler: Crawler, settings: Settings, article: Article, no
     checked = replace(checked, last_body_hash=body_hash)
     verdict = judge_page(db, settings, article, fetched, source)
     if verdict.status in ("new_version", "unchanged"):
-        settled = _settle_identity(db, settings, checked, fetched, verdict.page, verdict.previous, now)
+        settled = _settle_identity(db, crawler, settings, source, checked, fetched, verdict.page, verdict.previous,
+                                   now)
         if settled:
             return settled
     if verdict.status == "new_version":
@@ -235,6 +236,13 @@ def _store_version(db, settings: Settings, ladder: ScheduleSettings, checked: Ar
 
 def _record_failure(db, settings: Settings, ladder: ScheduleSettings, checked: Article, fetched: Fetched,
                     now: datetime) -> CheckOutcome:
+    if fetched.status in lifecycle.GONE and (fallback := _found_under(db, checked)):
+        # The address was adopted from the page's rel=canonical and now fails: the story goes back to
+        # the address it was found under, checked again at once, rather than being lost as gone.
+        storage.claim_url(db, checked.id, fallback, "unconfirmed", now)
+        _record_events(db, settings, checked, [Change("url", checked.canonical_url, fallback, context=fetched.error)],
+                       now, replace(checked, next_check_at=to_iso(now), last_error=fetched.error), fetched)
+        return CheckOutcome(checked.id, "fell_back", changes=1, error=fetched.error)
     outcome, failed, changes = lifecycle.failure_state(checked, fetched, now, ladder)
     _record_events(db, settings, checked, changes, now, failed, fetched)
     return CheckOutcome(checked.id, outcome, changes=len(changes), error=fetched.error)
@@ -257,8 +265,31 @@ def _record_skip(db, ladder: ScheduleSettings, article: Article, fetched: Fetche
     return CheckOutcome(article.id, "disallowed", error=fetched.error)
 
 
-def _settle_identity(db, settings: Settings, checked: Article, fetched: Fetched, page: Extracted,
-                     previous: Version | None, now: datetime) -> CheckOutcome | None:
+def _found_under(db, article: Article) -> str | None:
+    """The address an article was found under before it adopted its page's rel=canonical, if it did."""
+    return next((alias.url for alias in reversed(storage.list_aliases(db, article.id)) if alias.kind == "canonical"),
+                None)
+
+
+def _answers_with(db, crawler: Crawler, settings: Settings, source: SourceSettings | None, article: Article,
+                  url: str, page: Extracted, now: datetime) -> bool:
+    """Whether url answers with the same story as page: what a rel=canonical must prove before it is adopted."""
+    fetched = crawler.fetch(db, url, now, robots=source.robots if source else True)
+    if not fetched.skipped:
+        storage.record_fetch(db, fetched, article_id=article.id)
+    if not fetched.ok:
+        return False
+    try:
+        ensure_html(fetched.body, fetched.content_type, fetched.final_url)
+        there = extract_article(decode_body(fetched.body, fetched.content_type), fetched.final_url,
+                                settings.diff_for(source))
+    except ExtractionError:
+        return False
+    return there.text == page.text or lifecycle.same_story(page.text, there.text)
+
+
+def _settle_identity(db, crawler: Crawler, settings: Settings, source: SourceSettings | None, checked: Article,
+                     fetched: Fetched, page: Extracted, previous: Version | None, now: datetime) -> CheckOutcome | None:
     """Follow a page that names another URL as its own (a redirect, rel=canonical): an outcome if the
     check ends here (a duplicate, or a redirect to a different story), None to go on storing it."""
     final = canonicalize_url(fetched.final_url)
@@ -271,6 +302,9 @@ def _settle_identity(db, settings: Settings, checked: Article, fetched: Fetched,
     owner_version = storage.latest_version(db, owner) if other else None
     action = lifecycle.settle_identity(other, redirected, previous and previous.text,
                                        owner_version and owner_version.text, page.text)
+    if action == "adopt" and target != final and not _answers_with(db, crawler, settings, source, checked, target,
+                                                                   page, now):
+        return None  # a canonical link that does not answer with this story is not the story's address
     if action == "adopt":
         owner = storage.claim_url(db, checked.id, target, "redirect" if redirected else "canonical", now)
         if owner == checked.id:

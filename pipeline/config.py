@@ -267,6 +267,7 @@ class ScheduleSettings:
     failure_backoff: float = _reader(parse_duration, default=900.0)
     max_backoff: float = _reader(parse_duration, default=86400.0)
     failing_after: int = _reader(_positive(int), default=5)
+    gone_after: int = _reader(_positive(int), default=3)  # 404/410 answers in a row before an article is gone
     # A host that answered 429 or 503: its Retry-After (up to max_retry_after), else throttle_backoff
     # doubling per throttle up to max_throttle.
     throttle_backoff: float = _reader(parse_duration, default=60.0)

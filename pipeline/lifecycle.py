@@ -3,7 +3,8 @@
 - A feed that rewrites an entry's title or summary makes a `headline` or `summary`
   change of the article at once, before its page is fetched again.
 - An entry dated newer than the last check moves the article to the front of the queue.
-- 404 and 410 make the article `gone` (a change researchers see); other failures back
+- 404 and 410, schedule.gone_after times in a row, make the article `gone` (a change researchers
+  see; until then they are failures); other failures back
   off exponentially and, after schedule.failing_after in a row, mark it `failing` until
   a fetch succeeds again.
 - A page that names another URL as its own (a redirect or rel=canonical) is the same
@@ -68,7 +69,8 @@ def failure_state(
     """After a failed fetch: the check's outcome, the article's new state and the changes to record."""
     failures = article.consecutive_failures + 1
     failed = replace(article, consecutive_failures=failures, last_error=fetched.error)
-    if fetched.status in GONE:
+    # A page can 404 for a moment (a deploy, a CDN hiccup): gone is final only when it says so settings.gone_after times.
+    if fetched.status in GONE and failures >= settings.gone_after:
         gone = Change("gone", article.title or article.feed_title or article.canonical_url,
                       f"HTTP {fetched.status}", context=fetched.final_url)
         return "gone", replace(failed, status="gone", next_check_at=None), (gone,)
