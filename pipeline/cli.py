@@ -15,8 +15,8 @@ from typing import Iterable, Iterator
 import click
 
 import storage
-from pipeline import cycle
-from pipeline.config import load_settings
+from pipeline import cycle, maintenance
+from pipeline.config import load_settings, parse_duration
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
@@ -327,6 +327,49 @@ def export(fmt, config_path):
     writer.writeheader()
     for record in records:
         writer.writerow({**record, "notices": json.dumps(record["notices"], ensure_ascii=False)})
+
+
+@cli.command("check-db")
+@click.option("--database", type=click.Path(dir_okay=False), help="Check this database file (a backup, say).")
+@config_option
+def check_db(database, config_path):
+    """Check the archive: integrity, raw pages, version numbers and every text's hash. Exit 0 and 'ok' when sound."""
+    faults = maintenance.check_db(load_settings(config_path), database)
+    for fault in faults:
+        click.echo(fault)
+    if faults:
+        raise click.ClickException(f"{len(faults)} problem(s) found")
+    click.echo("ok")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@config_option
+def backup(path, config_path):
+    """Copy the archive to PATH, consistently, even while a run is writing."""
+    click.echo(f"backed up to {maintenance.backup(load_settings(config_path), path)}")
+
+
+@cli.command()
+@click.option("--older-than", default="30d", show_default=True, help="Last checked longer ago than this (90, 12h, 30d).")
+@config_option
+def prune(older_than, config_path):
+    """Drop the raw pages of articles no longer checked (retired, gone, redirected); texts and diffs stay."""
+    try:
+        seconds = parse_duration(older_than)
+    except ValueError:
+        raise InputError(f"--older-than {older_than!r}: expected a duration such as 90, 12h or 30d") from None
+    touched, deleted = maintenance.prune(load_settings(config_path), seconds)
+    click.echo(f"{deleted} raw page(s) deleted ({touched} version(s) no longer keep theirs); "
+               "`redline vacuum` gives the space back")
+
+
+@cli.command()
+@config_option
+def vacuum(config_path):
+    """Compact the archive's file (best when no run is writing)."""
+    before, after = maintenance.vacuum(load_settings(config_path))
+    click.echo(f"{before:,} → {after:,} bytes")
 
 
 @cli.command()

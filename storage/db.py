@@ -849,3 +849,80 @@ def count_rows(db: Database) -> dict[str, int]:
     """How many rows each of Redline's tables holds."""
     return {name: db[name].count for name in
             ("sources", "articles", "versions", "diffs", "changes", "alerts", "fetches")}
+
+
+# Maintenance -------------------------------------------------------------------------------
+
+def find_faults(db: Database) -> list[str]:
+    """What is wrong with the archive, one line each (none: it is sound): SQLite's own integrity and
+    foreign-key checks, the full-text index, raw pages missing or not matching their hash, gaps in
+    an article's version numbers, and diffs whose versions are missing."""
+    faults = [f"integrity: {row[0]}" for row in db.execute("PRAGMA integrity_check").fetchall() if row[0] != "ok"]
+    faults += [f"{table} row {rowid}: refers to a missing row of {parent}"
+               for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check").fetchall()]
+    try:
+        db.execute("INSERT INTO versions_fts (versions_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as exc:
+        faults.append(f"full-text index: {exc}")
+    faults += [f"article {article_id} v{number}: its raw page {blob} is missing"
+               for article_id, number, blob in db.execute(
+                   "SELECT article_id, number, raw_blob FROM versions v WHERE raw_blob IS NOT NULL "
+                   "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = v.raw_blob)").fetchall()]
+    for blob_hash, codec, data in db.execute("SELECT hash, codec, bytes FROM blobs"):
+        try:
+            intact = codec == "zlib" and _blob_hash(zlib.decompress(data)) == blob_hash
+        except zlib.error:
+            intact = False
+        if not intact:
+            faults.append(f"raw page {blob_hash}: its bytes do not match its hash")
+    faults += [f"article {article_id}: versions numbered {low}..{high} but {count} stored (a gap)"
+               for article_id, low, high, count in db.execute(
+                   "SELECT article_id, min(number), max(number), count(*) FROM versions GROUP BY article_id "
+                   "HAVING min(number) != 1 OR max(number) != count(*)").fetchall()]
+    faults += [f"diff {diff_id} of article {article_id}: v{from_number}→v{to_number} lacks a version"
+               for diff_id, article_id, from_number, to_number in db.execute(
+                   "SELECT d.id, d.article_id, d.from_number, d.to_number FROM diffs d WHERE "
+                   "NOT EXISTS (SELECT 1 FROM versions v WHERE v.article_id = d.article_id AND v.number = d.from_number) "
+                   "OR NOT EXISTS (SELECT 1 FROM versions v WHERE v.article_id = d.article_id AND v.number = d.to_number)"
+               ).fetchall()]
+    return faults
+
+
+def version_texts(db: Database) -> Iterator[tuple[str, int, str, str]]:
+    """(article URL, number, stored text hash, text) of every version, streamed."""
+    yield from db.execute("SELECT a.canonical_url, v.number, v.text_hash, v.text FROM versions v "
+                          "JOIN articles a ON a.id = v.article_id ORDER BY v.article_id, v.number")
+
+
+def backup(db: Database, target: str | Path) -> None:
+    """Copy the archive to target through SQLite's online backup: a consistent copy, even while
+    another run writes. target must not exist yet."""
+    target = Path(target)
+    if target.exists():
+        raise StorageError(f"{target}: already exists (a backup never overwrites a file)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy = sqlite3.connect(target)
+    try:
+        db.conn.backup(copy)
+    finally:
+        copy.close()
+
+
+def prune_raw_pages(db: Database, checked_before: datetime,
+                    statuses: tuple[str, ...] = ("retired", "gone", "redirected")) -> tuple[int, int]:
+    """Drop the raw pages of articles no longer checked (of these statuses, last checked before that
+    moment); their texts, diffs and changes stay. Returns (versions touched, raw pages deleted)."""
+    marks = ",".join("?" * len(statuses))
+    with _immediate(db):
+        touched = db.execute(
+            f"UPDATE versions SET raw_blob = NULL WHERE raw_blob IS NOT NULL AND article_id IN (SELECT id FROM "
+            f"articles WHERE status IN ({marks}) AND coalesce(last_checked_at, first_seen_at) < ?)",
+            [*statuses, to_iso(checked_before)]).rowcount
+        deleted = db.execute("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.raw_blob = blobs.hash)"
+                             ).rowcount
+    return touched, deleted
+
+
+def vacuum(db: Database) -> None:
+    """Give the space of deleted rows back to the file system (it needs the archive to itself a moment)."""
+    db.execute("VACUUM")

@@ -1,0 +1,45 @@
+"""Looking after an archive: check it, back it up, prune what is no longer needed, compact it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import storage
+from pipeline.config import Settings
+from pipeline.extract import hash_text
+from pipeline.models import utcnow
+
+
+def check_db(settings: Settings, database: str | Path | None = None) -> list[str]:
+    """What is wrong with the archive (or with the database file given), one line each; none when it
+    is sound: SQLite's integrity and foreign keys, the full-text index, raw pages present and intact,
+    version numbers without gaps, and every version's text hash against its text."""
+    db = (storage.open_db(database, create=False, busy_timeout=settings.busy_timeout) if database
+          else storage.open_archive(settings, create=False))
+    faults = storage.find_faults(db)
+    faults += [f"{url} v{number}: its text does not match its hash {stored[:12]}…"
+               for url, number, stored, text in storage.version_texts(db) if hash_text(text) != stored]
+    return faults
+
+
+def backup(settings: Settings, target: str | Path) -> Path:
+    """A consistent copy of the archive at target (SQLite's online backup: a run may be writing)."""
+    storage.backup(storage.open_archive(settings, create=False), target)
+    return Path(target)
+
+
+def prune(settings: Settings, older_than: float, now: datetime | None = None) -> tuple[int, int]:
+    """Drop the raw pages of articles no longer checked (retired, gone, redirected) and last checked
+    more than older_than seconds ago; returns (versions touched, raw pages deleted). Their texts,
+    diffs and changes stay; only re-extraction needs raw pages."""
+    checked_before = (now or utcnow()) - timedelta(seconds=older_than)
+    return storage.prune_raw_pages(storage.open_archive(settings, create=False), checked_before)
+
+
+def vacuum(settings: Settings) -> tuple[int, int]:
+    """Compact the archive's file; returns its size in bytes before and after."""
+    path = settings.database
+    before = path.stat().st_size if path.exists() else 0
+    storage.vacuum(storage.open_archive(settings, create=False))
+    return before, path.stat().st_size

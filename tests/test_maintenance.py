@@ -1,0 +1,123 @@
+"""Tests for pipeline/maintenance.py (check-db, backup, prune, vacuum) on archives made by real runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+import storage
+from pipeline import cycle, maintenance
+from pipeline.cli import cli
+from pipeline.errors import StorageError
+
+
+@pytest.fixture
+def archive(newsroom, newsroom_settings):
+    """An archive of the demo newsroom after three rounds: versions, diffs, changes and alerts."""
+    now = cycle.utcnow()
+    for round_number in range(3):
+        cycle.run_cycle(newsroom_settings, now + timedelta(minutes=round_number), everything=True)
+        newsroom.advance()
+    return newsroom_settings
+
+
+def tamper(settings, *statements):
+    raw = sqlite3.connect(settings.database)
+    raw.execute("PRAGMA foreign_keys = OFF")
+    for statement in statements:
+        raw.execute(statement)
+    raw.commit()
+    raw.close()
+
+
+def test_a_sound_archive_is_ok(archive, tmp_path):
+    assert maintenance.check_db(archive) == []
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\npath = "{archive.database}"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-db", "--config", str(config)])
+    assert (result.exit_code, result.output) == (0, "ok\n")
+
+
+def test_a_text_that_no_longer_matches_its_hash_is_named(archive):
+    tamper(archive, "UPDATE versions SET text = text || ' (edited by hand)' WHERE number = 2 AND article_id = 1")
+    [fault] = maintenance.check_db(archive)
+    assert " v2: its text does not match its hash" in fault
+
+
+def test_a_missing_raw_page_a_gap_and_a_diff_without_its_version_are_named(archive):
+    db = storage.open_db(archive.database)
+    [(article_id, blob)] = db.execute("SELECT article_id, raw_blob FROM versions WHERE number = 3 LIMIT 1").fetchall()
+    tamper(archive, f"DELETE FROM blobs WHERE hash = '{blob}'",
+           f"DELETE FROM versions WHERE article_id = {article_id} AND number = 2")
+    faults = "\n".join(maintenance.check_db(archive))
+    assert "refers to a missing row of blobs" in faults or "is missing" in faults
+    assert f"article {article_id}: versions numbered 1..3 but 2 stored (a gap)" in faults
+    assert f"of article {article_id}: v1→v2 lacks a version" in faults
+
+
+def test_check_db_exits_non_zero_naming_each_problem(archive, tmp_path):
+    tamper(archive, "UPDATE blobs SET bytes = x'00' WHERE rowid = 1")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\npath = "{archive.database}"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-db", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "do not match its hash" in result.output and "1 problem(s) found" in result.output
+
+
+def test_a_backup_taken_while_a_run_writes_restores_every_version(archive, newsroom, tmp_path):
+    source = storage.open_db(archive.database)
+    stop, errors = threading.Event(), []
+
+    def keep_writing():
+        now = cycle.utcnow() + timedelta(hours=1)
+        while not stop.is_set():
+            try:
+                newsroom.advance()
+                cycle.run_cycle(archive, now, everything=True)
+                now += timedelta(minutes=1)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        copies = [maintenance.backup(archive, tmp_path / f"backup-{n}.db") for n in range(3)]
+    finally:
+        stop.set()
+        writer.join(timeout=120)
+    assert errors == []
+    written = {(url, number): (text_hash, text) for url, number, text_hash, text in storage.version_texts(source)}
+    for copy in copies:
+        assert maintenance.check_db(archive, copy) == []
+        restored = storage.open_db(copy, create=False)
+        kept = {(url, number): (text_hash, text) for url, number, text_hash, text in storage.version_texts(restored)}
+        assert kept and all(written[key] == value for key, value in kept.items())
+
+
+def test_a_backup_never_overwrites_a_file(archive, tmp_path):
+    (tmp_path / "there.db").write_bytes(b"precious")
+    with pytest.raises(StorageError, match="already exists"):
+        maintenance.backup(archive, tmp_path / "there.db")
+    assert (tmp_path / "there.db").read_bytes() == b"precious"
+
+
+def test_prune_drops_raw_pages_of_articles_no_longer_checked_and_keeps_their_texts(archive):
+    db = storage.open_db(archive.database)
+    [article] = [a for a in storage.list_articles(db) if a.canonical_url.endswith("/news/library-reopens")]
+    tamper(archive, f"UPDATE articles SET status = 'retired' WHERE id = {article.id}")
+    later = cycle.utcnow() + timedelta(days=40)
+
+    touched, deleted = maintenance.prune(archive, 30 * 86400, now=later)
+
+    assert (touched, deleted) == (1, 1)
+    assert [v.raw_blob for v in storage.list_versions(db, article.id)] == [None]
+    assert storage.list_versions(db, article.id)[0].text  # the text stays
+    assert maintenance.check_db(archive) == []
+    assert maintenance.prune(archive, 30 * 86400, now=later) == (0, 0)
+    before, after = maintenance.vacuum(archive)
+    assert after <= before
