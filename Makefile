@@ -11,7 +11,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
 
-.PHONY: demo test airflow airflow-shell bench install clean
+.PHONY: demo test airflow airflow-shell bench crash-test install clean
 
 demo: $(STAMP) .airflow/airflow.db .airflow/env
 	$(BIN)/redline demo --workdir .airflow/demo
@@ -55,6 +55,13 @@ airflow-shell: $(STAMP) .airflow/airflow.db .airflow/env
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# `redline run` killed with SIGKILL at random moments (KILLS times, ARTICLES changing articles), resumed,
+# and compared with a run never killed; a shorter run is part of `make test` (tests/test_crash.py).
+KILLS ?= 50
+ARTICLES ?= 40
+crash-test: $(STAMP)
+	$(BIN)/python tests/crash_harness.py --kills $(KILLS) --articles $(ARTICLES)
 
 install: $(STAMP)
 
