@@ -21,7 +21,7 @@ from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
 from pipeline.output import (EXPORT_FIELDS, FORMATS, describe_change, diff_as_record, print_diff, print_report,
-                             render_report, to_json_line, version_as_record)
+                             printable, render_report, to_json_line, version_as_record)
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),
@@ -55,7 +55,7 @@ def _open(config_path, create: bool = False):
 
 
 def _emit(record: dict, as_json: bool, text: str) -> None:
-    click.echo(to_json_line(record) if as_json else text)
+    click.echo(to_json_line(record) if as_json else printable(text))
 
 
 @cli.command()
@@ -207,7 +207,7 @@ def compare(old, new, as_json, as_jsonl):
         click.echo(to_json_line(diff_as_record(result)))
         return
     for change in result.changes:
-        click.echo(describe_change(change))
+        click.echo(printable(describe_change(change)))
     print_diff(result.ops)
 
 

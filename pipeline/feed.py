@@ -46,10 +46,19 @@ def write_feeds(settings: Settings, folder: str | Path, now: datetime | None = N
     return written
 
 
+# Characters XML 1.0 cannot carry at all, escaped or not: one in an article's text would make the whole feed unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _element(parent, tag: str, text: str | None = None, **attributes) -> ElementTree.Element:
-    element = ElementTree.SubElement(parent, f"{{{ATOM}}}{tag}", {k: v for k, v in attributes.items() if v})
+    element = ElementTree.SubElement(parent, f"{{{ATOM}}}{tag}",
+                                     {k: _xml_text(v) for k, v in attributes.items() if v})
     if text is not None:
-        element.text = text
+        element.text = _xml_text(text)
     return element
 
 

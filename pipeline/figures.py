@@ -207,7 +207,7 @@ def _tokenize(sentence: str) -> list[_Token]:
 
 
 def _is_number(token: _Token) -> bool:
-    return token.text[0].isdigit()
+    return token.text[0].isdecimal()
 
 
 def _is_word(token: _Token) -> bool:
@@ -332,7 +332,7 @@ def _digits_value(raw: str, tables: Tables, prefer_decimal: bool) -> float | Non
     """The value of a digit token written with any grouping mark; the decimal mark followed by
     exactly three digits is read as a grouping mark ("1.200") unless a decimal is expected."""
     parts = re.split(r"\D", raw)
-    marks = [c for c in raw if not c.isdigit()]
+    marks = [c for c in raw if not c.isdecimal()]
     if not marks:
         return float(raw)
     grouped = 1 <= len(parts[0]) <= 3 and all(len(p) == 3 for p in parts[1:])
@@ -477,6 +477,8 @@ def _read_figure(tokens: list[_Token], i: int, c: _Compiled) -> _Found | None:
             and all(t.attached for t in tokens[j + 1:found[1]]):
         unit, j = str(found[0]), found[1]
     first = j
+    if j >= len(tokens):  # a currency or qualifier that ends the sentence: no number follows
+        return None
     date_end = _date_end(tokens, j)
     if date_end:
         return _Found(i, date_end, first, kind="date")
@@ -523,7 +525,7 @@ def _read_ratio(tokens: list[_Token], quantity: _Quantity, c: _Compiled) -> tupl
     if joined is None or quantity.approximate or quantity.fraction:
         return None
     whole = _read_quantity(tokens, joined[1], c, False)
-    if whole is None or whole.scale != 1.0 or whole.approximate or (whole.digits and not whole.digits.isdigit()):
+    if whole is None or whole.scale != 1.0 or whole.approximate or (whole.digits and not whole.digits.isdecimal()):
         return None
     part, total = _resolve(quantity, c.tables, False), _resolve(whole, c.tables, False)
     if part is None or not total or not 0 < part < total or (whole.digits and _YEAR.fullmatch(whole.digits)):
@@ -535,10 +537,10 @@ def _date_end(tokens: list[_Token], i: int) -> int | None:
     """The token index after a date written with separators (2025-03-11, 11/03/2025), if one starts at i."""
     j, separators = i + 1, []
     while j + 1 < len(tokens) and tokens[j].text in ("/", "-") and tokens[j].attached \
-            and _is_number(tokens[j + 1]) and tokens[j + 1].attached and tokens[j + 1].text.isdigit():
+            and _is_number(tokens[j + 1]) and tokens[j + 1].attached and tokens[j + 1].text.isdecimal():
         separators.append(tokens[j].text)
         j += 2
-    if not _is_number(tokens[i]) or not tokens[i].text.isdigit() or len(separators) < 2 or len(set(separators)) > 1:
+    if not _is_number(tokens[i]) or not tokens[i].text.isdecimal() or len(separators) < 2 or len(set(separators)) > 1:
         return None
     return j
 
@@ -555,7 +557,7 @@ def _read_range_end(tokens: list[_Token], i: int, quantity: _Quantity, result: _
     if not opener and i > 0 and tokens[i - 1].low in tables.range_blockers:
         return None, None  # "rose from 30 to 40": two figures
     following = tokens[j + 1].text if j + 1 < len(tokens) else ""
-    if quantity.digits and _YEAR.fullmatch(quantity.digits) and not (following.isdigit() and len(following) in (2, 4)):
+    if quantity.digits and _YEAR.fullmatch(quantity.digits) and not (following.isdecimal() and len(following) in (2, 4)):
         return None, None  # "rose in 2024 to 3,400 tonnes": a year does not start a range of counts
     k = j + 1
     if joiner in _HYPHENS and k + 2 < len(tokens) and tokens[k].low in tables.range_joiners \
@@ -651,7 +653,7 @@ def _classify(tokens: list[_Token], result: _Found, quantity: _Quantity, second:
         return "year"
     if plain and quantity.digits and second is None and i >= 2 and tokens[i - 1].text == "," \
             and after is not None and after.text in ",)" and _is_word(tokens[i - 2]) \
-            and result.value <= 120 and quantity.digits.isdigit():
+            and result.value <= 120 and quantity.digits.isdecimal():
         return "age"  # "Anita Osei, 54, said", "the driver, 27, was": an age in apposition
     return COUNT
 

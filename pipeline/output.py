@@ -6,6 +6,7 @@ Every diff rendering reads one DiffReport. Article text is untrusted: HTML outpu
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from html import escape
 from typing import Iterable
@@ -23,17 +24,27 @@ _MARKS = {-1: ("[-", "-]"), 1: ("{+", "+}"), 0: ("", "")}
 _HEADLINE_KINDS = ("headline", "byline", "published", "modified", "figure", "quote", "correction")
 
 
+# Control characters in article text (an escape sequence clears a screen, retitles a window, forges a link)
+# are shown, never sent to a terminal or written into a text file; tab and line breaks stay.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """text with each control character written out (\\x1b), so no terminal acts on it."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group(0)):02x}", text)
+
+
 def diff_as_rich(ops: Iterable[tuple[int, str]]) -> Text:
     """The word diff as coloured terminal text: deletions red and struck, insertions green."""
     text = Text()
     for op, chunk in ops:
-        text.append(chunk, style=_STYLES[op])
+        text.append(printable(chunk), style=_STYLES[op])
     return text
 
 
 def diff_as_unified(ops: Iterable[tuple[int, str]]) -> str:
     """The word diff as plain text: [-deleted-] and {+inserted+}, as git's word diff writes them."""
-    return "".join(f"{_MARKS[op][0]}{chunk}{_MARKS[op][1]}" for op, chunk in ops)
+    return "".join(f"{_MARKS[op][0]}{printable(chunk)}{_MARKS[op][1]}" for op, chunk in ops)
 
 
 def print_diff(ops: Iterable[tuple[int, str]], console: Console | None = None) -> None:
@@ -120,7 +131,7 @@ def _summary_lines(report: DiffReport) -> list[str]:
         lines.append(f"note: {report.note}")
     lines += [describe_disclosure(report), describe_stats(report.diff.stats)]
     lines += ["  " + describe_change(c) for c in report.diff.changes if c.kind in _HEADLINE_KINDS]
-    return [line for line in lines if line]
+    return [printable(line) for line in lines if line]
 
 
 def render_unified(report: DiffReport) -> str:

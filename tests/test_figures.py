@@ -563,3 +563,9 @@ def test_another_language_is_another_table():
 def test_an_unknown_language_is_a_clear_error():
     with pytest.raises(LanguageError, match="'xx'.*en"):
         find_figures("12 people", "xx")
+
+
+@pytest.mark.parametrize("sentence", ["²", "£", "It rose to 2² people.", "at least", "about £"])
+def test_digit_like_characters_and_a_currency_that_ends_the_sentence_are_no_figure(sentence):
+    # Found by fuzzing: "²" passed isdigit() and broke float(); a sentence ending in "£" read past its end.
+    assert all(figure.value is None or figure.value >= 0 for figure in find_figures(sentence))

@@ -101,3 +101,26 @@ def test_terminal_output_is_coloured_on_a_terminal_and_plain_otherwise(report):
 def test_render_report_names_an_unknown_format(report):
     with pytest.raises(InputError, match="'pdf'"):
         render_report(report, "pdf")
+
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x1b]8;;https://evil.example\x1b\\here\x1b]8;;\x1b\\"
+
+
+def test_control_characters_in_article_text_never_reach_a_terminal_or_a_text_file():
+    diff = compare_pages(Extracted(f"The toll is 12.{ESCAPES}", title=f"Flood{ESCAPES}"),
+                         Extracted(f"The toll is 19.{ESCAPES}", title=f"Flood 19{ESCAPES}"))
+    report = DiffReport(diff, "http://127.0.0.1/a", 1, 2, f"Flood{ESCAPES}", f"Flood 19{ESCAPES}")
+    stream = io.StringIO()
+    print_report(report, Console(file=stream, force_terminal=True, color_system="standard"))
+    shown = stream.getvalue()
+    assert "\x1b[2J" not in shown and "\x1b]" not in shown and "\\x1b[2J" in shown
+    unified = render_unified(report)
+    assert "\x1b" not in unified and "\x07" not in unified and "\\x1b]0;owned" in unified
+
+
+def test_rich_markup_in_article_text_is_printed_as_written():
+    diff = compare_pages(Extracted("Toll [bold red]12[/bold red] [link=https://evil.example]x[/link]."),
+                         Extracted("Toll [bold red]19[/bold red] [link=https://evil.example]x[/link]."))
+    stream = io.StringIO()
+    print_report(DiffReport(diff, "u", 1, 2), Console(file=stream, force_terminal=True, color_system="standard"))
+    assert "[link=https://evil.example]" in stream.getvalue() and "\x1b]8" not in stream.getvalue()
