@@ -99,6 +99,28 @@ def history(url, config_path, as_json):
         revert = f" (reverts to v{version.revert_of})" if version.revert_of else ""
         _emit(record, as_json, f"v{version.number}  {version.fetched_at}  {version.word_count:>5} words  "
                                f"{version.title or ''}{revert}")
+    if not as_json:
+        for issue in storage.list_issues(db, article_id=article.id):
+            click.echo(printable(f"linked by the newsletter '{issue.subject}' ({issue.source}, "
+                                 f"{issue.sent_at or issue.received_at})"))
+
+
+@cli.command()
+@click.option("--source", help="Only the issues of this newsletter source.")
+@config_option
+@json_option
+def newsletters(source, config_path, as_json):
+    """Newsletter issues, oldest first, with the stories each linked (canonical URLs, in order)."""
+    _, db = _open(config_path)
+    for issue in storage.list_issues(db, source=source):
+        record = {"source": issue.source, "subject": issue.subject, "sender": issue.sender, "date": issue.sent_at,
+                  "message_id": issue.message_id, "list_id": issue.list_id, "received_at": issue.received_at,
+                  "links": [url for url, _, _ in issue.links],
+                  "anchors": [anchor for _, anchor, _ in issue.links]}
+        lines = [f"{issue.sent_at or issue.received_at}  {issue.source}  {issue.subject or '(no subject)'}  "
+                 f"({len(issue.links)} stor{'y' if len(issue.links) == 1 else 'ies'})"]
+        lines += [f"    {url}  {anchor or ''}" for url, anchor, _ in issue.links]
+        _emit(record, as_json, "\n".join(lines))
 
 
 @cli.command()

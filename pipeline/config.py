@@ -20,7 +20,8 @@ from pipeline.errors import ConfigError
 
 ENV_VAR = "REDLINE_CONFIG"
 DEFAULT_FILE = "redline.toml"
-SOURCE_KINDS = ("rss", "atom", "sitemap", "urls")
+SOURCE_KINDS = ("rss", "atom", "sitemap", "urls", "newsletter")
+MAILBOX_SCHEMES = ("mbox", "maildir", "eml")
 CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed", "quote",
                 "published", "modified", "stealth_edit", "summary", "gone", "redirected", "url")
 FIGURE_CHANGES = ("value", "qualifier", "added", "removed")
@@ -178,6 +179,8 @@ def _http_url(value: Any) -> str:
         return os.environ[match.group(1)]
 
     url = _VARIABLE.sub(substitute, _text(value).strip())
+    if url.split(":", 1)[0] in MAILBOX_SCHEMES and len(url.split(":", 1)[1]) > 0:
+        return url  # a newsletter's mailbox file or folder: checked against its kind when the sources are read
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         from pipeline.masking import mask_url
@@ -204,8 +207,9 @@ def _apprise_url(value: Any) -> str:
     return url
 
 
-def _reader(read: Callable[[Any], Any], **kwargs):
-    return field(metadata={"read": read}, **kwargs)
+def _reader(read: Callable[[Any], Any], metadata_key: str | None = None, **kwargs):
+    # metadata_key: the TOML key, where it cannot be the field's name ("from")
+    return field(metadata={"read": read, "key": metadata_key}, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,9 @@ class SourceSettings:
     exclude: tuple = _reader(_list_of(_regex), default=())  # never track URLs matching one of these
     robots: bool = _reader(_boolean, default=True)          # honour robots.txt for this source's URLs
     ladder: tuple | None = _reader(_ladder, default=None)   # this source's recheck ladder (else schedule.ladder)
+    # Newsletters only: read only messages from one of these senders (any part of From) or lists (List-Id).
+    senders: tuple = _reader(_list_of(_text), default=(), metadata_key="from")
+    list_ids: tuple = _reader(_list_of(_text), default=(), metadata_key="list_id")
 
 
 @dataclass(frozen=True)
@@ -372,7 +379,7 @@ class Settings:
 def _build(cls, table: Any, path: Path | str, prefix: str):
     if not isinstance(table, dict):
         raise ConfigError(path, prefix, "a table")
-    known = {f.name: f for f in fields(cls)}
+    known = {f.metadata.get("key") or f.name: f for f in fields(cls)}
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise ConfigError(path, f"{prefix}.{unknown[0]}", f"one of the keys {', '.join(known)}")
@@ -383,7 +390,7 @@ def _build(cls, table: Any, path: Path | str, prefix: str):
                 raise ConfigError(path, f"{prefix}.{name}", "a value (this key is required)")
             continue
         try:
-            values[name] = spec.metadata["read"](table[name])
+            values[spec.name] = spec.metadata["read"](table[name])
         except _UnsafeToShow as exc:
             raise ConfigError(path, f"{prefix}.{name}", f"expected {exc}") from None
         except ValueError as exc:
@@ -410,8 +417,8 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
     if unknown:
         raise ConfigError(where, unknown[0], f"one of the sections {', '.join(sorted(sections))}")
     database = _build(DatabaseSettings, data.get("database", {}), where, "database")
-    sources = _build_list(SourceSettings, data.get("sources", []), where, "sources")
     base = path.parent if path else Path.cwd()
+    sources = _check_source_urls(_build_list(SourceSettings, data.get("sources", []), where, "sources"), base, where)
     return Settings(
         path=path,
         database=(base / database.path).resolve(),
@@ -423,6 +430,25 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
         sources=sources,
         alerts=_check_rule_sources(_build_list(RuleSettings, data.get("alerts", []), where, "alerts"), sources, where),
     )
+
+
+def _check_source_urls(sources: tuple, base: Path, path: Path | str) -> tuple:
+    # A newsletter reads a mailbox (made absolute here, against the config file's folder); the others read http(s).
+    checked = []
+    for i, source in enumerate(sources):
+        scheme = source.url.split(":", 1)[0]
+        if source.kind == "newsletter":
+            if scheme not in MAILBOX_SCHEMES:
+                raise ConfigError(path, f"sources[{i}].url", "for a newsletter, mbox:PATH, maildir:PATH or eml:FOLDER "
+                                  "(a newsletter's web archive is read as its feed: kind = \"rss\")")
+            source = replace(source, url=f"{scheme}:{(base / source.url.split(':', 1)[1]).resolve()}")
+        elif scheme in MAILBOX_SCHEMES:
+            raise ConfigError(path, f"sources[{i}].url", f"an http(s) URL for kind {source.kind!r} "
+                              "(a mailbox is read by kind = \"newsletter\")")
+        elif source.senders or source.list_ids:
+            raise ConfigError(path, f"sources[{i}]", "from and list_id only for kind = \"newsletter\"")
+        checked.append(source)
+    return tuple(checked)
 
 
 def _check_rule_sources(rules: tuple, sources: tuple, path: Path | str) -> tuple:

@@ -354,6 +354,43 @@ class Reextraction:
         return "failed" if self.error else "differs" if self.differs else "same"
 
 
+@dataclass(frozen=True)
+class Link:
+    """One article link of a newsletter issue: where it leads, its place and its words."""
+
+    url: str
+    position: int
+    anchor: str | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One newsletter issue as read from its message."""
+
+    message_id: str
+    subject: str | None
+    sender: str | None
+    list_id: str | None
+    sent_at: str | None
+    text: str
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredIssue:
+    """A newsletter issue as stored, with its source and links (each with the article it leads to)."""
+
+    id: int
+    source: str | None
+    message_id: str
+    subject: str | None
+    sender: str | None
+    list_id: str | None
+    sent_at: str | None
+    received_at: str
+    links: tuple[tuple[str, str | None, int | None], ...] = ()  # (url, anchor, article id), in order
+
+
 def utcnow() -> datetime:
     """The current time, aware and in UTC: the one clock the stages are handed."""
     return datetime.now(timezone.utc)

@@ -6,16 +6,17 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import NamedTuple
 
 import storage
-from pipeline import alerts, lifecycle
+from pipeline import alerts, lifecycle, mail
 from pipeline.config import Settings, SourceSettings
 from pipeline.crawl import Crawler
 from pipeline.errors import FeedError, InvalidURLError
 from pipeline.fetch import BINARY_TYPES, open_client
 from pipeline.masking import mask_text, mask_url
-from pipeline.models import Entry, Fetched, utcnow
+from pipeline.models import Entry, Fetched, Issue, utcnow
 from pipeline.sources import filter_entries, needs_resolving, parse_sitemap, read_source, story_url
 
 log = logging.getLogger(__name__)
@@ -32,25 +33,32 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
     new = changes = 0
     with open_client(settings.network) as client:
         crawler = Crawler(settings.network, client, schedule=settings.schedule)
-        fetched = crawler.fetch(db, config.url, now, robots=config.robots, etag=stored.etag,
-                                last_modified=stored.last_modified, refuse=BINARY_TYPES)
+        if config.kind == "newsletter":
+            fetched = Fetched(url=config.url, final_url=config.url, status=None, at=now, elapsed_ms=0,
+                              skipped="mailbox")  # a mailbox is read, not requested: no fetch to log
+        else:
+            fetched = crawler.fetch(db, config.url, now, robots=config.robots, etag=stored.etag,
+                                    last_modified=stored.last_modified, refuse=BINARY_TYPES)
         error = fetched.error
-        if fetched.ok:
-            try:
+        try:
+            if config.kind == "newsletter":
+                new, error = _read_newsletters(db, crawler, settings, config, source_id, now)
+            elif fetched.ok:
                 found = _discover(db, crawler, settings, config, fetched, now)
                 changes = _note_feed_updates(db, settings, config, source_id, found.entries, now)
                 new = storage.add_articles(db, source_id, found.entries, now)
                 storage.add_aliases(db, found.wrappers, "wrapper", now)
                 error = found.error
-            except FeedError as exc:
-                error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - recorded on the source; the other sources are polled
-                log.exception("source %s (%s): the poll failed", name, mask_url(config.url))
-                error = f"{mask_url(config.url)}: the poll failed ({type(exc).__name__}: {exc})"
+        except FeedError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - recorded on the source; the other sources are polled
+            log.exception("source %s (%s): the poll failed", name, mask_url(config.url))
+            error = f"{mask_url(config.url)}: the poll failed ({type(exc).__name__}: {exc})"
     storage.record_poll(db, source_id, fetched, error)
     if error:
         log.warning("source %s (%s): %s", name, mask_url(config.url), mask_text(error))
-    log.info("source %s: HTTP %s, %d new article(s), %d change(s) from its entries", name, fetched.status, new, changes)
+    log.info("source %s: %s, %d new article(s), %d change(s) from its entries", name,
+             "mailbox" if config.kind == "newsletter" else f"HTTP {fetched.status}", new, changes)
     return {"source": name, "status": fetched.status, "new_articles": new, "changes": changes,
             "error": mask_text(error)}
 
@@ -87,10 +95,11 @@ def _discover(db, crawler: Crawler, settings: Settings, config: SourceSettings, 
 
 
 def _resolve_wrappers(db, crawler: Crawler, settings: Settings, config: SourceSettings, entries: list[Entry],
-                      now: datetime) -> dict[str, str]:
-    # A feedproxy or shortener link costs one request (no body read) the first time it is seen;
-    # afterwards it is an alias of the story it led to. Past max_resolved, a first check follows it.
-    wrapped = [e for e in entries if needs_resolving(e.url)]
+                      now: datetime, wrapped_if=needs_resolving) -> dict[str, str]:
+    # A feedproxy or shortener link (or a newsletter's tracker) costs one request, no body read, the first
+    # time it is seen; afterwards it is an alias of the story it led to. Past max_resolved, a first check
+    # follows it.
+    wrapped = [e for e in entries if wrapped_if(e.url)]
     known = storage.find_articles(db, [e.url for e in wrapped])
     resolved = {}
     for entry in [e for e in wrapped if e.url not in known][:settings.network.max_resolved]:
@@ -104,6 +113,43 @@ def _resolve_wrappers(db, crawler: Crawler, settings: Settings, config: SourceSe
     for wrapper, article in known.items():
         resolved[wrapper] = article.canonical_url
     return resolved
+
+
+def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSettings, source_id: int,
+                      now: datetime) -> tuple[int, str | None]:
+    """Read a newsletter's mailbox: each message not stored before (by Message-ID) becomes an issue,
+    and every story it links is tracked. Returns how many articles are new, and what could not be read."""
+    kind, path = config.url.split(":", 1)
+    new, problems = 0, []
+    for key, raw, skipped in mail.read_mailbox(kind, Path(path)):
+        try:
+            issue = None if skipped else mail.read_message(raw)
+        except Exception as exc:  # noqa: BLE001 - one unreadable message never stops the others
+            skipped = f"cannot be read ({type(exc).__name__}: {exc})"
+        if skipped:
+            problems.append(f"message {key}: {skipped}")
+            continue
+        if not _addressed(config, issue) or storage.has_issue(db, issue.message_id):
+            continue
+        # Anchor texts are no headlines: the entries carry no title, so a later issue's words are no rewrite.
+        followed = _resolve_wrappers(db, crawler, settings, config, [Entry(url=link.url) for link in issue.links],
+                                     now, mail.needs_following)
+        links = [replace(link, url=followed.get(link.url, link.url)) for link in issue.links]
+        kept = {entry.url for entry in filter_entries([Entry(url=link.url) for link in links], config.include,
+                                                      config.exclude)}
+        new += storage.add_articles(db, source_id, [Entry(url=url) for url in kept], now)
+        storage.add_aliases(db, followed, "wrapper", now)
+        storage.record_issue(db, source_id, replace(issue, links=tuple(link for link in links if link.url in kept)),
+                             now)
+    return new, "; ".join(problems) or None
+
+
+def _addressed(config: SourceSettings, issue: Issue) -> bool:
+    """Whether a message passes the source's from and list_id filters (none: every message)."""
+    if not (config.senders or config.list_ids):
+        return True
+    sender, list_id = (issue.sender or "").lower(), (issue.list_id or "").lower()
+    return (any(s.lower() in sender for s in config.senders) or any(l.lower() in list_id for l in config.list_ids))
 
 
 def _note_feed_updates(db, settings: Settings, config: SourceSettings, source_id: int, entries: list[Entry],

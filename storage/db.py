@@ -22,8 +22,8 @@ from sqlite_utils import Database
 
 from pipeline.errors import NotFoundError, StorageError
 from pipeline.masking import mask_text, mask_url
-from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched, Host, Reextraction, Source,
-                             StoredChange, StoredDiff, Version, to_iso)
+from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched, Host, Issue, Reextraction,
+                             Source, StoredChange, StoredDiff, StoredIssue, Version, to_iso)
 from storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transaction to end
@@ -849,6 +849,51 @@ def count_rows(db: Database) -> dict[str, int]:
     """How many rows each of Redline's tables holds."""
     return {name: db[name].count for name in
             ("sources", "articles", "versions", "diffs", "changes", "alerts", "fetches")}
+
+
+# Newsletters -------------------------------------------------------------------------------
+
+def has_issue(db: Database, message_id: str) -> bool:
+    """Whether the newsletter issue with this Message-ID is stored (received before, from any mailbox)."""
+    return db.execute("SELECT 1 FROM issues WHERE message_id = ?", [message_id]).fetchone() is not None
+
+
+def record_issue(db: Database, source_id: int, issue: Issue, at: datetime) -> int | None:
+    """Store a newsletter issue and its links, each with the article tracked at its URL (track them
+    first); None when an issue with its Message-ID is already stored."""
+    with _immediate(db):
+        row = db.execute(
+            "INSERT OR IGNORE INTO issues (source_id, message_id, subject, sender, list_id, sent_at, text, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [source_id, issue.message_id, issue.subject, issue.sender, issue.list_id, issue.sent_at, issue.text,
+             to_iso(at)]).fetchall()
+        if not row:
+            return None
+        for link in issue.links:
+            db.execute("INSERT INTO issue_links (issue_id, position, url, anchor, article_id) VALUES (?, ?, ?, ?, ?)",
+                       [row[0][0], link.position, link.url, link.anchor, owner_of(db, link.url)])
+    return row[0][0]
+
+
+def list_issues(db: Database, source: str | None = None, article_id: int | None = None) -> list[StoredIssue]:
+    """Newsletter issues, oldest first, with their links in order: of one source, or that linked one article."""
+    where, params = [], []
+    if source:
+        where.append("s.name = ?")
+        params.append(source)
+    if article_id:
+        where.append("i.id IN (SELECT issue_id FROM issue_links WHERE article_id = ?)")
+        params.append(article_id)
+    rows = _all(db, "SELECT i.id, s.name AS source, i.message_id, i.subject, i.sender, i.list_id, i.sent_at, "
+                    "i.received_at FROM issues i LEFT JOIN sources s ON s.id = i.source_id"
+                    + (" WHERE " + " AND ".join(where) if where else "")
+                    + " ORDER BY coalesce(i.sent_at, i.received_at), i.id", params)
+    issues = []
+    for row in rows:
+        links = tuple(db.execute("SELECT url, anchor, article_id FROM issue_links WHERE issue_id = ? ORDER BY position",
+                                 [row["id"]]).fetchall())
+        issues.append(StoredIssue(**row, links=links))
+    return issues
 
 
 # Maintenance -------------------------------------------------------------------------------

@@ -145,6 +145,19 @@ def _lease_holders(db: Database) -> None:
     db["alerts"].add_column("claimed_by", str)
 
 
+def _newsletters(db: Database) -> None:
+    # Newsletter issues (one per Message-ID, however often received) and the article links each carried.
+    db["issues"].create({
+        "id": int, "source_id": int, "message_id": str, "subject": str, "sender": str, "list_id": str,
+        "sent_at": str, "text": str, "received_at": str,
+    }, pk="id", not_null={"message_id", "received_at"}, foreign_keys=[("source_id", "sources", "id")])
+    db["issues"].create_index(["message_id"], unique=True)
+    db["issue_links"].create({
+        "issue_id": int, "position": int, "url": str, "anchor": str, "article_id": int,
+    }, pk=("issue_id", "position"), foreign_keys=[("issue_id", "issues", "id"), ("article_id", "articles", "id")])
+    db["issue_links"].create_index(["article_id"])
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
@@ -152,4 +165,5 @@ MIGRATIONS = [
     (4, "alert delivery state, figure change details", _alert_delivery),
     (5, "changes outside diffs unique, feed titles per source", _no_doubles),
     (6, "lease and claim holders", _lease_holders),
+    (7, "newsletter issues and their links", _newsletters),
 ]

@@ -590,7 +590,7 @@ def test_run_with_an_unreachable_source_exits_0_and_records_the_error(runner, tm
 
 # The database at fault: one line naming the path, never a traceback ------------------------
 
-def config_for_database(tmp_path, database) -> Path:
+def config_for_database(tmp_path, database):
     path = tmp_path / "db.toml"
     path.write_text(f'[database]\npath = "{database}"\nbusy_timeout = "0.2s"\n', encoding="utf-8")
     return path

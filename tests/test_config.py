@@ -437,7 +437,7 @@ def test_the_readme_example_sets_every_key_of_every_section():
     for section, cls in (("database", DatabaseSettings), ("network", NetworkSettings), ("schedule", ScheduleSettings),
                          ("diff", DiffSettings), ("delivery", DeliverySettings)):
         assert {f.name for f in fields(cls)} - {"user_agent"} <= set(data[section]), section
-    assert {f.name for f in fields(SourceSettings)} <= set(data["sources"][0])
+    assert {f.metadata.get("key") or f.name for f in fields(SourceSettings)} <= set().union(*data["sources"])
     assert {f.name for f in fields(RuleSettings)} <= set(data["alerts"][0])
 
 

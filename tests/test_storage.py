@@ -790,7 +790,7 @@ def test_polls_that_sent_nothing_log_no_fetch(db):
 
 # Leases and who holds them ----------------------------------------------------------------
 
-def hold_in_another_process(path, seconds: float) -> "subprocess.Popen":
+def hold_in_another_process(path, seconds: float):
     """A process that claims every due article of the database at path, then sleeps (or is killed)."""
     import subprocess
     import sys

@@ -1,0 +1,238 @@
+"""Tests for pipeline/mail.py: newsletter messages into issues and article links. The messages are
+written here, one per case: HTML and text parts, encodings, broken parts, trackers of common shapes."""
+
+from __future__ import annotations
+
+import base64
+import mailbox
+from email.message import EmailMessage
+
+import pytest
+
+from pipeline.errors import FeedError
+from pipeline.mail import article_links, mailbox_location, needs_following, read_mailbox, read_message, unwrap_tracking
+
+NEWS = "https://news.example.org"
+HTML = f"""<html><head><style>p{{color:red}}</style></head><body>
+<p><a href="{NEWS}/view/123">View in browser</a></p>
+<h1>The Morning Brief</h1>
+<p>Floods: <a href="{NEWS}/2026/11/flood-toll?utm_source=newsletter&utm_medium=email">At least 19 killed as river bursts</a></p>
+<p>Markets: <a href="https://click.mail.example.net/ls/click?upn=xyz&url={NEWS}%2F2026%2F11%2Fmarkets">Stocks fall</a></p>
+<p>Also: <a href="{NEWS}/2026/11/flood-toll">the flood story again</a> and
+<a href="https://twitter.com/examplenews">follow us</a> <a href="mailto:desk@example.org">write to us</a></p>
+<p><a href="{NEWS}/account/unsubscribe?u=42">Unsubscribe</a> | <a href="{NEWS}/preferences">Update your preferences</a></p>
+</body></html>"""
+
+
+def message(html: str | None = HTML, text: str | None = None, **headers) -> bytes:
+    mail = EmailMessage()
+    for name, value in {"From": "The Morning Brief <brief@news.example.org>", "To": "reader@example.com",
+                        "Subject": "Floods, markets and more", "Message-ID": "<brief-2026-11-01@news.example.org>",
+                        "Date": "Sun, 01 Nov 2026 06:00:00 +0000", "List-Id": "<brief.news.example.org>",
+                        **headers}.items():
+        mail[name] = value
+    if text is not None:
+        mail.set_content(text)
+    if html is not None:
+        if text is None:
+            mail.set_content(html, subtype="html")
+        else:
+            mail.add_alternative(html, subtype="html")
+    return bytes(mail)
+
+
+def test_an_issue_carries_its_headers_text_and_story_links_in_order():
+    issue = read_message(message())
+    assert (issue.message_id, issue.subject, issue.list_id) == (
+        "<brief-2026-11-01@news.example.org>", "Floods, markets and more", "<brief.news.example.org>")
+    assert issue.sender == "The Morning Brief <brief@news.example.org>"
+    assert issue.sent_at == "2026-11-01T06:00:00.000+00:00"
+    assert "At least 19 killed" in issue.text and "color:red" not in issue.text
+    assert [(link.url, link.position, link.anchor) for link in issue.links] == [
+        (f"{NEWS}/2026/11/flood-toll", 0, "At least 19 killed as river bursts"),
+        (f"{NEWS}/2026/11/markets", 1, "Stocks fall"),
+    ]
+
+
+def test_a_text_only_message_gives_the_urls_in_its_text():
+    issue = read_message(message(html=None, text=f"Today: {NEWS}/2026/11/flood-toll.\nAnd {NEWS}/2026/11/markets"))
+    assert [link.url for link in issue.links] == [f"{NEWS}/2026/11/flood-toll", f"{NEWS}/2026/11/markets"]
+
+
+@pytest.mark.parametrize("encoding", ["quoted-printable", "base64"])
+def test_quoted_printable_and_base64_bodies_are_decoded(encoding):
+    raw = (f"From: brief@news.example.org\r\nSubject: QP\r\nMessage-ID: <qp@x>\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n")
+    body = f'<p>Caf\u00e9: <a href="{NEWS}/2026/11/caf%C3%A9-reopens">Caf\u00e9 reopens after the flood</a></p>'
+    if encoding == "base64":
+        payload = base64.encodebytes(body.encode()).decode()
+    else:
+        import quopri
+        payload = quopri.encodestring(body.encode()).decode()
+    issue = read_message((raw + payload).encode())
+    assert [link.anchor for link in issue.links] == ["Caf\u00e9 reopens after the flood"]
+    assert "Café" in issue.text
+
+
+def test_a_wrong_or_unknown_charset_is_read_as_well_as_it_can_be():
+    raw = (b"From: x@y\r\nSubject: bad\r\nMessage-ID: <cs@x>\r\nContent-Type: text/html; charset=no-such-charset\r\n\r\n"
+           b'<p><a href="https://news.example.org/a/story">Story \xe9</a></p>')
+    assert [link.url for link in read_message(raw).links] == ["https://news.example.org/a/story"]
+
+
+def test_broken_mime_and_no_links_give_an_empty_issue_not_an_error():
+    raw = b"Subject: =?utf-8?q?broken?=\r\nContent-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--other\r\n"
+    issue = read_message(raw)
+    assert issue.links == () and issue.message_id.startswith("<sha256-")
+
+
+def test_an_attachment_is_no_body():
+    mail = EmailMessage()
+    mail["Subject"], mail["Message-ID"] = "with attachment", "<att@x>"
+    mail.set_content(f"Read {NEWS}/2026/11/flood-toll")
+    mail.add_attachment(b"<html><a href='https://evil.example/x/y'>x</a></html>", maintype="text", subtype="html",
+                        filename="page.html")
+    assert [link.url for link in read_message(bytes(mail)).links] == [f"{NEWS}/2026/11/flood-toll"]
+
+
+@pytest.mark.parametrize("tracker, target", [
+    ("https://click.mail.example.net/ls/click?upn=abc&url=https%3A%2F%2Fnews.example.org%2Fa%2Fb", f"{NEWS}/a/b"),
+    ("https://links.example.com/redirect?target=https://news.example.org/a/b&sig=9", f"{NEWS}/a/b"),
+    ("https://email.mg.example.com/c/" + base64.urlsafe_b64encode(
+        b'{"u":"https://news.example.org/a/b","e":"reader"}').decode().rstrip("="), f"{NEWS}/a/b"),
+    ("https://r.example.com/r/" + base64.urlsafe_b64encode(b"https://news.example.org/a/b").decode(), f"{NEWS}/a/b"),
+])
+def test_trackers_that_carry_their_target_are_unwrapped_without_a_request(tracker, target):
+    assert unwrap_tracking(tracker).rstrip("/") == target
+
+
+def test_a_tracker_that_hides_its_target_is_left_for_the_fetcher_to_follow():
+    tracker = "https://acme.us1.list-manage.com/track/click?u=1a2b&id=3c4d&e=5e6f"
+    assert unwrap_tracking(tracker) == tracker and needs_following(tracker)
+    assert not needs_following(f"{NEWS}/2026/11/flood-toll")
+
+
+def test_a_headline_that_says_sign_up_is_a_story_a_short_sign_up_label_is_not():
+    links = article_links([(f"{NEWS}/a/record", "Record numbers sign up for the winter flood relief scheme"),
+                           (f"{NEWS}/a/newsletter", "Sign up")])
+    assert [link.url for link in links] == [f"{NEWS}/a/record"]
+
+
+def test_mailboxes_of_each_kind_are_read_and_a_missing_one_is_a_feed_error(tmp_path):
+    raw = message()
+    box = mailbox.mbox(tmp_path / "brief.mbox")
+    box.add(raw)
+    box.flush()
+    maildir = mailbox.Maildir(tmp_path / "Maildir")
+    maildir.add(raw)
+    (tmp_path / "eml").mkdir()
+    (tmp_path / "eml" / "one.eml").write_bytes(raw)
+    (tmp_path / "eml" / "notes.txt").write_text("not a message")
+    for url in ("mbox:brief.mbox", "maildir:Maildir", "eml:eml"):
+        kind, path = mailbox_location(url, tmp_path)
+        [(key, body, skipped)] = list(read_mailbox(kind, path))
+        assert skipped is None and read_message(body).links
+    with pytest.raises(FeedError, match="no mbox there"):
+        list(read_mailbox("mbox", tmp_path / "absent.mbox"))
+    with pytest.raises(FeedError, match="expected mbox:PATH"):
+        mailbox_location("imap:inbox", tmp_path)
+
+
+def test_a_huge_message_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    import pipeline.mail
+
+    monkeypatch.setattr(pipeline.mail, "MAX_MESSAGE_BYTES", 1000)
+    (tmp_path / "big.eml").write_bytes(message(html="<p>" + "x" * 5000 + "</p>"))
+    [(key, body, skipped)] = list(read_mailbox("eml", tmp_path))
+    assert body is None and "larger than 1,000" in skipped
+
+
+# Newsletters as sources, through a whole run ----------------------------------------------------
+
+def newsletter(site, slugs: list[str], message_id: str, subject: str, **headers) -> bytes:
+    links = "".join(f'<p><a href="{site.url}/news/{slug}?utm_source=brief">Story about {slug.replace("-", " ")} '
+                    f'and what it means for the town</a></p>' for slug in slugs)
+    tracked = f'<p><a href="{site.url}/ls/click?upn=123">Read the council story</a></p>'
+    return message(html=f"<html><body><h1>{subject}</h1>{links}{tracked}"
+                        f'<p><a href="{site.url}/unsubscribe">Unsubscribe</a></p></body></html>',
+                   **{"Message-ID": message_id, "Subject": subject, **headers})
+
+
+@pytest.fixture
+def newsroom_site(site):
+    from demo.newsroom import load_stories, render_article
+
+    for story in load_stories():
+        page = render_article(story.versions[0], story.slug, site.url)
+        site.page(f"/news/{story.slug}", page)
+    site.redirect("/ls/click", "/news/council-vote")
+    return site
+
+
+def test_a_newsletter_source_tracks_every_story_its_issues_link(newsroom_site, make_settings, tmp_path):
+    from click.testing import CliRunner
+
+    import storage
+    from pipeline import cycle
+    from pipeline.cli import cli
+
+    site = newsroom_site
+    box = mailbox.mbox(tmp_path / "brief.mbox")
+    box.add(newsletter(site, ["flood-toll", "bridge-contract"], "<one@brief>", "Monday brief"))
+    box.add(newsletter(site, ["flood-toll", "wildfire-evacuations"], "<two@brief>", "Tuesday brief"))
+    box.add(message(html='<p><a href="https://elsewhere.example/a/b">x</a></p>', **{
+        "From": "someone@else.example", "Message-ID": "<other@else>", "List-Id": "<other.list>"}))
+    box.flush()
+    (tmp_path / "copies").mkdir()
+    (tmp_path / "copies" / "again.eml").write_bytes(newsletter(site, ["flood-toll"], "<one@brief>", "Monday brief"))
+    settings = make_settings(sources=[
+        {"name": "brief", "kind": "newsletter", "url": "mbox:brief.mbox", "from": ["brief@news.example.org"]},
+        {"name": "copies", "kind": "newsletter", "url": "eml:copies"},
+    ])
+
+    summary = cycle.run_cycle(settings, cycle.utcnow(), everything=True)
+
+    brief, copies = summary["polls"]
+    assert (brief["new_articles"], brief["error"], copies["new_articles"]) == (4, None, 0)
+    assert summary["checks"]["new_version"] == 4  # the linked stories are checked like any others
+    db = storage.open_db(settings.database)
+    issues = storage.list_issues(db)
+    assert [(issue.subject, issue.source) for issue in issues] == [("Monday brief", "brief"), ("Tuesday brief", "brief")]
+    assert [url for url, _, _ in issues[0].links] == [f"{site.url}/news/flood-toll", f"{site.url}/news/bridge-contract",
+                                                      f"{site.url}/news/council-vote"]  # the tracker followed
+    assert all(article_id for issue in issues for _, _, article_id in issue.links)
+
+    config = tmp_path / "redline.toml"
+    config.write_text(f'[database]\npath = "{settings.database}"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["newsletters", "--json", "--config", str(config)])
+    records = [__import__("json").loads(line) for line in result.output.splitlines()]
+    assert [record["message_id"] for record in records] == ["<one@brief>", "<two@brief>"]
+    assert {"source", "subject", "sender", "date", "message_id", "links"} <= set(records[0])
+    history = CliRunner().invoke(cli, ["history", f"{site.url}/news/flood-toll", "--config", str(config)])
+    assert "linked by the newsletter 'Monday brief' (brief" in history.output
+    assert "linked by the newsletter 'Tuesday brief' (brief" in history.output
+    export = CliRunner().invoke(cli, ["export", "--config", str(config)])
+    assert len(export.output.splitlines()) == 4
+
+    again = cycle.poll_source(settings, "brief")  # each message is read once
+    assert again["new_articles"] == 0 and len(storage.list_issues(db)) == 2
+
+
+def test_a_mailbox_that_cannot_be_read_is_recorded_on_its_source(make_settings, tmp_path):
+    from pipeline import cycle
+
+    settings = make_settings(sources=[{"name": "gone", "kind": "newsletter", "url": "maildir:no-such-folder"}])
+    [poll] = cycle.poll_sources(settings)
+    assert "no maildir there" in poll["error"]
+
+
+@pytest.mark.parametrize("source, expected", [
+    ({"kind": "newsletter", "url": "https://brief.example.org/feed"}, "for a newsletter, mbox:PATH"),
+    ({"kind": "rss", "url": "mbox:brief.mbox"}, "a mailbox is read by kind = \"newsletter\""),
+    ({"kind": "rss", "url": "https://x.example/feed", "from": ["a@b"]}, "from and list_id only for"),
+])
+def test_newsletter_settings_are_checked(make_settings, source, expected):
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=expected):
+        make_settings(sources=[{"name": "s", **source}])
