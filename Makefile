@@ -11,13 +11,21 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
 
-.PHONY: demo test airflow airflow-shell bench crash-test install clean
+.PHONY: demo test airflow airflow-shell bench crash-test imap-server install clean
 
 demo: $(STAMP) .airflow/airflow.db .airflow/env
 	$(BIN)/redline demo --workdir .airflow/demo
 
-test: $(STAMP) .airflow/airflow.db .airflow/env
+test: $(STAMP) .airflow/airflow.db .airflow/env imap-server
 	$(BIN)/python -m pytest
+
+# The IMAP tests run against Debian's Dovecot (started by the tests on 127.0.0.1, in a folder of
+# their own): installed here where it is absent and we may (root with apt-get); else they are skipped.
+imap-server:
+	@command -v dovecot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  echo "installing Debian's dovecot-imapd for the IMAP tests" && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd) >/dev/null 2>&1; } || \
+	  echo "Dovecot is not installed: the IMAP tests will be skipped"
 
 # Airflow's UI and scheduler on 127.0.0.1:8080, following the demo newsroom (started
 # here on 127.0.0.1:8765, publishing its next versions every NEWSROOM_EVERY seconds)

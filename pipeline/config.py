@@ -22,6 +22,8 @@ ENV_VAR = "REDLINE_CONFIG"
 DEFAULT_FILE = "redline.toml"
 SOURCE_KINDS = ("rss", "atom", "sitemap", "urls", "newsletter")
 MAILBOX_SCHEMES = ("mbox", "maildir", "eml")
+IMAP_SCHEMES = ("imaps", "imap")
+IMAP_CREDENTIALS = "env:REDLINE_IMAP"  # REDLINE_IMAP_USER and REDLINE_IMAP_PASSWORD
 CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", "sentence_removed", "quote",
                 "published", "modified", "stealth_edit", "summary", "gone", "redirected", "url")
 FIGURE_CHANGES = ("value", "qualifier", "added", "removed")
@@ -179,8 +181,8 @@ def _http_url(value: Any) -> str:
         return os.environ[match.group(1)]
 
     url = _VARIABLE.sub(substitute, _text(value).strip())
-    if url.split(":", 1)[0] in MAILBOX_SCHEMES and len(url.split(":", 1)[1]) > 0:
-        return url  # a newsletter's mailbox file or folder: checked against its kind when the sources are read
+    if url.split(":", 1)[0] in MAILBOX_SCHEMES + IMAP_SCHEMES and len(url.split(":", 1)[1]) > 0:
+        return url  # a newsletter's mailbox: checked against its kind when the sources are read
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         from pipeline.masking import mask_url
@@ -205,6 +207,12 @@ def _apprise_url(value: Any) -> str:
     if reason := why_undeliverable(url):
         raise _UnsafeToShow(f"an Apprise URL it knows ({reason})")
     return url
+
+
+def _credentials(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]*", value):
+        raise _UnsafeToShow('"env:NAME", naming the environment variables NAME_USER and NAME_PASSWORD')
+    return value
 
 
 def _reader(read: Callable[[Any], Any], metadata_key: str | None = None, **kwargs):
@@ -315,6 +323,8 @@ class SourceSettings:
     ladder: tuple | None = _reader(_ladder, default=None)   # this source's recheck ladder (else schedule.ladder)
     # Newsletters only: read only messages from one of these senders (any part of From) or lists (List-Id).
     senders: tuple = _reader(_list_of(_text), default=(), metadata_key="from")
+    # IMAP only: "env:NAME" reads NAME_USER and NAME_PASSWORD from the environment, never from this file.
+    credentials: str = _reader(_credentials, default=IMAP_CREDENTIALS)
     list_ids: tuple = _reader(_list_of(_text), default=(), metadata_key="list_id")
 
 
@@ -438,10 +448,15 @@ def _check_source_urls(sources: tuple, base: Path, path: Path | str) -> tuple:
     for i, source in enumerate(sources):
         scheme = source.url.split(":", 1)[0]
         if source.kind == "newsletter":
-            if scheme not in MAILBOX_SCHEMES:
-                raise ConfigError(path, f"sources[{i}].url", "for a newsletter, mbox:PATH, maildir:PATH or eml:FOLDER "
-                                  "(a newsletter's web archive is read as its feed: kind = \"rss\")")
-            source = replace(source, url=f"{scheme}:{(base / source.url.split(':', 1)[1]).resolve()}")
+            if scheme not in MAILBOX_SCHEMES + IMAP_SCHEMES:
+                raise ConfigError(path, f"sources[{i}].url", "for a newsletter, imaps://HOST/FOLDER, mbox:PATH, "
+                                  "maildir:PATH or eml:FOLDER (a newsletter's web archive is read as its feed: "
+                                  "kind = \"rss\")")
+            if scheme in MAILBOX_SCHEMES:
+                source = replace(source, url=f"{scheme}:{(base / source.url.split(':', 1)[1]).resolve()}")
+            elif "@" in source.url.split("//", 1)[1].split("/", 1)[0]:
+                raise ConfigError(path, f"sources[{i}].url", "no user or password in the URL: they come from the "
+                                  "environment (credentials = \"env:NAME\")")
         elif scheme in MAILBOX_SCHEMES:
             raise ConfigError(path, f"sources[{i}].url", f"an http(s) URL for kind {source.kind!r} "
                               "(a mailbox is read by kind = \"newsletter\")")

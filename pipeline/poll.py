@@ -4,6 +4,7 @@ record what its entries say changed (a rewritten headline or summary) before any
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -11,10 +12,10 @@ from typing import NamedTuple
 
 import storage
 from pipeline import alerts, lifecycle, mail
-from pipeline.config import Settings, SourceSettings
+from pipeline.config import IMAP_SCHEMES, Settings, SourceSettings
 from pipeline.crawl import Crawler
 from pipeline.errors import FeedError, InvalidURLError
-from pipeline.fetch import BINARY_TYPES, open_client
+from pipeline.fetch import BINARY_TYPES, open_client, read_imap
 from pipeline.masking import mask_text, mask_url
 from pipeline.models import Entry, Fetched, Issue, utcnow
 from pipeline.sources import filter_entries, needs_resolving, parse_sitemap, read_source, story_url
@@ -119,9 +120,8 @@ def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSe
                       now: datetime) -> tuple[int, str | None]:
     """Read a newsletter's mailbox: each message not stored before (by Message-ID) becomes an issue,
     and every story it links is tracked. Returns how many articles are new, and what could not be read."""
-    kind, path = config.url.split(":", 1)
     new, problems = 0, []
-    for key, raw, skipped in mail.read_mailbox(kind, Path(path)):
+    for key, raw, skipped in _messages(db, settings, config, source_id):
         try:
             issue = None if skipped else mail.read_message(raw)
         except Exception as exc:  # noqa: BLE001 - one unreadable message never stops the others
@@ -142,6 +142,25 @@ def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSe
         storage.record_issue(db, source_id, replace(issue, links=tuple(link for link in links if link.url in kept)),
                              now)
     return new, "; ".join(problems) or None
+
+
+def _messages(db, settings: Settings, config: SourceSettings, source_id: int):
+    """(key, raw message, why skipped) of the newsletter's mailbox: a file or folder, or an IMAP folder
+    read from after the last message seen (its state saved once the batch is fetched)."""
+    scheme = config.url.split(":", 1)[0]
+    if scheme not in IMAP_SCHEMES:
+        yield from mail.read_mailbox(scheme, Path(config.url.split(":", 1)[1]))
+        return
+    name = config.credentials.removeprefix("env:")
+    user, password = os.environ.get(f"{name}_USER"), os.environ.get(f"{name}_PASSWORD")
+    if not user or password is None:
+        raise FeedError(mask_url(config.url), f"set {name}_USER and {name}_PASSWORD in the environment")
+    uidvalidity, last_uid = storage.mailbox_state(db, source_id)
+    validity, messages = read_imap(config.url, user, password, settings.network, last_uid, uidvalidity)
+    for uid, raw, skipped in messages:
+        yield f"UID {uid}", raw, skipped
+    storage.save_mailbox_state(db, source_id, validity, max([uid for uid, _, _ in messages], default=last_uid
+                                                            if validity == uidvalidity else 0))
 
 
 def _addressed(config: SourceSettings, issue: Issue) -> bool:

@@ -875,6 +875,20 @@ def record_issue(db: Database, source_id: int, issue: Issue, at: datetime) -> in
     return row[0][0]
 
 
+def mailbox_state(db: Database, source_id: int) -> tuple[int | None, int]:
+    """(UIDVALIDITY, last UID read) of a newsletter's IMAP folder: (None, 0) before its first read."""
+    row = db.execute("SELECT uidvalidity, last_uid FROM mailbox_state WHERE source_id = ?", [source_id]).fetchone()
+    return (row[0], row[1]) if row else (None, 0)
+
+
+def save_mailbox_state(db: Database, source_id: int, uidvalidity: int, last_uid: int) -> None:
+    """Remember how far a newsletter's IMAP folder was read."""
+    with _immediate(db):
+        db.execute("INSERT INTO mailbox_state (source_id, uidvalidity, last_uid) VALUES (?, ?, ?) ON CONFLICT(source_id) "
+                   "DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+                   [source_id, uidvalidity, last_uid])
+
+
 def list_issues(db: Database, source: str | None = None, article_id: int | None = None) -> list[StoredIssue]:
     """Newsletter issues, oldest first, with their links in order: of one source, or that linked one article."""
     where, params = [], []

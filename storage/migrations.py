@@ -156,6 +156,9 @@ def _newsletters(db: Database) -> None:
         "issue_id": int, "position": int, "url": str, "anchor": str, "article_id": int,
     }, pk=("issue_id", "position"), foreign_keys=[("issue_id", "issues", "id"), ("article_id", "articles", "id")])
     db["issue_links"].create_index(["article_id"])
+    # How far an IMAP folder was read: messages after last_uid, while its UIDVALIDITY holds.
+    db["mailbox_state"].create({"source_id": int, "uidvalidity": int, "last_uid": int}, pk="source_id",
+                               foreign_keys=[("source_id", "sources", "id")])
 
 
 MIGRATIONS = [

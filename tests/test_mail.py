@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import mailbox
+from pathlib import Path
 from email.message import EmailMessage
 
 import pytest
@@ -227,7 +228,8 @@ def test_a_mailbox_that_cannot_be_read_is_recorded_on_its_source(make_settings, 
 
 
 @pytest.mark.parametrize("source, expected", [
-    ({"kind": "newsletter", "url": "https://brief.example.org/feed"}, "for a newsletter, mbox:PATH"),
+    ({"kind": "newsletter", "url": "https://brief.example.org/feed"}, "for a newsletter, imaps://HOST/FOLDER"),
+    ({"kind": "newsletter", "url": "imaps://me:pw@mail.example.org/INBOX"}, "no user or password in the URL"),
     ({"kind": "rss", "url": "mbox:brief.mbox"}, "a mailbox is read by kind = \"newsletter\""),
     ({"kind": "rss", "url": "https://x.example/feed", "from": ["a@b"]}, "from and list_id only for"),
 ])
@@ -236,3 +238,162 @@ def test_newsletter_settings_are_checked(make_settings, source, expected):
 
     with pytest.raises(ConfigError, match=expected):
         make_settings(sources=[{"name": "s", **source}])
+
+
+# IMAP, against a real Dovecot on 127.0.0.1 ------------------------------------------------------
+
+DOVECOT_CONF = """base_dir = {home}/run
+state_dir = {home}/state
+log_path = {home}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+first_valid_gid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {home}/users
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={home}/mail/%u
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0666
+  }}
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+class Dovecot:
+    """A Dovecot IMAP server on 127.0.0.1 with one user and a Maildir in a folder of its own."""
+
+    user, password = "reader", "s3cret-imap-pass"
+
+    def __init__(self):
+        import os
+        import pwd
+        import shutil
+        import socket
+        import subprocess
+        import tempfile
+        import time
+
+        owner = pwd.getpwnam("dovecot")
+        self.home = Path(tempfile.mkdtemp(prefix="redline-dovecot-", dir="/tmp"))
+        self.home.chmod(0o755)  # the mail process runs as dovecot, not as the test's user
+        (self.home / "mail").mkdir()
+        os.chown(self.home / "mail", owner.pw_uid, owner.pw_gid)
+        (self.home / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        (self.home / "dovecot.conf").write_text(DOVECOT_CONF.format(home=self.home, port=self.port))
+        self.process = subprocess.Popen([shutil.which("dovecot"), "-F", "-c", str(self.home / "dovecot.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(200):  # bounded: up to 10 s for the server to listen
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError(f"dovecot did not start: {self.process.stderr.read().decode()[-500:]}")
+
+    def client(self):
+        import imaplib
+
+        client = imaplib.IMAP4("127.0.0.1", self.port)
+        client.login(self.user, self.password)
+        return client
+
+    def append(self, raw: bytes, folder: str = "INBOX") -> None:
+        client = self.client()
+        client.create(folder)
+        client.append(folder, None, None, raw)
+        client.logout()
+
+    def close(self) -> None:
+        import shutil
+
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot():
+    import os
+    import shutil
+
+    if not shutil.which("dovecot"):
+        reason = "Dovecot is not installed (make test installs Debian's dovecot-imapd where it runs as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = Dovecot()
+    yield server
+    server.close()
+
+
+def test_an_imap_folder_is_read_once_per_message_and_left_as_it_was(dovecot, newsroom_site, make_settings,
+                                                                   monkeypatch, caplog):
+    import storage
+    from pipeline import cycle
+
+    site = newsroom_site
+    monkeypatch.setenv("REDLINE_IMAP_USER", dovecot.user)
+    monkeypatch.setenv("REDLINE_IMAP_PASSWORD", dovecot.password)
+    dovecot.append(newsletter(site, ["flood-toll"], "<one@brief>", "Monday brief"))
+    dovecot.append(newsletter(site, ["bridge-contract"], "<two@brief>", "Tuesday brief"))
+    settings = make_settings(sources=[{"name": "inbox", "kind": "newsletter",
+                                       "url": f"imap://127.0.0.1:{dovecot.port}/INBOX"}])
+
+    first = cycle.poll_source(settings, "inbox")
+    dovecot.append(newsletter(site, ["wildfire-evacuations"], "<three@brief>", "Wednesday brief"))
+    second = cycle.poll_source(settings, "inbox")
+    third = cycle.poll_source(settings, "inbox")
+
+    assert (first["error"], first["new_articles"], second["new_articles"], third["new_articles"]) == (None, 3, 1, 0)
+    db = storage.open_db(settings.database)
+    assert [issue.subject for issue in storage.list_issues(db)] == ["Monday brief", "Tuesday brief", "Wednesday brief"]
+    client = dovecot.client()
+    client.select("INBOX", readonly=True)
+    _, flags = client.fetch("1:*", "(FLAGS)")
+    assert all(b"\\Seen" not in line and b"\\Deleted" not in line for line in flags)  # nothing marked
+    client.logout()
+    assert dovecot.password not in caplog.text
+
+
+def test_wrong_imap_credentials_are_recorded_on_the_source_without_them(dovecot, make_settings, monkeypatch):
+    import storage
+    from pipeline import cycle
+
+    monkeypatch.setenv("REDLINE_IMAP_USER", dovecot.user)
+    monkeypatch.setenv("REDLINE_IMAP_PASSWORD", "not-the-password")
+    settings = make_settings(sources=[{"name": "inbox", "kind": "newsletter",
+                                       "url": f"imap://127.0.0.1:{dovecot.port}/INBOX"}])
+    poll = cycle.poll_source(settings, "inbox")
+    assert "the IMAP server said no" in poll["error"] and "not-the-password" not in poll["error"]
+    archive = settings.database.read_bytes() + settings.database.with_name("redline.db-wal").read_bytes()
+    assert b"not-the-password" not in archive
+    monkeypatch.delenv("REDLINE_IMAP_PASSWORD")
+    assert "set REDLINE_IMAP_USER and REDLINE_IMAP_PASSWORD" in cycle.poll_source(settings, "inbox")["error"]
+    assert storage.get_source(storage.open_db(settings.database), "inbox").last_error
