@@ -30,11 +30,38 @@ def write_config(workdir: Path, newsroom_url: str) -> Path:
         "[network]\nallow_private = true  # the demo newsroom is on 127.0.0.1\n"
         "host_delay = 0  # and it is ours: no pause between requests\n\n"
         f'[[sources]]\nname = "Demo newsroom"\nkind = "rss"\nurl = "{newsroom_url}/feed.xml"\n\n'
+        '[[sources]]\nname = "Courier Brief"\nkind = "newsletter"\nurl = "mbox:newsletter.mbox"\n\n'
         '[[alerts]]\nname = "figures and corrections"\nkinds = ["figure", "headline", "correction"]\n'
         f'urls = ["json://{host}/_sink"]\n',
         encoding="utf-8",
     )
     return path
+
+
+def send_newsletter(workdir: Path, room, round_number: int) -> None:
+    """The newsroom's morning newsletter for this round, delivered to the demo's mailbox: its stories
+    linked with tracking parameters, one behind a click tracker, and an unsubscribe link."""
+    import mailbox
+    from email.message import EmailMessage
+    from urllib.parse import quote
+
+    links = []
+    for number, story in enumerate(room.stories):
+        url = f"{room.url}/news/{story.slug}?utm_source=brief&utm_medium=email&utm_campaign=round{round_number}"
+        if number == 0:
+            url = f"https://click.courier-mail.example/ls/click?upn=r{round_number}&url={quote(url, safe='')}"
+        links.append(f'<p><a href="{url}">{story.versions[0].title}</a></p>')
+    mail = EmailMessage()
+    mail["From"] = "The Harlow Bay Courier <brief@courier.example>"
+    mail["Subject"] = f"The Courier Brief, round {round_number}"
+    mail["Message-ID"] = f"<brief-round-{round_number}@courier.example>"
+    mail["List-Id"] = "<brief.courier.example>"
+    mail.set_content(f"The Courier Brief, round {round_number}: today's stories.")
+    mail.add_alternative(f"<html><body><h1>The Courier Brief</h1>{''.join(links)}"
+                         f'<p><a href="{room.url}/unsubscribe">Unsubscribe</a></p></body></html>', subtype="html")
+    box = mailbox.mbox(workdir / "newsletter.mbox")
+    box.add(mail)
+    box.flush()
 
 
 @contextlib.contextmanager
@@ -94,6 +121,7 @@ def run_demo(rounds: int = 4, workdir: str | os.PathLike | None = None) -> None:
         console.print(f"Airflow task logs go to {log_path}")
         dags = load_dags(log_path)
         for round_number in range(rounds + 1):
+            send_newsletter(workdir, room, round_number)
             states = [
                 run_dag(dags["redline_poll_sources"], log_path),
                 run_dag(dags["redline_check_articles"], log_path, recheck_all=True),
@@ -118,8 +146,11 @@ def print_report(console: Console, config: Path, alerts_received: int) -> None:
 
     db = storage.open_db(load_settings(config).database)
     counts = storage.count_rows(db)
+    issues = storage.list_issues(db)
     console.print(f"\nStored: {counts['articles']} articles, {counts['versions']} versions, "
-                  f"{counts['changes']} changes; {alerts_received} alert messages delivered to the local sink.")
+                  f"{counts['changes']} changes; {alerts_received} alert messages delivered to the local sink; "
+                  f"{len(issues)} newsletter issues read from the demo mailbox, linking "
+                  f"{len({url for issue in issues for url, _, _ in issue.links})} of those stories.")
     console.rule("Figure changes")
     for change in storage.list_changes(db, kind="figure"):
         console.print(f"[bold]{describe_change(change)}[/bold]  v{change.from_number}→v{change.to_number}  "
