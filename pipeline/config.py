@@ -254,6 +254,7 @@ class NetworkSettings:
     robots_retry: float = _reader(parse_duration, default=3600.0)  # after a robots.txt that could not be fetched
     max_resolved: int = _reader(_positive(int), default=50)  # redirect wrappers resolved per poll; others at first check
     sitemap_children: int = _reader(_positive(int), default=10)  # newest children of a sitemap index read per poll
+    archive_issues: int = _reader(_positive(int), default=20)  # newest issues of a newsletter's web archive per poll
 
 
 # NewsDiffs' ladder: the longer a story has gone without a change, the less often it is checked.
@@ -448,10 +449,9 @@ def _check_source_urls(sources: tuple, base: Path, path: Path | str) -> tuple:
     for i, source in enumerate(sources):
         scheme = source.url.split(":", 1)[0]
         if source.kind == "newsletter":
-            if scheme not in MAILBOX_SCHEMES + IMAP_SCHEMES:
+            if scheme not in MAILBOX_SCHEMES + IMAP_SCHEMES + ("http", "https"):
                 raise ConfigError(path, f"sources[{i}].url", "for a newsletter, imaps://HOST/FOLDER, mbox:PATH, "
-                                  "maildir:PATH or eml:FOLDER (a newsletter's web archive is read as its feed: "
-                                  "kind = \"rss\")")
+                                  "maildir:PATH, eml:FOLDER or the https:// feed of its web archive")
             if scheme in MAILBOX_SCHEMES:
                 source = replace(source, url=f"{scheme}:{(base / source.url.split(':', 1)[1]).resolve()}")
             elif "@" in source.url.split("//", 1)[1].split("/", 1)[0]:

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import lxml.html
 
@@ -100,6 +100,20 @@ def read_message(raw: bytes) -> Issue:
     return Issue(message_id=message_id.strip(), subject=_header(message, "subject"), sender=_header(message, "from"),
                  list_id=_header(message, "list-id"), sent_at=_date(_header(message, "date")),
                  text=normalize_text(text), links=article_links(pairs))
+
+
+def read_issue_page(html: str, url: str, message_id: str, subject: str | None = None,
+                    sent_at: str | None = None) -> Issue:
+    """An issue as a newsletter's web archive publishes it: the text and story links of its page's
+    article (the site's own navigation, archive and subscribe links, on its own host, dropped)."""
+    tree = _tree(html)
+    scope = None if tree is None else next(iter(tree.xpath("//article") or tree.xpath("//main") or
+                                                tree.xpath("//body") or [tree]))
+    own = (urlsplit(url).hostname or "").lower()
+    pairs = [] if scope is None else [(urljoin(url, href), anchor) for href, anchor in _anchors(scope)]
+    pairs = [(href, anchor) for href, anchor in pairs if (urlsplit(href).hostname or "").lower() != own]
+    return Issue(message_id=message_id, subject=subject, sender=own or None, list_id=None, sent_at=sent_at,
+                 text=normalize_text(_visible_text(scope)) if scope is not None else "", links=article_links(pairs))
 
 
 def _header(message: EmailMessage, name: str) -> str | None:

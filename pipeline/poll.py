@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import replace
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,10 +16,10 @@ from pipeline import alerts, lifecycle, mail
 from pipeline.config import IMAP_SCHEMES, Settings, SourceSettings
 from pipeline.crawl import Crawler
 from pipeline.errors import FeedError, InvalidURLError
-from pipeline.fetch import BINARY_TYPES, open_client, read_imap
+from pipeline.fetch import BINARY_TYPES, decode_body, open_client, read_imap
 from pipeline.masking import mask_text, mask_url
-from pipeline.models import Entry, Fetched, Issue, utcnow
-from pipeline.sources import filter_entries, needs_resolving, parse_sitemap, read_source, story_url
+from pipeline.models import Entry, Fetched, Issue, to_iso, utcnow
+from pipeline.sources import filter_entries, needs_resolving, parse_feed, parse_sitemap, read_source, story_url
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
     new = changes = 0
     with open_client(settings.network) as client:
         crawler = Crawler(settings.network, client, schedule=settings.schedule)
-        if config.kind == "newsletter":
+        archive = config.url.startswith(("http://", "https://"))  # a newsletter's web archive: its feed
+        if config.kind == "newsletter" and not archive:
             fetched = Fetched(url=config.url, final_url=config.url, status=None, at=now, elapsed_ms=0,
                               skipped="mailbox")  # a mailbox is read, not requested: no fetch to log
         else:
@@ -42,8 +44,9 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
                                     last_modified=stored.last_modified, refuse=BINARY_TYPES)
         error = fetched.error
         try:
-            if config.kind == "newsletter":
-                new, error = _read_newsletters(db, crawler, settings, config, source_id, now)
+            if config.kind == "newsletter" and (fetched.ok or not archive):
+                new, error = _read_newsletters(db, crawler, settings, config, source_id, now,
+                                               fetched if archive else None)
             elif fetched.ok:
                 found = _discover(db, crawler, settings, config, fetched, now)
                 changes = _note_feed_updates(db, settings, config, source_id, found.entries, now)
@@ -117,17 +120,16 @@ def _resolve_wrappers(db, crawler: Crawler, settings: Settings, config: SourceSe
 
 
 def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSettings, source_id: int,
-                      now: datetime) -> tuple[int, str | None]:
-    """Read a newsletter's mailbox: each message not stored before (by Message-ID) becomes an issue,
-    and every story it links is tracked. Returns how many articles are new, and what could not be read."""
+                      now: datetime, archive: Fetched | None = None) -> tuple[int, str | None]:
+    """Read a newsletter's mailbox (or, given its fetched feed, its web archive): each issue not stored
+    before (by Message-ID) is recorded, and every story it links is tracked. Returns how many articles
+    are new, and what could not be read."""
     new, problems = 0, []
-    for key, raw, skipped in _messages(db, settings, config, source_id):
-        try:
-            issue = None if skipped else mail.read_message(raw)
-        except Exception as exc:  # noqa: BLE001 - one unreadable message never stops the others
-            skipped = f"cannot be read ({type(exc).__name__}: {exc})"
+    issues = (_archive_issues(db, crawler, settings, config, source_id, archive, now) if archive
+              else _mailbox_issues(db, settings, config, source_id))
+    for key, issue, skipped in issues:
         if skipped:
-            problems.append(f"message {key}: {skipped}")
+            problems.append(f"{key}: {skipped}")
             continue
         if not _addressed(config, issue) or storage.has_issue(db, issue.message_id):
             continue
@@ -142,6 +144,41 @@ def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSe
         storage.record_issue(db, source_id, replace(issue, links=tuple(link for link in links if link.url in kept)),
                              now)
     return new, "; ".join(problems) or None
+
+
+def _mailbox_issues(db, settings: Settings, config: SourceSettings, source_id: int):
+    """(key, issue, why skipped) for each message of the newsletter's mailbox."""
+    for key, raw, skipped in _messages(db, settings, config, source_id):
+        try:
+            yield f"message {key}", None if skipped else mail.read_message(raw), skipped
+        except Exception as exc:  # noqa: BLE001 - one unreadable message never stops the others
+            yield f"message {key}", None, f"cannot be read ({type(exc).__name__}: {exc})"
+
+
+def _archive_issues(db, crawler: Crawler, settings: Settings, config: SourceSettings, source_id: int,
+                    feed: Fetched, now: datetime):
+    """(key, issue, why skipped) for the newest issues a newsletter's web archive feed lists that are not
+    stored yet, each read from its own page."""
+    for entry in parse_feed(feed.body, feed.final_url)[:settings.network.archive_issues]:
+        message_id = f"<archive:{entry.url}>"
+        if storage.has_issue(db, message_id):
+            continue
+        page = crawler.fetch(db, entry.url, now, robots=config.robots, refuse=BINARY_TYPES)
+        if not page.skipped:
+            storage.record_fetch(db, page, source_id=source_id)
+        if not page.ok:
+            yield entry.url, None, page.error or f"not fetched ({page.skipped})"
+            continue
+        yield entry.url, mail.read_issue_page(decode_body(page.body, page.content_type), page.final_url, message_id,
+                                              entry.title, _iso_date(entry.published)), None
+
+
+def _iso_date(value: str | None) -> str | None:
+    try:
+        moment = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return to_iso(moment) if moment and moment.tzinfo else None
 
 
 def _messages(db, settings: Settings, config: SourceSettings, source_id: int):

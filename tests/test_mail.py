@@ -228,7 +228,7 @@ def test_a_mailbox_that_cannot_be_read_is_recorded_on_its_source(make_settings, 
 
 
 @pytest.mark.parametrize("source, expected", [
-    ({"kind": "newsletter", "url": "https://brief.example.org/feed"}, "for a newsletter, imaps://HOST/FOLDER"),
+    ({"kind": "newsletter", "url": "ftp://brief.example.org/feed"}, r"expected an http\(s\) URL"),
     ({"kind": "newsletter", "url": "imaps://me:pw@mail.example.org/INBOX"}, "no user or password in the URL"),
     ({"kind": "rss", "url": "mbox:brief.mbox"}, "a mailbox is read by kind = \"newsletter\""),
     ({"kind": "rss", "url": "https://x.example/feed", "from": ["a@b"]}, "from and list_id only for"),
@@ -397,3 +397,31 @@ def test_wrong_imap_credentials_are_recorded_on_the_source_without_them(dovecot,
     monkeypatch.delenv("REDLINE_IMAP_PASSWORD")
     assert "set REDLINE_IMAP_USER and REDLINE_IMAP_PASSWORD" in cycle.poll_source(settings, "inbox")["error"]
     assert storage.get_source(storage.open_db(settings.database), "inbox").last_error
+
+
+def test_a_newsletters_web_archive_is_read_through_its_feed_one_page_per_issue(newsroom_site, make_settings):
+    import storage
+    from pipeline import cycle
+
+    site = newsroom_site
+    items = "".join(f"<item><title>Brief {n}</title><link>{site.url}/brief/{n}</link>"
+                    f"<pubDate>Mon, 0{n} Nov 2026 06:00:00 +0000</pubDate></item>" for n in (1, 2))
+    site.page("/brief/feed", f'<rss version="2.0"><channel><title>Brief</title>{items}</channel></rss>',
+              kind="application/rss+xml")
+    for n, slug in ((1, "flood-toll"), (2, "bridge-contract")):
+        site.page(f"/brief/{n}", f'<html><body><nav><a href="{site.url}/brief/archive">Archive</a></nav>'
+                                 f'<article><h1>Brief {n}</h1><p>Today: <a href="https://news.example.net/x/{slug}">'
+                                 f'the {slug} story</a>, <a href="{site.url}/brief/subscribe">subscribe</a>.</p>'
+                                 f"</article></body></html>")
+    settings = make_settings(sources=[{"name": "archive", "kind": "newsletter", "url": f"{site.url}/brief/feed"}])
+
+    poll = cycle.poll_source(settings, "archive")
+
+    assert (poll["error"], poll["new_articles"]) == (None, 2)
+    db = storage.open_db(settings.database)
+    issues = storage.list_issues(db)
+    assert [(issue.subject, issue.sent_at) for issue in issues] == [("Brief 1", "2026-11-01T06:00:00.000+00:00"),
+                                                                   ("Brief 2", "2026-11-02T06:00:00.000+00:00")]
+    assert [[url for url, _, _ in issue.links] for issue in issues] == [["https://news.example.net/x/flood-toll"],
+                                                                       ["https://news.example.net/x/bridge-contract"]]
+    assert cycle.poll_source(settings, "archive")["new_articles"] == 0 and site.hits("/brief/1") == 1
