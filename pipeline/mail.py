@@ -102,6 +102,29 @@ def read_message(raw: bytes) -> Issue:
                  text=normalize_text(text), links=article_links(pairs))
 
 
+_CORRECTION_MARK = re.compile(r"^\s*(\[?(correction|corrected|update|updated)\]?\s*[:\-–]\s*|(re|fwd?)\s*:\s*)+",
+                              re.IGNORECASE)
+_SAYS_CORRECTION = re.compile(r"\b(correction|corrected|an earlier version of this (newsletter|email|issue))\b",
+                              re.IGNORECASE)
+
+
+def subject_key(subject: str | None) -> str:
+    """A subject without correction and reply marks, case and spacing: what a re-send shares with its original."""
+    return " ".join(_CORRECTION_MARK.sub("", subject or "").lower().split())
+
+
+def is_correction(issue: Issue) -> bool:
+    """Whether an issue says it corrects an earlier one, in its subject or its opening lines."""
+    return bool(_SAYS_CORRECTION.search(issue.subject or "")) or bool(_SAYS_CORRECTION.search(issue.text[:600]))
+
+
+def same_links(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    """Whether two issues link mostly the same stories (half of the smaller set, at least)."""
+    if not one or not other:
+        return not one and not other
+    return len(set(one) & set(other)) * 2 >= min(len(set(one)), len(set(other)))
+
+
 def read_issue_page(html: str, url: str, message_id: str, subject: str | None = None,
                     sent_at: str | None = None) -> Issue:
     """An issue as a newsletter's web archive publishes it: the text and story links of its page's

@@ -389,6 +389,9 @@ class StoredIssue:
     sent_at: str | None
     received_at: str
     links: tuple[tuple[str, str | None, int | None], ...] = ()  # (url, anchor, article id), in order
+    version: int = 1
+    corrects: int | None = None  # the issue this re-send corrects
+    text: str = ""
 
 
 def utcnow() -> datetime:

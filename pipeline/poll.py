@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -133,6 +133,16 @@ def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSe
             continue
         if not _addressed(config, issue) or storage.has_issue(db, issue.message_id):
             continue
+        key, earlier = mail.subject_key(issue.subject), None
+        if issue.sent_at and key:
+            window = datetime.fromisoformat(issue.sent_at)
+            similar = storage.find_issues(db, key, to_iso(window - timedelta(days=7)), to_iso(window + timedelta(days=1)))
+            earlier = similar[-1] if similar and mail.is_correction(issue) else None
+            links = tuple(link.url for link in issue.links)
+            if earlier is None and any(mail.same_links(links, tuple(url for url, _, _ in other.links))
+                                       and abs((datetime.fromisoformat(other.sent_at) - window).total_seconds()) < 86400
+                                       for other in similar):
+                continue  # the same issue, received again (by mail and from the archive, say)
         # Anchor texts are no headlines: the entries carry no title, so a later issue's words are no rewrite.
         followed = _resolve_wrappers(db, crawler, settings, config, [Entry(url=link.url) for link in issue.links],
                                      now, mail.needs_following)
@@ -142,7 +152,7 @@ def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSe
         new += storage.add_articles(db, source_id, [Entry(url=url) for url in kept], now)
         storage.add_aliases(db, followed, "wrapper", now)
         storage.record_issue(db, source_id, replace(issue, links=tuple(link for link in links if link.url in kept)),
-                             now)
+                             now, key, earlier)
     return new, "; ".join(problems) or None
 
 

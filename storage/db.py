@@ -858,15 +858,18 @@ def has_issue(db: Database, message_id: str) -> bool:
     return db.execute("SELECT 1 FROM issues WHERE message_id = ?", [message_id]).fetchone() is not None
 
 
-def record_issue(db: Database, source_id: int, issue: Issue, at: datetime) -> int | None:
+def record_issue(db: Database, source_id: int, issue: Issue, at: datetime, subject_key: str | None = None,
+                 corrects: StoredIssue | None = None) -> int | None:
     """Store a newsletter issue and its links, each with the article tracked at its URL (track them
-    first); None when an issue with its Message-ID is already stored."""
+    first), as a new version of the issue it corrects if any; None when an issue with its Message-ID
+    is already stored."""
     with _immediate(db):
         row = db.execute(
-            "INSERT OR IGNORE INTO issues (source_id, message_id, subject, sender, list_id, sent_at, text, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT OR IGNORE INTO issues (source_id, message_id, subject, sender, list_id, sent_at, text, received_at, "
+            "subject_key, version, corrects) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [source_id, issue.message_id, issue.subject, issue.sender, issue.list_id, issue.sent_at, issue.text,
-             to_iso(at)]).fetchall()
+             to_iso(at), subject_key, corrects.version + 1 if corrects else 1, corrects.id if corrects else None]
+        ).fetchall()
         if not row:
             return None
         for link in issue.links:
@@ -889,9 +892,19 @@ def save_mailbox_state(db: Database, source_id: int, uidvalidity: int, last_uid:
                    [source_id, uidvalidity, last_uid])
 
 
-def list_issues(db: Database, source: str | None = None, article_id: int | None = None) -> list[StoredIssue]:
+def find_issues(db: Database, subject_key: str, sent_after: str, sent_before: str) -> list[StoredIssue]:
+    """The stored issues with this subject key sent in that window (any source): the same issue
+    received again, or the one a corrected re-send corrects."""
+    return list_issues(db, subject_key=(subject_key, sent_after, sent_before))
+
+
+def list_issues(db: Database, source: str | None = None, article_id: int | None = None,
+                subject_key: tuple[str, str, str] | None = None) -> list[StoredIssue]:
     """Newsletter issues, oldest first, with their links in order: of one source, or that linked one article."""
     where, params = [], []
+    if subject_key:
+        where.append("i.subject_key = ? AND i.sent_at BETWEEN ? AND ?")
+        params.extend(subject_key)
     if source:
         where.append("s.name = ?")
         params.append(source)
@@ -899,7 +912,7 @@ def list_issues(db: Database, source: str | None = None, article_id: int | None 
         where.append("i.id IN (SELECT issue_id FROM issue_links WHERE article_id = ?)")
         params.append(article_id)
     rows = _all(db, "SELECT i.id, s.name AS source, i.message_id, i.subject, i.sender, i.list_id, i.sent_at, "
-                    "i.received_at FROM issues i LEFT JOIN sources s ON s.id = i.source_id"
+                    "i.received_at, i.version, i.corrects, i.text FROM issues i LEFT JOIN sources s ON s.id = i.source_id"
                     + (" WHERE " + " AND ".join(where) if where else "")
                     + " ORDER BY coalesce(i.sent_at, i.received_at), i.id", params)
     issues = []

@@ -147,11 +147,15 @@ def _lease_holders(db: Database) -> None:
 
 def _newsletters(db: Database) -> None:
     # Newsletter issues (one per Message-ID, however often received) and the article links each carried.
+    # subject_key: the subject without "Correction:" and the like, to find an issue received twice
+    # (by mail and from the archive) or re-sent corrected (a new version, corrects = the one it corrects).
     db["issues"].create({
         "id": int, "source_id": int, "message_id": str, "subject": str, "sender": str, "list_id": str,
-        "sent_at": str, "text": str, "received_at": str,
-    }, pk="id", not_null={"message_id", "received_at"}, foreign_keys=[("source_id", "sources", "id")])
+        "sent_at": str, "text": str, "received_at": str, "subject_key": str, "version": int, "corrects": int,
+    }, pk="id", not_null={"message_id", "received_at"}, defaults={"version": 1},
+       foreign_keys=[("source_id", "sources", "id"), ("corrects", "issues", "id")])
     db["issues"].create_index(["message_id"], unique=True)
+    db["issues"].create_index(["subject_key", "sent_at"])
     db["issue_links"].create({
         "issue_id": int, "position": int, "url": str, "anchor": str, "article_id": int,
     }, pk=("issue_id", "position"), foreign_keys=[("issue_id", "issues", "id"), ("article_id", "articles", "id")])

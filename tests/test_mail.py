@@ -425,3 +425,42 @@ def test_a_newsletters_web_archive_is_read_through_its_feed_one_page_per_issue(n
     assert [[url for url, _, _ in issue.links] for issue in issues] == [["https://news.example.net/x/flood-toll"],
                                                                        ["https://news.example.net/x/bridge-contract"]]
     assert cycle.poll_source(settings, "archive")["new_articles"] == 0 and site.hits("/brief/1") == 1
+
+
+def test_an_issue_received_twice_is_one_record_and_a_corrected_resend_is_its_next_version(newsroom_site,
+                                                                                            make_settings, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import storage
+    from pipeline import cycle
+    from pipeline.cli import cli
+
+    site = newsroom_site
+    first = newsletter(site, ["flood-toll", "bridge-contract"], "<one@brief>", "Monday brief",
+                       Date="Mon, 02 Nov 2026 06:00:00 +0000")
+    forwarded = newsletter(site, ["flood-toll", "bridge-contract"], "<one-copy@relay>", "Fwd: Monday brief",
+                           Date="Mon, 02 Nov 2026 06:05:00 +0000")
+    corrected = message(html=f'<p>Correction: an earlier version of this newsletter gave the wrong toll.</p>'
+                             f'<p>At least 19 people were killed, <a href="{site.url}/news/flood-toll">officials said</a>.'
+                             f'</p>', **{"Message-ID": "<one-fixed@brief>", "Subject": "Correction: Monday brief",
+                                         "Date": "Mon, 02 Nov 2026 09:00:00 +0000"})
+    for name, raw in (("mail", first), ("relay", forwarded), ("mail", corrected)):
+        box = mailbox.mbox(tmp_path / f"{name}.mbox")
+        box.add(raw)
+        box.flush()
+    settings = make_settings(sources=[{"name": n, "kind": "newsletter", "url": f"mbox:{n}.mbox"} for n in ("mail", "relay")])
+
+    cycle.poll_sources(settings)
+
+    db = storage.open_db(settings.database)
+    issues = storage.list_issues(db)
+    assert [(issue.message_id, issue.version) for issue in issues] == [("<one@brief>", 1), ("<one-fixed@brief>", 2)]
+    assert issues[1].corrects == issues[0].id
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\npath = "{settings.database}"\n', encoding="utf-8")
+    records = [json.loads(line) for line in
+               CliRunner().invoke(cli, ["newsletters", "--json", "--config", str(config)]).output.splitlines()]
+    assert records[1]["corrects"] == "<one@brief>" and records[1]["version"] == 2
+    assert any("correction" in change or "headline" in change for change in records[1]["changes"])
