@@ -26,6 +26,16 @@ COMMON = {"start_date": START, "catchup": False, "max_active_runs": 1,
           "default_args": DEFAULT_ARGS, "tags": ["redline"]}
 
 
+def connection_login(credentials: str) -> tuple[str, str] | None:
+    """The login and password of the Airflow Connection that credentials = "airflow:ID" names, else None."""
+    if not credentials.startswith("airflow:"):
+        return None
+    from airflow.sdk import Connection
+
+    connection = Connection.get(credentials.removeprefix("airflow:"))
+    return connection.login or "", connection.password or ""
+
+
 @task(outlets=[CHANGES])
 def announce_changes(results) -> dict:
     """Update the changes Asset (which schedules delivery) when the mapped tasks recorded changes."""
@@ -64,7 +74,8 @@ def redline_poll_sources():
     def poll_source(name: str) -> dict:
         from pipeline import config, cycle
 
-        return cycle.poll_source(config.load_settings(), name)
+        settings = config.load_settings()
+        return cycle.poll_source(settings, name, login=connection_login(settings.source(name).credentials))
 
     # A feed that rewrote a headline is a change too: delivery need not wait for the next check.
     announce_changes(poll_source.expand(name=list_sources()))

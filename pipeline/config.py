@@ -210,8 +210,9 @@ def _apprise_url(value: Any) -> str:
 
 
 def _credentials(value: Any) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]*", value):
-        raise _UnsafeToShow('"env:NAME", naming the environment variables NAME_USER and NAME_PASSWORD')
+    if not isinstance(value, str) or not re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]*|airflow:[\w.-]+", value):
+        raise _UnsafeToShow('"env:NAME" (the environment variables NAME_USER and NAME_PASSWORD) or '
+                            '"airflow:CONNECTION_ID" (an Airflow Connection, when the poll runs under Airflow)')
     return value
 
 
@@ -324,7 +325,8 @@ class SourceSettings:
     ladder: tuple | None = _reader(_ladder, default=None)   # this source's recheck ladder (else schedule.ladder)
     # Newsletters only: read only messages from one of these senders (any part of From) or lists (List-Id).
     senders: tuple = _reader(_list_of(_text), default=(), metadata_key="from")
-    # IMAP only: "env:NAME" reads NAME_USER and NAME_PASSWORD from the environment, never from this file.
+    # IMAP only: "env:NAME" reads NAME_USER and NAME_PASSWORD from the environment, "airflow:ID" an Airflow
+    # Connection's login and password (under Airflow); never from this file.
     credentials: str = _reader(_credentials, default=IMAP_CREDENTIALS)
     list_ids: tuple = _reader(_list_of(_text), default=(), metadata_key="list_id")
 

@@ -24,9 +24,11 @@ from pipeline.sources import filter_entries, needs_resolving, parse_feed, parse_
 log = logging.getLogger(__name__)
 
 
-def poll_source(settings: Settings, name: str, now: datetime | None = None) -> dict:
+def poll_source(settings: Settings, name: str, now: datetime | None = None,
+                login: tuple[str, str] | None = None) -> dict:
     """Fetch one source, track the articles it lists and record what its entries say changed;
-    a failure is recorded on the source, not raised."""
+    a failure is recorded on the source, not raised. login: an IMAP newsletter's user and password
+    when its credentials are an Airflow Connection (the DAG reads it; Redline's code never imports Airflow)."""
     now = now or utcnow()
     config = settings.source(name)
     db = storage.open_archive(settings)
@@ -46,7 +48,7 @@ def poll_source(settings: Settings, name: str, now: datetime | None = None) -> d
         try:
             if config.kind == "newsletter" and (fetched.ok or not archive):
                 new, error = _read_newsletters(db, crawler, settings, config, source_id, now,
-                                               fetched if archive else None)
+                                               fetched if archive else None, login)
             elif fetched.ok:
                 found = _discover(db, crawler, settings, config, fetched, now)
                 changes = _note_feed_updates(db, settings, config, source_id, found.entries, now)
@@ -120,13 +122,14 @@ def _resolve_wrappers(db, crawler: Crawler, settings: Settings, config: SourceSe
 
 
 def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSettings, source_id: int,
-                      now: datetime, archive: Fetched | None = None) -> tuple[int, str | None]:
+                      now: datetime, archive: Fetched | None = None,
+                      login: tuple[str, str] | None = None) -> tuple[int, str | None]:
     """Read a newsletter's mailbox (or, given its fetched feed, its web archive): each issue not stored
     before (by Message-ID) is recorded, and every story it links is tracked. Returns how many articles
     are new, and what could not be read."""
     new, problems = 0, []
     issues = (_archive_issues(db, crawler, settings, config, source_id, archive, now) if archive
-              else _mailbox_issues(db, settings, config, source_id))
+              else _mailbox_issues(db, settings, config, source_id, login))
     for key, issue, skipped in issues:
         if skipped:
             problems.append(f"{key}: {skipped}")
@@ -156,9 +159,10 @@ def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSe
     return new, "; ".join(problems) or None
 
 
-def _mailbox_issues(db, settings: Settings, config: SourceSettings, source_id: int):
+def _mailbox_issues(db, settings: Settings, config: SourceSettings, source_id: int,
+                    login: tuple[str, str] | None = None):
     """(key, issue, why skipped) for each message of the newsletter's mailbox."""
-    for key, raw, skipped in _messages(db, settings, config, source_id):
+    for key, raw, skipped in _messages(db, settings, config, source_id, login):
         try:
             yield f"message {key}", None if skipped else mail.read_message(raw), skipped
         except Exception as exc:  # noqa: BLE001 - one unreadable message never stops the others
@@ -191,23 +195,31 @@ def _iso_date(value: str | None) -> str | None:
     return to_iso(moment) if moment and moment.tzinfo else None
 
 
-def _messages(db, settings: Settings, config: SourceSettings, source_id: int):
+def _messages(db, settings: Settings, config: SourceSettings, source_id: int, login: tuple[str, str] | None = None):
     """(key, raw message, why skipped) of the newsletter's mailbox: a file or folder, or an IMAP folder
     read from after the last message seen (its state saved once the batch is fetched)."""
     scheme = config.url.split(":", 1)[0]
     if scheme not in IMAP_SCHEMES:
         yield from mail.read_mailbox(scheme, Path(config.url.split(":", 1)[1]))
         return
-    name = config.credentials.removeprefix("env:")
-    user, password = os.environ.get(f"{name}_USER"), os.environ.get(f"{name}_PASSWORD")
-    if not user or password is None:
-        raise FeedError(mask_url(config.url), f"set {name}_USER and {name}_PASSWORD in the environment")
+    user, password = login or _environment_login(config)
     uidvalidity, last_uid = storage.mailbox_state(db, source_id)
     validity, messages = read_imap(config.url, user, password, settings.network, last_uid, uidvalidity)
     for uid, raw, skipped in messages:
         yield f"UID {uid}", raw, skipped
     storage.save_mailbox_state(db, source_id, validity, max([uid for uid, _, _ in messages], default=last_uid
                                                             if validity == uidvalidity else 0))
+
+
+def _environment_login(config: SourceSettings) -> tuple[str, str]:
+    if config.credentials.startswith("airflow:"):
+        raise FeedError(mask_url(config.url), f"credentials = {config.credentials!r} are read only when the poll "
+                                              "runs under Airflow (use env:NAME with `redline run`)")
+    name = config.credentials.removeprefix("env:")
+    user, password = os.environ.get(f"{name}_USER"), os.environ.get(f"{name}_PASSWORD")
+    if not user or password is None:
+        raise FeedError(mask_url(config.url), f"set {name}_USER and {name}_PASSWORD in the environment")
+    return user, password
 
 
 def _addressed(config: SourceSettings, issue: Issue) -> bool:

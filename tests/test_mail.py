@@ -464,3 +464,32 @@ def test_an_issue_received_twice_is_one_record_and_a_corrected_resend_is_its_nex
                CliRunner().invoke(cli, ["newsletters", "--json", "--config", str(config)]).output.splitlines()]
     assert records[1]["corrects"] == "<one@brief>" and records[1]["version"] == 2
     assert any("correction" in change or "headline" in change for change in records[1]["changes"])
+
+
+@pytest.mark.airflow
+def test_under_airflow_imap_credentials_come_from_an_airflow_connection(dovecot, make_settings, tmp_path, monkeypatch,
+                                                                       airflow_db, dagbag):
+    import storage
+
+    dovecot.append(message())
+    monkeypatch.setenv("AIRFLOW_CONN_BRIEF_IMAP", f"imap://{dovecot.user}:{dovecot.password}@127.0.0.1:{dovecot.port}")
+    config = tmp_path / "redline.toml"
+    config.write_text(f'[database]\npath = "redline.db"\n[network]\nallow_private = true\n\n[[sources]]\n'
+                      f'name = "inbox"\nkind = "newsletter"\nurl = "imap://127.0.0.1:{dovecot.port}/INBOX"\n'
+                      f'credentials = "airflow:brief_imap"\n', encoding="utf-8")
+    monkeypatch.setenv("REDLINE_CONFIG", str(config))
+
+    state = dagbag.dags["redline_poll_sources"].test().state
+
+    assert str(getattr(state, "value", state)) in ("success", "skipped")
+    db = storage.open_db(tmp_path / "redline.db")
+    assert [issue.message_id for issue in storage.list_issues(db)] == ["<brief-2026-11-01@news.example.org>"]
+    assert storage.get_source(db, "inbox").last_error is None
+
+
+def test_airflow_credentials_outside_airflow_say_so(make_settings):
+    from pipeline import cycle
+
+    settings = make_settings(sources=[{"name": "inbox", "kind": "newsletter", "url": "imap://127.0.0.1:9/INBOX",
+                                       "credentials": "airflow:brief_imap"}])
+    assert "read only when the poll runs under Airflow" in cycle.poll_source(settings, "inbox")["error"]
