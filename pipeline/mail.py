@@ -67,7 +67,8 @@ def read_mailbox(kind: str, path: Path) -> Iterator[tuple[str, bytes | None, str
             return
         box = mailbox.mbox(path, create=False) if kind == "mbox" else mailbox.Maildir(path, create=False)
         for key in box.iterkeys():
-            yield from _bounded(str(key), None, lambda key=key: box.get_bytes(key))
+            with box.get_file(key) as message:  # read no further than the size limit
+                yield from _bounded(str(key), None, lambda message=message: message.read(MAX_MESSAGE_BYTES + 1))
     except (OSError, mailbox.Error) as exc:
         raise FeedError(str(path), f"the {kind} cannot be read ({exc})") from None
 
@@ -78,7 +79,7 @@ def _bounded(key: str, size: int | None, read) -> Iterator[tuple[str, bytes | No
         return
     raw = read()
     if len(raw) > MAX_MESSAGE_BYTES:
-        yield key, None, f"{len(raw):,} bytes: larger than {MAX_MESSAGE_BYTES:,}, skipped"
+        yield key, None, f"more than {MAX_MESSAGE_BYTES:,} bytes: skipped"
         return
     yield key, raw, None
 

@@ -143,9 +143,17 @@ def test_a_huge_message_is_skipped_with_the_reason(tmp_path, monkeypatch):
     import pipeline.mail
 
     monkeypatch.setattr(pipeline.mail, "MAX_MESSAGE_BYTES", 1000)
-    (tmp_path / "big.eml").write_bytes(message(html="<p>" + "x" * 5000 + "</p>"))
+    big = message(html="<p>" + "x" * 5000 + "</p>")
+    (tmp_path / "big.eml").write_bytes(big)
     [(key, body, skipped)] = list(read_mailbox("eml", tmp_path))
     assert body is None and "larger than 1,000" in skipped
+    box = mailbox.mbox(tmp_path / "big.mbox")
+    box.add(big)
+    box.add(message())
+    box.flush()
+    monkeypatch.setattr(pipeline.mail, "MAX_MESSAGE_BYTES", 3000)
+    (_, body, skipped), (_, small, fine) = list(read_mailbox("mbox", tmp_path / "big.mbox"))
+    assert body is None and "more than 3,000 bytes" in skipped and small and fine is None
 
 
 # Newsletters as sources, through a whole run ----------------------------------------------------
