@@ -16,12 +16,13 @@ import click
 
 import storage
 from pipeline import cycle, maintenance
-from pipeline.config import load_settings, parse_duration
+from pipeline.config import load_settings
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
 from pipeline.output import (EXPORT_FIELDS, FORMATS, describe_change, diff_as_record, print_diff, print_report,
                              printable, render_report, to_json_line, version_as_record)
+from pipeline.values import parse_duration
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),

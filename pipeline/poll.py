@@ -13,13 +13,15 @@ from typing import NamedTuple
 
 import storage
 from pipeline import alerts, lifecycle, mail
-from pipeline.config import IMAP_SCHEMES, Settings, SourceSettings
+from pipeline.config import Settings, SourceSettings
 from pipeline.crawl import Crawler
 from pipeline.errors import FeedError, InvalidURLError
-from pipeline.fetch import BINARY_TYPES, decode_body, open_client, read_imap
+from pipeline.fetch import BINARY_TYPES, decode_body, open_client
+from pipeline.imap import read_imap
 from pipeline.masking import mask_text, mask_url
 from pipeline.models import Entry, Fetched, Issue, to_iso, utcnow
 from pipeline.sources import filter_entries, needs_resolving, parse_feed, parse_sitemap, read_source, story_url
+from pipeline.values import IMAP_SCHEMES
 
 log = logging.getLogger(__name__)
 
