@@ -18,8 +18,6 @@ from functools import lru_cache
 from typing import Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
-import apprise
-
 from pipeline.config import DeliverySettings, RuleSettings, Settings
 from pipeline.masking import SECRET_KEY
 from pipeline.models import Alert, Change, from_iso
@@ -37,9 +35,16 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- channels and their secrets
 
 
+def _apprise():
+    # Apprise loads only where a channel is named or a message sent: reading commands never pay for it.
+    import apprise
+
+    return apprise
+
+
 def _plugin(url: str):
     protect_secrets([url])  # Apprise logs the URLs it loads: their secrets must be known first
-    return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    return _apprise().Apprise.instantiate(url, suppress_exceptions=True)
 
 
 def channel_name(url: str) -> str:
@@ -83,7 +88,7 @@ def url_secrets(url: str) -> frozenset[str]:
     _install_redactor()
     _QUIET.on = True  # what Apprise logs while the secrets are not yet known is dropped
     try:
-        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        plugin = _apprise().Apprise.instantiate(url, suppress_exceptions=True)
     finally:
         _QUIET.on = False
     if plugin is None:
@@ -281,6 +286,7 @@ def send_message(url: str, title: str, body: str, channel: str, timeout: float) 
     """Deliver one message through Apprise; returns the error (secrets redacted), or None when it was accepted."""
     secrets = protect_secrets([url])
     # Sequential inside Apprise: this call already runs on its channel's own thread.
+    apprise = _apprise()
     notifier = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
     if not notifier.add(url):
         return f"{channel}: not a URL Apprise can send to"

@@ -13,8 +13,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from jinja2 import TemplateError
-
 import storage
 from pipeline import alerts
 from pipeline.config import RuleSettings, Settings
@@ -89,6 +87,8 @@ def _deliver_to(settings: Settings, url: str, groups: list[tuple[RuleSettings, s
 
 def _compose(group: list[Alert], rule: RuleSettings | None) -> tuple[tuple[str, str] | None, str | None]:
     """The message for a group, or the error its rule's template gave."""
+    from jinja2 import TemplateError  # loaded only when something is delivered
+
     try:
         return alerts.compose_message(group, rule), None
     except TemplateError as exc:

@@ -632,3 +632,14 @@ def test_a_locked_database_is_one_line_after_the_busy_timeout(runner, tmp_path):
         holder.close()
     assert result.exit_code == 1 and f"{database}: is locked by another process" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_command_line_loads_neither_apprise_nor_jinja2_nor_airflow_until_it_needs_them():
+    # Start-up is paid by every command: the alert libraries load when a message goes out, Airflow only in its DAGs.
+    import subprocess
+    import sys
+
+    code = ("import sys, pipeline.cli; "
+            "print(' '.join(m for m in ('apprise', 'jinja2', 'airflow') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
