@@ -17,7 +17,7 @@ from datetime import datetime
 
 import storage
 from pipeline import alerts, lifecycle, schedule
-from pipeline.config import ScheduleSettings, Settings, SourceSettings
+from pipeline.config import DiffSettings, ScheduleSettings, Settings, SourceSettings
 from pipeline.crawl import Crawler
 from pipeline.diff import compare_pages, find_stealth_edit
 from pipeline.errors import ExtractionError, WallError
@@ -45,7 +45,7 @@ def plan_batches(settings: Settings, now: datetime | None = None, everything: bo
                                      holder=storage.lease_holder(hand_off))
     size = settings.schedule.batch_size
     log.info("claimed %d due article(s) in %d batch(es)", len(ids), -(-len(ids) // size))
-    if held := held_elsewhere(settings, now, everything):
+    if held := storage.count_held_elsewhere(db, now, everything):
         log.warning("%d due article(s) skipped: another run that is still alive holds them", held)
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
@@ -62,14 +62,16 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
     time works on the database: the others are waiting on the network meanwhile.
     """
     now = now or utcnow()
-    held = storage.hold_articles(storage.open_archive(settings), article_ids, now, settings.schedule.lease)
+    db = storage.open_archive(settings)
+    held = storage.hold_articles(db, article_ids, now, settings.schedule.lease)
     if skipped := len(article_ids) - len(held):
         log.warning("%d article(s) of the batch skipped: another run that is still alive holds them", skipped)
     article_ids = held
+    sources = _sources_by_id(db, settings)
     turn, local = threading.Lock(), threading.local()
+    local.db = db  # this thread's connection; a worker thread opens its own (SQLite connections stay in their thread)
     with open_client(settings.network) as client:
         crawler = Crawler(settings.network, client, turn, settings.schedule)
-        sources = _sources_by_id(storage.open_archive(settings), settings)
 
         def check(article_id: int) -> CheckOutcome:
             with turn:
@@ -157,9 +159,7 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
     """
     rules = settings.diff_for(source)
     try:
-        ensure_html(fetched.body, fetched.content_type, fetched.final_url)
-        # The HTTP charset first (as browsers do): guessing from the bytes alone garbles e.g. ISO-8859-2.
-        page = extract_article(decode_body(fetched.body, fetched.content_type), fetched.final_url, rules)
+        page = _read_page(fetched, rules)
     except WallError as exc:
         return Verdict("wall", reason=str(exc))
     except ExtractionError as exc:
@@ -178,6 +178,13 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
         return Verdict("suspect", page, previous, baseline,
                        reason=f"text shrank from {before} to {after} words; held until the next check confirms it")
     return Verdict("new_version", page, previous, baseline)
+
+
+def _read_page(fetched: Fetched, rules: DiffSettings) -> Extracted:
+    """The article a fetched page holds; WallError or ExtractionError when it holds none."""
+    ensure_html(fetched.body, fetched.content_type, fetched.final_url)
+    # The HTTP charset first (as browsers do): guessing from the bytes alone garbles e.g. ISO-8859-2.
+    return extract_article(decode_body(fetched.body, fetched.content_type), fetched.final_url, rules)
 
 
 def _reschedule(ladder: ScheduleSettings, article: Article, now: datetime, changed: bool = False) -> Article:
@@ -280,9 +287,7 @@ def _answers_with(db, crawler: Crawler, settings: Settings, source: SourceSettin
     if not fetched.ok:
         return False
     try:
-        ensure_html(fetched.body, fetched.content_type, fetched.final_url)
-        there = extract_article(decode_body(fetched.body, fetched.content_type), fetched.final_url,
-                                settings.diff_for(source))
+        there = _read_page(fetched, settings.diff_for(source))
     except ExtractionError:
         return False
     return there.text == page.text or lifecycle.same_story(page.text, there.text)
