@@ -19,7 +19,7 @@ from typing import Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 from pipeline.config import DeliverySettings, RuleSettings, Settings
-from pipeline.masking import SECRET_KEY
+from pipeline.masking import SECRET_KEY, RewritingFilter, install_filter
 from pipeline.models import Alert, Change, from_iso
 from pipeline.output import describe_change, describe_with_context
 
@@ -115,7 +115,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-class _Redactor(logging.Filter):
+class _Redactor(RewritingFilter):
     """Rewrites log records so that no secret of a configured channel is ever written out."""
 
     def __init__(self):
@@ -127,16 +127,12 @@ class _Redactor(logging.Filter):
         with self.lock:
             self.secrets = self.secrets | frozenset(secrets)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(_QUIET, "on", False):
-            return False
+    def rewrite(self, text: str) -> str:
         secrets = self.secrets
-        if secrets:
-            record.msg, record.args = redact(record.getMessage(), secrets), None
-            if record.exc_info:
-                record.exc_text = redact(logging.Formatter().formatException(record.exc_info), secrets)
-                record.exc_info = None
-        return True
+        return redact(text, secrets) if secrets else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_QUIET, "on", False) and super().filter(record)
 
 
 _REDACTOR = _Redactor()
@@ -144,10 +140,7 @@ _QUIET = threading.local()
 
 
 def _install_redactor() -> None:
-    for name in REDACTED_LOGGERS:
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
+    install_filter(_REDACTOR, REDACTED_LOGGERS)
 
 
 def protect_secrets(urls: Iterable[str]) -> frozenset[str]:

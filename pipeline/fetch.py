@@ -30,7 +30,7 @@ import httpx
 
 from pipeline.config import NetworkSettings
 from pipeline.errors import BlockedAddressError, FetchError
-from pipeline.masking import mask_text, mask_url
+from pipeline.masking import RewritingFilter, install_filter, mask_text, mask_url
 from pipeline.models import Fetched
 
 log = logging.getLogger(__name__)
@@ -202,15 +202,11 @@ class GuardedTransport(httpx.BaseTransport):
         self._pool.close()
 
 
-class _MaskURLs(logging.Filter):
+class _MaskURLs(RewritingFilter):
     """httpx and httpcore log every request's URL: credentials in it are masked first."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_text(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+    def rewrite(self, text: str) -> str:
+        return mask_text(text)
 
 
 _MASK_URLS = _MaskURLs()
@@ -218,10 +214,7 @@ _MASK_URLS = _MaskURLs()
 
 def open_client(network: NetworkSettings) -> httpx.Client:
     """An HTTP client with Redline's timeouts, User-Agent and address guard; redirects are followed by hand."""
-    for name in ("httpx", "httpcore.connection", "httpcore.http11"):
-        logger = logging.getLogger(name)
-        if _MASK_URLS not in logger.filters:
-            logger.addFilter(_MASK_URLS)
+    install_filter(_MASK_URLS, ("httpx", "httpcore.connection", "httpcore.http11"))
     return httpx.Client(
         transport=GuardedTransport(network),
         timeout=httpx.Timeout(network.read_timeout, connect=network.connect_timeout),
@@ -363,7 +356,7 @@ def fetch_url(
         headers["If-Modified-Since"] = last_modified
     started = time.monotonic()
     deadline = started + network.total_timeout
-    current, status = url, None
+    current, status, blocked = url, None, False
     try:
         for _ in range(network.max_redirects + 1):
             _require_http(current)
@@ -376,8 +369,7 @@ def fetch_url(
                 return _result(response, url, current, network, now, started, deadline, refuse, read_body)
         raise FetchError(url, f"more than network.max_redirects ({network.max_redirects}) redirects")
     except BlockedAddressError as exc:
-        return Fetched(url=url, final_url=current, status=status, at=now, elapsed_ms=_elapsed_ms(started),
-                       error=f"{current}: {exc.reason}", blocked=True)
+        error, blocked = f"{current}: {exc.reason}", True
     except FetchError as exc:
         error = str(exc)
     except httpx.TimeoutException as exc:
@@ -388,7 +380,7 @@ def fetch_url(
         log.exception("%s: the request failed unexpectedly", mask_url(current))
         error = f"{current}: the request failed ({type(exc).__name__}: {exc})"
     return Fetched(url=url, final_url=current, status=status, at=now,
-                   elapsed_ms=_elapsed_ms(started), error=error)
+                   elapsed_ms=_elapsed_ms(started), error=error, blocked=blocked)
 
 
 def _result(response: httpx.Response, url: str, current: str, network: NetworkSettings, now: datetime,

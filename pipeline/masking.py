@@ -6,7 +6,9 @@ them; the archive, the logs and error messages never get them.
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "****"
@@ -40,3 +42,30 @@ def mask_url(url: str) -> str:
 def mask_text(text: str | None) -> str | None:
     """text with every http(s) URL in it masked."""
     return _URL.sub(lambda match: mask_url(match.group(0)), text) if text else text
+
+
+class RewritingFilter(logging.Filter):
+    """Rewrites a log record's text (its message and its traceback) before any handler writes it out:
+    how secrets are kept out of the logs of libraries Redline does not control."""
+
+    def rewrite(self, text: str) -> str:
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if (rewritten := self.rewrite(message)) != message:
+            record.msg, record.args = rewritten, None
+        if record.exc_info:
+            traceback = logging.Formatter().formatException(record.exc_info)
+            if (rewritten := self.rewrite(traceback)) != traceback:
+                record.exc_text, record.exc_info = rewritten, None
+        return True
+
+
+def install_filter(log_filter: logging.Filter, names: Iterable[str]) -> None:
+    """Put log_filter on each named logger (once)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if log_filter not in logger.filters:
+            logger.addFilter(log_filter)
+
