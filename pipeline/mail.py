@@ -26,10 +26,9 @@ import lxml.html
 
 from pipeline.errors import FeedError, InvalidURLError
 from pipeline.extract import normalize_text
-from pipeline.models import Issue, Link, to_iso
+from pipeline.models import Issue, Link, StoredIssue, from_iso, to_iso
 from pipeline.sources import is_trackable, story_url
 
-MAILBOX_KINDS = ("mbox", "maildir", "eml")
 MAX_MESSAGE_BYTES = 10_000_000  # a message larger than this (attachments) is skipped, said why
 _NOT_STORIES = re.compile(
     r"unsubscribe|opt[ -]?out|manage (your )?(subscription|preferences|email)|update (your )?preferences|"
@@ -45,14 +44,6 @@ _TRACKER_HOST = re.compile(r"(^|\.)(list-manage\.com|mailchi\.mp|ct\.sendgrid\.n
                            r"r\.mail\.|click\.|links?\.|track\.|email\.|e\.|t\.)", re.IGNORECASE)
 _TRACKER_PATH = re.compile(r"/(track/click|ls/click|c/|redirect/|r/|click/|l/)", re.IGNORECASE)
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')\]]+")
-
-
-def mailbox_location(url: str, base: Path) -> tuple[str, Path]:
-    """(kind, path) of a newsletter source URL such as mbox:PATH, maildir:PATH or eml:DIR, relative to base."""
-    kind, _, path = url.partition(":")
-    if kind not in MAILBOX_KINDS or not path:
-        raise FeedError(url, f"expected {', '.join(k + ':PATH' for k in MAILBOX_KINDS)}")
-    return kind, (base / path.removeprefix("//")).resolve()
 
 
 def read_mailbox(kind: str, path: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
@@ -114,20 +105,28 @@ def subject_key(subject: str | None) -> str:
     return " ".join(_CORRECTION_MARK.sub("", subject or "").lower().split())
 
 
-def is_correction(issue: Issue) -> bool:
-    """Whether an issue says it corrects an earlier one, in its subject or its opening lines."""
-    return bool(_SAYS_CORRECTION.search(issue.subject or "")) or bool(_SAYS_CORRECTION.search(issue.text[:600]))
+def relate(issue: Issue, similar: list[StoredIssue]) -> tuple[bool, StoredIssue | None]:
+    """(received again, the issue it corrects) for a new issue, given the stored issues with its
+    subject key sent near it: a re-send that says it corrects one is the newest one's next version;
+    one sent within a day of another that links mostly the same stories is that issue again."""
+    if not similar:
+        return False, None
+    if _SAYS_CORRECTION.search(issue.subject or "") or _SAYS_CORRECTION.search(issue.text[:600]):
+        return False, similar[-1]
+    sent, links = from_iso(issue.sent_at), {link.url for link in issue.links}
+    return any(_same_links(links, {url for url, _, _ in other.links})
+               and abs((from_iso(other.sent_at) - sent).total_seconds()) < 86400 for other in similar), None
 
 
-def same_links(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
-    """Whether two issues link mostly the same stories (half of the smaller set, at least)."""
+def _same_links(one: set[str], other: set[str]) -> bool:
+    # Half of the smaller set of stories, at least (two issues without links are alike too).
     if not one or not other:
         return not one and not other
-    return len(set(one) & set(other)) * 2 >= min(len(set(one)), len(set(other)))
+    return len(one & other) * 2 >= min(len(one), len(other))
 
 
 def read_issue_page(html: str, url: str, message_id: str, subject: str | None = None,
-                    sent_at: str | None = None) -> Issue:
+                    published: str | None = None) -> Issue:
     """An issue as a newsletter's web archive publishes it: the text and story links of its page's
     article (the site's own navigation, archive and subscribe links, on its own host, dropped)."""
     tree = _tree(html)
@@ -136,7 +135,7 @@ def read_issue_page(html: str, url: str, message_id: str, subject: str | None = 
     own = (urlsplit(url).hostname or "").lower()
     pairs = [] if scope is None else [(urljoin(url, href), anchor) for href, anchor in _anchors(scope)]
     pairs = [(href, anchor) for href, anchor in pairs if (urlsplit(href).hostname or "").lower() != own]
-    return Issue(message_id=message_id, subject=subject, sender=own or None, list_id=None, sent_at=sent_at,
+    return Issue(message_id=message_id, subject=subject, sender=own or None, list_id=None, sent_at=_date(published),
                  text=normalize_text(_visible_text(scope)) if scope is not None else "", links=article_links(pairs))
 
 

@@ -7,7 +7,6 @@ import logging
 import os
 from dataclasses import replace
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,7 +18,7 @@ from pipeline.errors import FeedError, InvalidURLError
 from pipeline.fetch import BINARY_TYPES, decode_body, open_client
 from pipeline.imap import read_imap
 from pipeline.masking import mask_text, mask_url
-from pipeline.models import Entry, Fetched, Issue, to_iso, utcnow
+from pipeline.models import Entry, Fetched, Issue, from_iso, to_iso, utcnow
 from pipeline.sources import filter_entries, needs_resolving, parse_feed, parse_sitemap, read_source, story_url
 from pipeline.values import IMAP_SCHEMES
 
@@ -138,16 +137,14 @@ def _read_newsletters(db, crawler: Crawler, settings: Settings, config: SourceSe
             continue
         if not _addressed(config, issue) or storage.has_issue(db, issue.message_id):
             continue
-        key, earlier = mail.subject_key(issue.subject), None
+        key, similar = mail.subject_key(issue.subject), []
         if issue.sent_at and key:
-            window = datetime.fromisoformat(issue.sent_at)
-            similar = storage.find_issues(db, key, to_iso(window - timedelta(days=7)), to_iso(window + timedelta(days=1)))
-            earlier = similar[-1] if similar and mail.is_correction(issue) else None
-            links = tuple(link.url for link in issue.links)
-            if earlier is None and any(mail.same_links(links, tuple(url for url, _, _ in other.links))
-                                       and abs((datetime.fromisoformat(other.sent_at) - window).total_seconds()) < 86400
-                                       for other in similar):
-                continue  # the same issue, received again (by mail and from the archive, say)
+            sent = from_iso(issue.sent_at)
+            similar = storage.list_issues(db, subject_key=key, sent_between=(to_iso(sent - timedelta(days=7)),
+                                                                             to_iso(sent + timedelta(days=1))))
+        again, earlier = mail.relate(issue, similar)
+        if again:
+            continue  # the same issue, received again (by mail and from the archive, say)
         # Anchor texts are no headlines: the entries carry no title, so a later issue's words are no rewrite.
         followed = _resolve_wrappers(db, crawler, settings, config, [Entry(url=link.url) for link in issue.links],
                                      now, mail.needs_following)
@@ -186,15 +183,7 @@ def _archive_issues(db, crawler: Crawler, settings: Settings, config: SourceSett
             yield entry.url, None, page.error or f"not fetched ({page.skipped})"
             continue
         yield entry.url, mail.read_issue_page(decode_body(page.body, page.content_type), page.final_url, message_id,
-                                              entry.title, _iso_date(entry.published)), None
-
-
-def _iso_date(value: str | None) -> str | None:
-    try:
-        moment = parsedate_to_datetime(value) if value else None
-    except (TypeError, ValueError, IndexError):
-        return None
-    return to_iso(moment) if moment and moment.tzinfo else None
+                                              entry.title, entry.published), None
 
 
 def _messages(db, settings: Settings, config: SourceSettings, source_id: int, login: tuple[str, str] | None = None):

@@ -20,7 +20,6 @@ from storage.db import (
     find_article,
     find_articles,
     find_faults,
-    find_issues,
     find_revert,
     finish_alerts,
     get_article,
@@ -72,7 +71,7 @@ from storage.db import (
 __all__ = [
     "Database", "add_aliases", "add_articles", "backup", "claim_alerts", "claim_due_articles", "claim_url",
     "clear_throttle", "count_held_elsewhere", "count_rows", "expire_claims", "export_versions", "find_article",
-    "find_articles", "find_faults", "find_issues", "find_revert", "finish_alerts", "get_article", "get_blob",
+    "find_articles", "find_faults", "find_revert", "finish_alerts", "get_article", "get_blob",
     "get_diff", "get_host", "get_source", "get_version", "has_issue", "hold_articles", "latest_version",
     "lease_holder", "list_alerts", "list_aliases", "list_articles", "list_issues", "list_changes", "list_versions",
     "mailbox_state", "mark_extractor_drift", "merge_article", "migrate", "open_archive", "open_db", "owner_of",

@@ -6,6 +6,7 @@ duplicates a version, a change or an alert; each article check is one transactio
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -287,8 +288,14 @@ def lease_holder(hand_off: bool = False) -> str:
     """Who holds the leases this process takes: host, pid and the process's start time (so a reused
     pid is not taken for it). With hand_off, leases meant for other processes (Airflow's mapped check
     tasks) to take over: they last until they expire, whatever becomes of this process."""
-    holder = f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}"
+    holder = _identity(os.getpid())
     return f"planned:{holder}" if hand_off else holder
+
+
+@functools.lru_cache(maxsize=4)
+def _identity(pid: int) -> str:
+    # Keyed by pid: a forked task process (Airflow's) is someone else.
+    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
 
 
 def _started(pid: int) -> str:
@@ -464,10 +471,7 @@ def record_events(
     with _immediate(db):
         if fetched is not None:
             _insert_fetch(db, fetched, article_id=article_id)
-        at_version = _latest_number(db, article_id)
-        change_ids = [_insert_change(db, change, article_id, to_iso(at), seq=seq, origin="fetch",
-                                     at_version=at_version) for seq, change in enumerate(changes)]
-        _insert_alerts(db, change_ids, alerts, to_iso(at))
+        change_ids = _insert_events(db, article_id, changes, at, "fetch", alerts)
         if checked is not None:
             _save_check(db, checked)
     return change_ids
@@ -492,10 +496,7 @@ def record_feed_update(
                     [seen.id, source_id]) or {"title": None, "summary": None, "updated": None}
         if (said["title"], said["summary"], said["updated"]) != (seen.feed_title, seen.feed_summary, seen.feed_updated):
             return None
-        at_version = _latest_number(db, seen.id)
-        change_ids = [_insert_change(db, change, seen.id, to_iso(at), seq=seq, origin="feed", source_id=source_id,
-                                     at_version=at_version) for seq, change in enumerate(changes)]
-        _insert_alerts(db, change_ids, alerts, to_iso(at))
+        change_ids = _insert_events(db, seen.id, changes, at, "feed", alerts, source_id)
         values = [getattr(updated, name) for name in _FEED_COLUMNS]
         db.execute("INSERT INTO article_feeds (article_id, source_id, title, summary, updated) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(article_id, source_id) DO UPDATE SET title = excluded.title, "
@@ -510,8 +511,14 @@ def record_feed_update(
     return change_ids
 
 
-def _latest_number(db: Database, article_id: int) -> int | None:
-    return db.execute("SELECT max(number) FROM versions WHERE article_id = ?", [article_id]).fetchone()[0]
+def _insert_events(db: Database, article_id: int, changes: Iterable[Change], at: datetime, origin: str,
+                   alerts: Iterable[tuple[int, str, str]], source_id: int | None = None) -> list[int | None]:
+    # Changes seen outside a diff belong to the article's latest version; one seen before gives None.
+    at_version = db.execute("SELECT max(number) FROM versions WHERE article_id = ?", [article_id]).fetchone()[0]
+    change_ids = [_insert_change(db, change, article_id, to_iso(at), seq=seq, origin=origin, source_id=source_id,
+                                 at_version=at_version) for seq, change in enumerate(changes)]
+    _insert_alerts(db, change_ids, alerts, to_iso(at))
+    return change_ids
 
 
 def _insert_alerts(db: Database, change_ids: list[int | None], alerts: Iterable[tuple[int, str, str]],
@@ -892,19 +899,17 @@ def save_mailbox_state(db: Database, source_id: int, uidvalidity: int, last_uid:
                    [source_id, uidvalidity, last_uid])
 
 
-def find_issues(db: Database, subject_key: str, sent_after: str, sent_before: str) -> list[StoredIssue]:
-    """The stored issues with this subject key sent in that window (any source): the same issue
-    received again, or the one a corrected re-send corrects."""
-    return list_issues(db, subject_key=(subject_key, sent_after, sent_before))
-
-
 def list_issues(db: Database, source: str | None = None, article_id: int | None = None,
-                subject_key: tuple[str, str, str] | None = None) -> list[StoredIssue]:
-    """Newsletter issues, oldest first, with their links in order: of one source, or that linked one article."""
+                subject_key: str | None = None, sent_between: tuple[str, str] | None = None) -> list[StoredIssue]:
+    """Newsletter issues, oldest first, with their links in order: of one source, that linked one
+    article, or with a subject key sent in a window (an issue received again, or one a re-send corrects)."""
     where, params = [], []
     if subject_key:
-        where.append("i.subject_key = ? AND i.sent_at BETWEEN ? AND ?")
-        params.extend(subject_key)
+        where.append("i.subject_key = ?")
+        params.append(subject_key)
+    if sent_between:
+        where.append("i.sent_at BETWEEN ? AND ?")
+        params.extend(sent_between)
     if source:
         where.append("s.name = ?")
         params.append(source)

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import pytest
 
 from pipeline.errors import FeedError
-from pipeline.mail import article_links, mailbox_location, needs_following, read_mailbox, read_message, unwrap_tracking
+from pipeline.mail import article_links, needs_following, read_mailbox, read_message, unwrap_tracking
 
 NEWS = "https://news.example.org"
 HTML = f"""<html><head><style>p{{color:red}}</style></head><body>
@@ -129,14 +129,11 @@ def test_mailboxes_of_each_kind_are_read_and_a_missing_one_is_a_feed_error(tmp_p
     (tmp_path / "eml").mkdir()
     (tmp_path / "eml" / "one.eml").write_bytes(raw)
     (tmp_path / "eml" / "notes.txt").write_text("not a message")
-    for url in ("mbox:brief.mbox", "maildir:Maildir", "eml:eml"):
-        kind, path = mailbox_location(url, tmp_path)
-        [(key, body, skipped)] = list(read_mailbox(kind, path))
+    for kind, name in (("mbox", "brief.mbox"), ("maildir", "Maildir"), ("eml", "eml")):
+        [(key, body, skipped)] = list(read_mailbox(kind, tmp_path / name))
         assert skipped is None and read_message(body).links
     with pytest.raises(FeedError, match="no mbox there"):
         list(read_mailbox("mbox", tmp_path / "absent.mbox"))
-    with pytest.raises(FeedError, match="expected mbox:PATH"):
-        mailbox_location("imap:inbox", tmp_path)
 
 
 def test_a_huge_message_is_skipped_with_the_reason(tmp_path, monkeypatch):
