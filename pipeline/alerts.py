@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 from pipeline.config import DeliverySettings, RuleSettings, Settings
 from pipeline.masking import SECRET_KEY, RewritingFilter, install_filter
 from pipeline.models import Alert, Change, from_iso
-from pipeline.output import describe_change, describe_with_context
+from pipeline.output import describe_change, describe_with_context, workspace_link
 
 INTERRUPTED = ("delivery was interrupted while sending (the run ended before the channel answered); it may or "
                "may not have arrived, so it is not sent again on its own: `redline resend ID` sends it")
@@ -194,22 +194,22 @@ def match_rules(rules: tuple[RuleSettings, ...], changes: tuple[Change, ...],
 # --------------------------------------------------------------------------- messages
 
 
-def diff_link(rule: RuleSettings | None, alert: Alert) -> str | None:
-    """The rule's link to this change's diff, or None when the rule names none."""
+def diff_link(rule: RuleSettings | None, alert: Alert, base_url: str | None = None) -> str | None:
+    """The rule's link to this change's diff; else its diff page in the workspace at base_url; else None."""
     if rule is None or not rule.diff_link:
-        return None
+        return workspace_link(base_url, alert.article_id, alert.from_number, alert.to_number)
     return rule.diff_link.format(article_id=alert.article_id, url=alert.url, change_id=alert.change_id,
                                  from_version=alert.from_number, to_version=alert.to_number)
 
 
-def template_values(alert: Alert, rule: RuleSettings | None = None) -> dict:
+def template_values(alert: Alert, rule: RuleSettings | None = None, base_url: str | None = None) -> dict:
     """What a message template can use for one change."""
     return {
         "kind": alert.kind, "detail": alert.detail, "before": alert.before, "after": alert.after,
         "context": alert.context, "subject": alert.subject, "delta": alert.delta, "relative": alert.relative,
         "title": alert.article_title or alert.url, "url": alert.url, "source": alert.source, "rule": alert.rule,
         "detected_at": alert.detected_at, "from_version": alert.from_number, "to_version": alert.to_number,
-        "article_id": alert.article_id, "link": diff_link(rule, alert), "line": describe_change(alert),
+        "article_id": alert.article_id, "link": diff_link(rule, alert, base_url), "line": describe_change(alert),
     }
 
 
@@ -222,7 +222,8 @@ def _compiled_template(text: str):
     return environment.from_string(text)
 
 
-def compose_message(alerts: list[Alert], rule: RuleSettings | None = None) -> tuple[str, str]:
+def compose_message(alerts: list[Alert], rule: RuleSettings | None = None,
+                    base_url: str | None = None) -> tuple[str, str]:
     """Title and body of one message that gathers an article's changes for one channel.
 
     With a rule that has a template, the body is the template rendered for each change;
@@ -232,10 +233,10 @@ def compose_message(alerts: list[Alert], rule: RuleSettings | None = None) -> tu
     title = f"Redline: {len(alerts)} change{'s' * (len(alerts) > 1)} in '{first.article_title or first.url}'"
     if rule is not None and rule.template:
         template = _compiled_template(rule.template)
-        return title, "\n".join(template.render(template_values(alert, rule)).rstrip("\n") for alert in alerts)
+        return title, "\n".join(template.render(template_values(alert, rule, base_url)).rstrip("\n") for alert in alerts)
     lines = [line for alert in alerts for line in describe_with_context(alert)]
     lines.append(f"{first.url} (detected {first.detected_at})")
-    link = diff_link(rule, alerts[-1])
+    link = diff_link(rule, alerts[-1], base_url)
     if link:
         lines.append(link)
     return title, "\n".join(lines)

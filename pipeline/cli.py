@@ -9,19 +9,22 @@ import json
 import sqlite3
 import sys
 from dataclasses import asdict
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import click
 
 import storage
-from pipeline import cycle, maintenance
+from pipeline import archive, cycle, maintenance
+from pipeline.archive import locate_article
 from pipeline.config import load_settings
 from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
 from pipeline.extract import extract_article, normalize_text
-from pipeline.output import (EXPORT_FIELDS, FORMATS, describe_change, diff_as_record, print_diff, print_report,
-                             printable, render_report, to_json_line, version_as_record)
+from pipeline.models import ArticleQuery
+from pipeline.output import (FORMATS, describe_change, diff_as_record, print_diff, print_report, printable, render_report,
+                             to_json_line)
 from pipeline.values import parse_duration
 
 config_option = click.option(
@@ -93,7 +96,7 @@ def run(config_path, everything, as_json):
 def history(url, config_path, as_json):
     """The versions of the article at URL (or with this id)."""
     _, db = _open(config_path)
-    article = storage.find_article(db, url)
+    article = locate_article(db, url)
     for version in storage.list_versions(db, article.id):
         record = {"url": article.canonical_url, **asdict(version)}
         record.pop("text")
@@ -174,7 +177,7 @@ def reextract(url, config_path, as_json):
 def changes(kind, config_path, as_json):
     """Every detected change, oldest first."""
     _, db = _open(config_path)
-    for change in storage.list_changes(db, kind=kind):
+    for change in storage.list_changes(db, kind=archive.check_kind(kind)):
         # A change seen in a feed or in a fetch (gone, redirected) belongs to no pair of versions.
         where = (f"v{change.from_number}→v{change.to_number}" if change.from_number is not None
                  else f"({change.origin})")
@@ -344,20 +347,134 @@ def feed(source, output, folder, self_url, config_path):
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "newsedits"]), default="jsonl", show_default=True,
+              help="newsedits: the NewsEdits corpus layout, a row per version and per sentence (JSON lines).")
+@click.option("--what", type=click.Choice(archive.EXPORTS), default="versions", show_default=True)
+@click.option("--raw", "raw_url", metavar="URL", help="Write the raw page stored for a version of this article instead.")
+@click.option("--version", "number", type=click.IntRange(min=1), help="With --raw: which version (default: the latest).")
 @config_option
-def export(fmt, config_path):
-    """Every stored version, one record per version, on stdout."""
+def export(fmt, what, raw_url, number, config_path):
+    """Every stored version, change or alert on stdout, one record each, with its article's URL and source."""
     _, db = _open(config_path)
-    records = (version_as_record(url, version) for url, version in storage.export_versions(db))
+    if raw_url:
+        sys.stdout.buffer.write(archive.raw_page(db, raw_url, number))
+        return
+    if number:
+        raise InputError("--version goes with --raw URL")
+    if fmt == "newsedits":
+        for row in archive.newsedits_rows(db):
+            click.echo(to_json_line(row))
+        return
+    records = archive.export_records(db, what)
     if fmt == "jsonl":
         for record in records:
             click.echo(to_json_line(record))
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_FIELDS)
+    writer = csv.DictWriter(sys.stdout, fieldnames=archive.export_fields(what), extrasaction="ignore")
     writer.writeheader()
     for record in records:
-        writer.writerow({**record, "notices": json.dumps(record["notices"], ensure_ascii=False)})
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, tuple, dict)) else v
+                         for k, v in record.items()})
+
+
+@cli.command()
+@click.option("--source", help="Only the articles of this source.")
+@click.option("--sort", type=click.Choice(list(storage.SORTS)), default="latest", show_default=True)
+@click.option("--since", help="Only articles with a change detected on or after this date (2026-12-01).")
+@click.option("--until", help="... and on or before this date.")
+@click.option("--figure", is_flag=True, help="Only articles with a figure change.")
+@click.option("--stealth", is_flag=True, help="Only articles with an undisclosed edit.")
+@click.option("--gone", is_flag=True, help="Only articles whose page went away.")
+@click.option("--text", help='Only articles with these words (or "a phrase") in some version.')
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0)
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array for scripts.")
+def articles(source, sort, since, until, figure, stealth, gone, text, limit, offset, config_path, as_json):
+    """Tracked articles, most recently changed first (or by --sort), with their versions and changes."""
+    _, db = _open(config_path)
+    query = ArticleQuery(source=source, since=_day(since, "--since"), until=_day(until, "--until", end=True),
+                         figure=figure, stealth=stealth, gone=gone, text=text, sort=sort, limit=limit, offset=offset)
+    rows = storage.list_article_summaries(db, query)
+    if as_json:
+        click.echo(json.dumps([archive.summary_as_record(row) for row in rows], ensure_ascii=False))
+        return
+    for row in rows:
+        flags = "".join(f"  [{flag}]" for flag, on in (("stealth", row.stealth_edits), (row.status, row.status != "active"))
+                        if on)
+        click.echo(printable(f"{row.id:>6}  v{row.versions:<3} {row.changes:>4} changes  {row.last_changed_at or '-':<29}"
+                             f"  {row.source or '-'}  {row.title or row.url}{flags}"))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--source", help="Only versions of this source's articles.")
+@click.option("--since", help="Only versions stored on or after this date (2026-12-01).")
+@click.option("--until", help="... and on or before this date.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array for scripts.")
+def search(query, source, since, until, limit, config_path, as_json):
+    """Full-text search over every stored version: words, or "a phrase"; each article once, with the first
+    version that held them and the one where they disappeared."""
+    _, db = _open(config_path)
+    hits = storage.search_versions(db, query, source=source, since=_day(since, "--since"),
+                                   until=_day(until, "--until", end=True), limit=limit)
+    if as_json:
+        click.echo(json.dumps([archive.hit_as_record(hit) for hit in hits], ensure_ascii=False))
+        return
+    for hit in hits:
+        record = archive.hit_as_record(hit)
+        first = f"first in v{hit.first_version}" if hit.first_version else ""
+        gone = f", gone from v{hit.disappeared_at}" if hit.disappeared_at else ""
+        click.echo(printable(f"{hit.url}  v{hit.version}  ({first}{gone})  {hit.title or ''}"))
+        click.echo(printable(f"    {record['snippet']}"))
+
+
+@cli.command()
+@click.option("--source", help="Only this source.")
+@config_option
+@json_option
+def stats(source, config_path, as_json):
+    """Per source and overall: articles, versions, changes by kind, stealth share, median time to first update."""
+    _, db = _open(config_path)
+    result = archive.compute_stats(db, source)
+    if as_json:
+        click.echo(to_json_line(archive.stats_as_record(result)))
+        return
+    for one in [*result.sources, *([] if source else [result.totals])]:
+        name = one.source or ("(all sources)" if one is result.totals else "(no source)")
+        share = f"{one.stealth_share:.0%}" if one.stealth_share is not None else "-"
+        wait = f"{one.median_hours_to_first_update:.1f} h" if one.median_hours_to_first_update is not None else "-"
+        click.echo(printable(f"{name}: {one.articles} articles, {one.versions} versions, {one.changes} changes; "
+                             f"stealth {share} of {one.updates} updates; median to first update {wait}"))
+        if one.changes_by_kind:
+            click.echo("    " + ", ".join(f"{kind} {count}" for kind, count in sorted(one.changes_by_kind.items())))
+
+
+@cli.command()
+@config_option
+@click.option("--host", help="Address to listen on (default: [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [web] port, 8050).")
+def serve(config_path, host, port):
+    """Serve the researcher's workspace over the archive (read-only) until interrupted."""
+    from pipeline.web import serve as serve_workspace  # FastAPI and uvicorn load only here
+
+    settings = load_settings(config_path)
+    click.echo(f"Redline's workspace on http://{host or settings.web.host}:{port or settings.web.port}/ "
+               f"over {settings.database} (Ctrl-C stops it)")
+    serve_workspace(settings, host, port)
+
+
+def _day(value: str | None, option: str, end: bool = False) -> str | None:
+    # A date names a whole day: --until includes it.
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r}: expected a date such as 2026-12-01") from None
+    return (day + timedelta(days=1) if end else day).isoformat()
 
 
 @cli.command("check-db")

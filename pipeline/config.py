@@ -119,6 +119,17 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The researcher's workspace (`redline serve`): where it listens, and the address others reach it at."""
+
+    host: str = reader(text, default="127.0.0.1")  # another address exposes the archive: set a token then
+    port: int = reader(positive(int), default=8050)
+    # The workspace's public address: alerts and the Atom feed link each change to its diff page there.
+    base_url: str | None = reader(http_url, default=None)
+    token_env: str = reader(text, default="REDLINE_WEB_TOKEN")  # the variable holding the access token, if any
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     """One place where articles are discovered."""
 
@@ -173,6 +184,7 @@ class Settings:
     schedule: ScheduleSettings = ScheduleSettings()
     diff: DiffSettings = DiffSettings()
     delivery: DeliverySettings = DeliverySettings()
+    web: WebSettings = WebSettings()
     sources: tuple[SourceSettings, ...] = ()
     alerts: tuple[RuleSettings, ...] = ()
 
@@ -232,7 +244,7 @@ def _build_list(cls, items: Any, path: Path | str, prefix: str) -> tuple:
 def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
     """Settings from an already parsed TOML document; relative paths are resolved against its folder."""
     where = path or "<settings>"
-    sections = {"database", "network", "schedule", "diff", "delivery", "sources", "alerts"}
+    sections = {"database", "network", "schedule", "diff", "delivery", "web", "sources", "alerts"}
     unknown = sorted(set(data) - sections)
     if unknown:
         raise ConfigError(where, unknown[0], f"one of the sections {', '.join(sorted(sections))}")
@@ -247,6 +259,7 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
         schedule=_build(ScheduleSettings, data.get("schedule", {}), where, "schedule"),
         diff=_build(DiffSettings, data.get("diff", {}), where, "diff"),
         delivery=_build(DeliverySettings, data.get("delivery", {}), where, "delivery"),
+        web=_build(WebSettings, data.get("web", {}), where, "web"),
         sources=sources,
         alerts=_check_rule_sources(_build_list(RuleSettings, data.get("alerts", []), where, "alerts"), sources, where),
     )

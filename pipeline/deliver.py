@@ -66,12 +66,12 @@ def _deliver_to(settings: Settings, url: str, groups: list[tuple[RuleSettings, s
                 break
             # The message is ready before the claim, so that a claim is followed at once by the
             # sending: little time in which a crash leaves an alert `sending`, and so uncertain.
-            message, error = _compose(group, rule)
+            message, error = _compose(group, rule, settings.web.base_url)
             claimed = _claim(db, group, now)
             if not claimed:
                 continue  # another run took them
             if len(claimed) < len(group):
-                message, error = _compose(claimed, rule)
+                message, error = _compose(claimed, rule, settings.web.base_url)
             if message is not None:
                 try:
                     error = alerts.send_message(url, *message, channel, settings.delivery.send_timeout)
@@ -85,12 +85,13 @@ def _deliver_to(settings: Settings, url: str, groups: list[tuple[RuleSettings, s
     return counts
 
 
-def _compose(group: list[Alert], rule: RuleSettings | None) -> tuple[tuple[str, str] | None, str | None]:
+def _compose(group: list[Alert], rule: RuleSettings | None,
+             base_url: str | None) -> tuple[tuple[str, str] | None, str | None]:
     """The message for a group, or the error its rule's template gave."""
     from jinja2 import TemplateError  # loaded only when something is delivered
 
     try:
-        return alerts.compose_message(group, rule), None
+        return alerts.compose_message(group, rule, base_url), None
     except TemplateError as exc:
         return None, f"rule {rule.name!r}: its template failed: {exc}"
 

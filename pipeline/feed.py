@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import storage
 from pipeline.config import Settings
 from pipeline.models import StoredChange, to_iso, utcnow
-from pipeline.output import describe_change, describe_with_context
+from pipeline.output import describe_change, describe_with_context, workspace_link
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:redline:changes"
@@ -27,7 +27,8 @@ def changes_feed(settings: Settings, source: str | None = None, newest: int = FE
     if source is not None:
         settings.source(source)  # a name that is not configured is an error, not an empty feed
     db = storage.open_archive(settings, create=False)
-    return render_feed(storage.list_changes(db, source=source, newest=newest), now or utcnow(), source, self_url)
+    return render_feed(storage.list_changes(db, source=source, newest=newest), now or utcnow(), source, self_url,
+                       settings.web.base_url)
 
 
 def write_feeds(settings: Settings, folder: str | Path, now: datetime | None = None) -> list[Path]:
@@ -67,7 +68,8 @@ def _entry_key(change: StoredChange) -> tuple:
     return change.article_id, change.to_number if change.to_number is not None else f"event-{change.id}"
 
 
-def render_feed(changes: list[StoredChange], now: datetime, source: str | None = None, self_url: str | None = None) -> bytes:
+def render_feed(changes: list[StoredChange], now: datetime, source: str | None = None, self_url: str | None = None,
+                base_url: str | None = None) -> bytes:
     """The Atom document for changes as storage.list_changes gives them (oldest first): one entry
     per new version of an article, newest first, gathering that version's changes."""
     ElementTree.register_namespace("", ATOM)
@@ -81,12 +83,12 @@ def render_feed(changes: list[StoredChange], now: datetime, source: str | None =
         _element(feed, "link", rel="self", href=self_url)
     entries = [list(group) for _, group in groupby(changes, key=_entry_key)]
     for group in sorted(entries, key=lambda g: (g[-1].detected_at, g[-1].id), reverse=True):
-        _add_entry(feed, group)
+        _add_entry(feed, group, base_url)
     ElementTree.indent(feed)
     return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _add_entry(feed: ElementTree.Element, group: list[StoredChange]) -> None:
+def _add_entry(feed: ElementTree.Element, group: list[StoredChange], base_url: str | None) -> None:
     first, last = group[0], group[-1]
     entry = _element(feed, "entry")
     title = first.article_title or first.url
@@ -97,6 +99,9 @@ def _add_entry(feed: ElementTree.Element, group: list[StoredChange]) -> None:
     _element(entry, "updated", last.detected_at)
     _element(entry, "published", first.detected_at)
     _element(entry, "link", rel="alternate", href=first.url)
+    diff_page = workspace_link(base_url, first.article_id, first.from_number, first.to_number)
+    if diff_page:  # the diff in the workspace: the entry's permanent link to what changed
+        _element(entry, "link", rel="related", href=diff_page, title="the diff in Redline's workspace")
     for kind in dict.fromkeys(change.kind for change in group):
         _element(entry, "category", term=kind)
     lines = [line for change in group for line in describe_with_context(change)]

@@ -394,6 +394,111 @@ class StoredIssue:
     text: str = ""
 
 
+@dataclass(frozen=True)
+class ArticleQuery:
+    """Which articles a list shows and in what order: each filter is off when None or False."""
+
+    source: str | None = None
+    since: str | None = None  # a change detected at or after this ISO time (or date)
+    until: str | None = None  # ... and before this one
+    figure: bool = False  # only articles with a figure change
+    stealth: bool = False  # only articles with an undisclosed edit
+    gone: bool = False  # only articles whose page went away
+    text: str | None = None  # words or "a phrase" in any stored version
+    sort: str = "latest"  # latest | changes | versions | first_seen
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    """One row of the article list: the story, its source and how much it changed."""
+
+    id: int
+    url: str
+    source: str | None
+    title: str | None
+    status: str
+    first_seen_at: str
+    last_changed_at: str | None
+    versions: int
+    changes: int  # changes detected (figures, sentences, headline, ...), all versions together
+    figure_changes: int = 0
+    stealth_edits: int = 0  # versions reached by an edit the page did not disclose
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """The latest stored version of one article that holds the words searched for."""
+
+    article_id: int
+    url: str
+    source: str | None
+    title: str | None
+    version: int
+    fetched_at: str
+    snippet: str  # the matching passage; the words found are between \x02 and \x03
+    first_version: int | None = None  # the first version that held them
+    disappeared_at: int | None = None  # the version after the last one holding them, if there is one
+    versions: int = 0
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """What the archive holds of one source (source None: articles no source lists any more)."""
+
+    source: str | None
+    kind: str | None
+    articles: int
+    versions: int
+    changes: int
+    changes_by_kind: dict = field(hash=False, compare=False)
+    updates: int = 0  # diffs: versions after the first
+    stealth: int = 0  # ... of which the page disclosed nothing
+    median_hours_to_first_update: float | None = None
+    failing: int = 0
+    gone: int = 0
+    last_error: str | None = None
+    last_polled_at: str | None = None
+
+    @property
+    def stealth_share(self) -> float | None:
+        return self.stealth / self.updates if self.updates else None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One version in an article's timeline, with what the edit that made it did (none for the first)."""
+
+    number: int
+    fetched_at: str
+    title: str | None
+    byline: str | None
+    modified_at: str | None
+    published_at: str | None
+    banner: str | None
+    notices: tuple[str, ...]
+    word_count: int
+    revert_of: int | None = None
+    disclosed: bool | None = None
+    disclosures: tuple[str, ...] = ()
+    words_added: int = 0
+    words_removed: int = 0
+    figures_changed: int = 0
+    extractor_drift: bool = False
+
+
+@dataclass(frozen=True)
+class FigurePoint:
+    """A figure's value at one version of a story (the death toll as it rose)."""
+
+    subject: str
+    version: int
+    value: str
+    delta: float | None = None
+
+
 def utcnow() -> datetime:
     """The current time, aware and in UTC: the one clock the stages are handed."""
     return datetime.now(timezone.utc)

@@ -5,6 +5,7 @@ Every diff rendering reads one DiffReport. Article text is untrusted: HTML outpu
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import asdict
@@ -17,7 +18,7 @@ from rich.text import Text
 from pipeline.errors import InputError
 from pipeline.models import Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version
 
-FORMATS = ("terminal", "html", "unified", "json")
+FORMATS = ("terminal", "html", "unified", "marked", "json")
 _STYLES = {-1: "bold red strike", 1: "bold green", 0: ""}
 _MARKS = {-1: ("[-", "-]"), 1: ("{+", "+}"), 0: ("", "")}
 # Kinds worth a line of their own above the text; sentence changes show in the text itself.
@@ -84,6 +85,19 @@ def describe_with_context(change: Change | StoredChange | Alert) -> list[str]:
     return lines
 
 
+def workspace_path(article_id: int, from_number: int | None = None, to_number: int | None = None) -> str:
+    """The workspace page of a change, relative to the workspace's root: the diff that made a version, or
+    the article when the change belongs to no pair of versions (a page gone, a feed's rewrite)."""
+    if to_number is None:
+        return f"articles/{article_id}"
+    return f"articles/{article_id}/diff?from={from_number or to_number - 1}&to={to_number}"
+
+
+def workspace_link(base_url: str | None, article_id: int, from_number: int | None, to_number: int | None) -> str | None:
+    """The permanent address of workspace_path under the workspace's public address (None without one)."""
+    return f"{base_url.rstrip('/')}/{workspace_path(article_id, from_number, to_number)}" if base_url else None
+
+
 EXPORT_FIELDS = ("url", "number", "fetched_at", "title", "byline", "published_at", "modified_at", "text",
                  "text_hash", "word_count", "notices", "extractor", "revert_of")
 
@@ -134,9 +148,25 @@ def _summary_lines(report: DiffReport) -> list[str]:
     return [printable(line) for line in lines if line]
 
 
-def render_unified(report: DiffReport) -> str:
+def render_marked(report: DiffReport) -> str:
     """The report as plain text: summary lines, then the word diff with [-deleted-] and {+inserted+}."""
     return "\n".join(_summary_lines(report)) + "\n\n" + diff_as_unified(report.diff.ops) + "\n"
+
+
+def _sentences(report: DiffReport, side: str) -> list[str]:
+    # Each version's sentences in its own order, as the alignment saw them (a split or merge joined).
+    ops = [s for s in report.diff.sentences if getattr(s, side) is not None]
+    key = (lambda s: s.old_index) if side == "old" else (lambda s: s.new_index)
+    return [printable(getattr(s, side)) for s in sorted(ops, key=key)]
+
+
+def render_unified(report: DiffReport) -> str:
+    """A unified diff (diff -u) of the two versions with one sentence per line, which patch and other tools read."""
+    label = report.url or "article"
+    lines = difflib.unified_diff([s + "\n" for s in _sentences(report, "old")], [s + "\n" for s in _sentences(report, "new")],
+                                 fromfile=f"{label} v{report.from_number or 'old'}",
+                                 tofile=f"{label} v{report.to_number or 'new'}")
+    return "".join(lines)
 
 
 def print_report(report: DiffReport, console: Console | None = None) -> None:
@@ -242,8 +272,8 @@ def render_html(report: DiffReport) -> str:
 
 
 def render_report(report: DiffReport, fmt: str) -> str:
-    """The report in one of the text formats: html, unified or json."""
-    renderers = {"html": render_html, "unified": render_unified, "json": render_json}
+    """The report in one of the text formats: html, unified, marked or json."""
+    renderers = {"html": render_html, "unified": render_unified, "marked": render_marked, "json": render_json}
     if fmt not in renderers:
         raise InputError(f"format {fmt!r}: expected one of {', '.join(renderers)}")
     return renderers[fmt](report)

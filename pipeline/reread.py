@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import storage
+from pipeline.archive import locate_article
 from pipeline.config import DiffSettings, Settings, SourceSettings
 from pipeline.diff import compare_pages
 from pipeline.errors import ExtractionError, InputError
@@ -42,13 +43,19 @@ def reread_version(db, rules: DiffSettings, article: Article, version: Version) 
 
 def diff_versions(settings: Settings, url: str, from_number: int | None = None,
                   to_number: int | None = None) -> DiffReport:
-    """The diff between two stored versions of the article at url (default: the latest and the one before).
+    """The diff between two stored versions of the article at url, under any form of it (default: the
+    latest and the one before)."""
+    db = storage.open_archive(settings, create=False)
+    return diff_article(db, settings, locate_article(db, url), from_number, to_number)
+
+
+def diff_article(db, settings: Settings, article: Article, from_number: int | None = None,
+                 to_number: int | None = None) -> DiffReport:
+    """The diff between two stored versions of article (default: the latest and the one before).
 
     When the two were extracted by different extractors, both stored pages are read again by
     the current one, so that the diff shows the newsroom's edits and not the extractor's.
     """
-    db = storage.open_archive(settings, create=False)
-    article = storage.find_article(db, url)
     latest = storage.latest_version(db, article.id)
     if latest is None or latest.number < 2:
         raise InputError(f"{article.canonical_url}: has fewer than two versions, nothing to compare")
@@ -73,7 +80,7 @@ def reextract(settings: Settings, url: str | None = None, now: datetime | None =
     """
     checked_at = to_iso(now or utcnow())
     db = storage.open_archive(settings, create=False)
-    articles = [storage.find_article(db, url)] if url else storage.list_articles(db)
+    articles = [locate_article(db, url)] if url else storage.list_articles(db)
     results = []
     for article in articles:
         rules = settings.diff_for(source_of(db, settings, article))

@@ -67,6 +67,21 @@ from storage.db import (
     vacuum,
     version_texts,
 )
+from storage.workspace import (
+    MARK_END,
+    MARK_START,
+    SORTS,
+    count_articles,
+    count_per_day,
+    list_article_summaries,
+    list_timeline,
+    match_expression,
+    open_reader,
+    page_alerts,
+    search_versions,
+    summarise_sources,
+    update_delays,
+)
 
 __all__ = [
     "Database", "add_aliases", "add_articles", "backup", "claim_alerts", "claim_due_articles", "claim_url",
@@ -79,4 +94,7 @@ __all__ = [
     "record_feed_update", "record_fetch", "record_issue", "record_poll", "record_reextraction", "record_version",
     "requeue_alerts", "reserve_host_slot", "save_mailbox_state", "save_robots", "source_name", "source_names_by_id",
     "sync_sources", "throttle_host", "vacuum", "version_texts",
+    # the researcher's reads (storage.workspace)
+    "MARK_END", "MARK_START", "SORTS", "count_articles", "count_per_day", "list_article_summaries", "list_timeline",
+    "match_expression", "open_reader", "page_alerts", "search_versions", "summarise_sources", "update_delays",
 ]

@@ -665,14 +665,15 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
     return [_record(StoredChange, row) for row in rows]
 
 
-def export_versions(db: Database) -> Iterator[tuple[str, Version]]:
-    """Every version with its article's URL, article by article, oldest first (streamed, not loaded)."""
-    cursor = db.execute("SELECT a.canonical_url AS url, v.* FROM versions v JOIN articles a ON a.id = v.article_id "
+def export_versions(db: Database) -> Iterator[tuple[str, str | None, Version]]:
+    """Every version with its article's URL and source, article by article, oldest first (streamed, not loaded)."""
+    cursor = db.execute("SELECT a.canonical_url AS url, s.name AS source, v.* FROM versions v "
+                        "JOIN articles a ON a.id = v.article_id LEFT JOIN sources s ON s.id = a.source_id "
                         "ORDER BY a.id, v.number")
     names = [c[0] for c in cursor.description]
     for row in cursor:
         record = dict(zip(names, row))
-        yield record["url"], _record(Version, record)
+        yield record["url"], record["source"], _record(Version, record)
 
 
 def record_reextraction(db: Database, reextraction: Reextraction) -> None:

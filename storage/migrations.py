@@ -165,6 +165,37 @@ def _newsletters(db: Database) -> None:
                                foreign_keys=[("source_id", "sources", "id")])
 
 
+def _workspace(db: Database) -> None:
+    # The workspace lists and ranks articles by versions and changes without counting rows per request:
+    # both counts are kept on the article by triggers, so every path that stores a version or a change
+    # (and a merge that moves changes) keeps them true. Each sort order of the list has its index.
+    db["articles"].add_column("versions", int, not_null_default=0)
+    db["articles"].add_column("changes_found", int, not_null_default=0)
+    db.execute("UPDATE articles SET versions = coalesce((SELECT max(number) FROM versions v WHERE v.article_id = "
+               "articles.id), 0), changes_found = (SELECT count(*) FROM changes c WHERE c.article_id = articles.id)")
+    triggers = {
+        "versions_counted": "AFTER INSERT ON versions BEGIN "
+        "UPDATE articles SET versions = max(versions, NEW.number) WHERE id = NEW.article_id; END",
+        "versions_uncounted": "AFTER DELETE ON versions BEGIN UPDATE articles SET versions = "
+        "coalesce((SELECT max(number) FROM versions WHERE article_id = OLD.article_id), 0) WHERE id = OLD.article_id; END",
+        "changes_counted": "AFTER INSERT ON changes BEGIN "
+        "UPDATE articles SET changes_found = changes_found + 1 WHERE id = NEW.article_id; END",
+        "changes_uncounted": "AFTER DELETE ON changes BEGIN "
+        "UPDATE articles SET changes_found = changes_found - 1 WHERE id = OLD.article_id; END",
+        "changes_moved": "AFTER UPDATE OF article_id ON changes WHEN OLD.article_id != NEW.article_id BEGIN "
+        "UPDATE articles SET changes_found = changes_found - 1 WHERE id = OLD.article_id; "
+        "UPDATE articles SET changes_found = changes_found + 1 WHERE id = NEW.article_id; END",
+    }
+    for name, body in triggers.items():  # one statement each: executescript would commit the migration halfway
+        db.execute(f"CREATE TRIGGER {name} {body}")
+    for columns in (["changes_found", "id"], ["versions", "id"], ["last_changed_at", "id"], ["first_seen_at", "id"],
+                    ["source_id", "status"]):
+        db["articles"].create_index(columns, index_name="idx_articles_" + "_".join(columns))
+    db["versions"].create_index(["fetched_at"], index_name="idx_versions_fetched_at")
+    db["changes"].create_index(["article_id", "kind"], index_name="idx_changes_article_kind")
+    db["diffs"].create_index(["article_id", "disclosed"], index_name="idx_diffs_article_disclosed")
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
@@ -173,4 +204,5 @@ MIGRATIONS = [
     (5, "changes outside diffs unique, feed titles per source", _no_doubles),
     (6, "lease and claim holders", _lease_holders),
     (7, "newsletter issues and their links", _newsletters),
+    (8, "workspace: version and change counts per article, an index per list order", _workspace),
 ]

@@ -294,10 +294,10 @@ def test_history_of_an_unknown_url_fails_cleanly(runner, tracked):
     assert "http://127.0.0.1:1/news/unknown" in result.output
 
 
-def test_diff_unified(runner, tracked):
+def test_diff_marked(runner, tracked):
     config, url = tracked
 
-    result = invoke(runner, "diff", url, "--format", "unified", "--config", config)
+    result = invoke(runner, "diff", url, "--format", "marked", "--config", config)
 
     assert result.exit_code == 0, result.output
     assert "[-" in result.stdout and "{+" in result.stdout
@@ -306,12 +306,12 @@ def test_diff_unified(runner, tracked):
     assert "\x1b[" not in result.stdout  # plain text, no colour codes
 
 
-def test_diff_unified_does_not_wrap_lines(runner, tracked):
+def test_diff_marked_does_not_wrap_lines(runner, tracked):
     # Regression: at 22a891d rich wrapped the plain diff at the console width, breaking lines mid-sentence.
     config, url = tracked
     ops = json_lines(invoke(runner, "diff", url, "--format", "json", "--config", config).stdout)[0]["ops"]
 
-    result = invoke(runner, "diff", url, "--format", "unified", "--config", config, env={"COLUMNS": "80"})
+    result = invoke(runner, "diff", url, "--format", "marked", "--config", config, env={"COLUMNS": "80"})
 
     assert result.exit_code == 0, result.output
     assert diff_as_unified(ops) in result.stdout

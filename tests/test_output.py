@@ -13,7 +13,7 @@ from pipeline.diff import compare_pages
 from pipeline.errors import InputError
 from pipeline.models import DiffReport, Extracted
 from pipeline.output import (describe_disclosure, print_report, render_html, render_json, render_report,
-                             render_unified)
+                             render_marked)
 
 OLD = ("Rescuers said at least 12 people were killed in the flood.\n"
        "The mayor said <script>alert('x')</script> & more was \"under way\".\n"
@@ -63,7 +63,7 @@ def test_html_says_whether_the_edit_was_disclosed(report):
 
 
 def test_unified_text_holds_the_heading_revert_disclosure_stats_changes_and_word_diff(report):
-    text = render_unified(report)
+    text = render_marked(report)
 
     lines = text.split("\n")
     assert lines[0] == "http://127.0.0.1/news/flood?a=1&b=<2>  v2 → v3  (v3 reverts to v1)"
@@ -114,7 +114,7 @@ def test_control_characters_in_article_text_never_reach_a_terminal_or_a_text_fil
     print_report(report, Console(file=stream, force_terminal=True, color_system="standard"))
     shown = stream.getvalue()
     assert "\x1b[2J" not in shown and "\x1b]" not in shown and "\\x1b[2J" in shown
-    unified = render_unified(report)
+    unified = render_marked(report)
     assert "\x1b" not in unified and "\x07" not in unified and "\\x1b]0;owned" in unified
 
 

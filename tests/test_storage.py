@@ -374,9 +374,9 @@ def test_export_versions(db):
     store(db, one, 2, "one v2", at=NOW + timedelta(hours=1))
 
     exported = list(storage.export_versions(db))
-    assert [(url, v.number) for url, v in exported] == [
+    assert [(url, v.number) for url, _, v in exported] == [
         ("https://x.example/one", 1), ("https://x.example/one", 2), ("https://x.example/two", 1)]
-    url, second = exported[1]
+    url, _, second = exported[1]
     assert second.fetched_at == to_iso(NOW + timedelta(hours=1))
     assert second.title == "Headline"
     assert second.text == "one v2"

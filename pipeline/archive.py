@@ -1,0 +1,199 @@
+"""The archive as researchers read it: finding an article by any form of its URL, the article list,
+search, statistics, timelines, a figure's values over a story's versions, and exports.
+
+The CLI and the web workspace are both thin over these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Iterable, Iterator
+
+import storage
+from pipeline.config import CHANGE_KINDS
+from pipeline.errors import InputError, InvalidURLError, NotFoundError
+from pipeline.models import (Alert, Article, ArticleSummary, FigurePoint, SearchHit, SentenceOp, SourceStats,
+                             StoredChange)
+from pipeline.output import EXPORT_FIELDS, version_as_record
+from pipeline.sources import canonicalize_url, unwrap_url
+
+
+
+def url_forms(url: str) -> list[str]:
+    """The forms a pasted URL may be stored under: as given, canonicalised (tracking parameters,
+    fragment and trailing slash dropped, a wrapper unwrapped) and the same under the other scheme."""
+    forms = [url.strip()]
+    try:
+        canonical = canonicalize_url(unwrap_url(url.strip()))
+    except InvalidURLError:
+        return forms
+    other = ("http://" + canonical[8:] if canonical.startswith("https://")
+             else "https://" + canonical[7:] if canonical.startswith("http://") else None)
+    return list(dict.fromkeys(form for form in (*forms, canonical, other) if form))
+
+
+def locate_article(db, url: str) -> Article:
+    """The article tracked under any form of url (or whose id url is), or NotFoundError naming the forms tried."""
+    forms = url_forms(url)
+    for form in forms:
+        owner = storage.owner_of(db, form)
+        if owner:
+            return storage.get_article(db, owner)
+    if url.strip().isdigit():
+        return storage.get_article(db, int(url))
+    tried = f" (tried {', '.join(forms)})" if len(forms) > 1 else ""
+    raise NotFoundError(f"no article is tracked at {url!r}{tried}")
+
+
+def check_kind(kind: str | None) -> str | None:
+    """kind, when Redline records changes of that kind; else InputError naming the kinds it knows."""
+    if kind is not None and kind not in CHANGE_KINDS:
+        raise InputError(f"kind {kind!r}: expected one of {', '.join(CHANGE_KINDS)}")
+    return kind
+
+
+# Statistics --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArchiveStats:
+    """Per source and over the whole archive: what `redline stats` prints and the workspace shows."""
+
+    sources: tuple[SourceStats, ...]
+    totals: SourceStats = field(hash=False, compare=False)
+
+
+def _add(stats: Iterable[SourceStats]) -> SourceStats:
+    stats = list(stats)
+    kinds: dict = {}
+    for one in stats:
+        for kind, count in one.changes_by_kind.items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    waits = [(one.median_hours_to_first_update, one.articles) for one in stats
+             if one.median_hours_to_first_update is not None]
+    return SourceStats(
+        source=None, kind=None, articles=sum(s.articles for s in stats), versions=sum(s.versions for s in stats),
+        changes=sum(s.changes for s in stats), changes_by_kind=dict(sorted(kinds.items())),
+        updates=sum(s.updates for s in stats), stealth=sum(s.stealth for s in stats),
+        # the sources' medians weighted by their articles: the exact median would need every wait again
+        median_hours_to_first_update=(sum(w * n for w, n in waits) / sum(n for _, n in waits)) if waits else None,
+        failing=sum(s.failing for s in stats), gone=sum(s.gone for s in stats))
+
+
+def compute_stats(db, source: str | None = None, waits: bool = True) -> ArchiveStats:
+    """Statistics per source (or of one) and their totals (without the median wait for a first update
+    unless waits: it reads every story's second version)."""
+    sources = tuple(storage.summarise_sources(db, source, waits))
+    return ArchiveStats(sources, _add(sources))
+
+
+def stats_as_record(stats: ArchiveStats) -> dict:
+    """What `redline stats --json` prints: sources (name, articles, versions, changes, ...) and totals."""
+    def one(s: SourceStats) -> dict:
+        return {"name": s.source, "kind": s.kind, "articles": s.articles, "versions": s.versions,
+                "changes": s.changes, "changes_by_kind": s.changes_by_kind, "updates": s.updates,
+                "stealth_edits": s.stealth, "stealth_share": s.stealth_share,
+                "median_hours_to_first_update": s.median_hours_to_first_update, "failing": s.failing,
+                "gone": s.gone, "last_error": s.last_error}
+    totals = one(stats.totals)
+    del totals["name"], totals["kind"], totals["last_error"]
+    return {"sources": [one(s) for s in stats.sources], "totals": totals}
+
+
+# Records for scripts -----------------------------------------------------------------------
+
+def summary_as_record(summary: ArticleSummary) -> dict:
+    """One article of `redline articles --json`."""
+    return asdict(summary)
+
+
+def hit_as_record(hit: SearchHit, marks: tuple[str, str] = ("[", "]")) -> dict:
+    """One hit of `redline search --json`, the matched words in the snippet between marks."""
+    record = asdict(hit)
+    record["snippet"] = hit.snippet.replace(storage.MARK_START, marks[0]).replace(storage.MARK_END, marks[1])
+    return record
+
+
+# A figure over a story's versions --------------------------------------------------------------
+
+def figure_series(changes: Iterable[StoredChange]) -> dict[str, list[FigurePoint]]:
+    """Each figure's value version by version, from a story's figure changes (subject → points): the
+    value before its first change, then after each. A figure without a subject is named by its first value."""
+    series: dict[str, list[FigurePoint]] = {}
+    for change in changes:
+        if change.kind != "figure" or change.detail != "value" or change.to_number is None:
+            continue
+        points = series.setdefault(change.subject or change.before or "figure", [])
+        if not points:
+            points.append(FigurePoint(change.subject or "", change.from_number or change.to_number - 1, change.before))
+        points.append(FigurePoint(change.subject or "", change.to_number, change.after, change.delta))
+    return series
+
+
+def figure_values(series: dict[str, list[FigurePoint]], language: str = "en") -> dict[str, list[float | None]]:
+    """The number each point's text stands for (the middle of a range), None where none can be read."""
+    from pipeline.figures import read_numbers  # its tables load only when a story's figures are drawn
+
+    def value(text: str | None) -> float | None:
+        found = read_numbers(text or "", language)
+        return found[0].middle if found else None
+
+    return {subject: [value(point.value) for point in points] for subject, points in series.items()}
+
+
+# Exports -----------------------------------------------------------------------------------
+
+EXPORTS = ("versions", "changes", "alerts")
+
+
+def export_records(db, what: str = "versions") -> Iterator[dict]:
+    """Every stored version (text and metadata), change or alert as one flat record with its article's
+    URL and source, oldest first; versions are streamed."""
+    if what == "versions":
+        return ({"source": source, **version_as_record(url, version)}
+                for url, source, version in storage.export_versions(db))
+    if what == "changes":
+        return (asdict(change) for change in storage.list_changes(db))
+    if what == "alerts":
+        return (asdict(alert) for alert in storage.list_alerts(db))
+    raise InputError(f"--what {what!r}: expected one of {', '.join(EXPORTS)}")
+
+
+def export_fields(what: str) -> tuple[str, ...]:
+    """The columns of export_records(what), in order (a CSV header)."""
+    if what == "versions":
+        return ("source", *EXPORT_FIELDS)
+    return tuple(f.name for f in fields(StoredChange if what == "changes" else Alert))
+
+
+def raw_page(db, url: str, number: int | None = None) -> bytes:
+    """The page as fetched for a version of the article at url (default: its latest version)."""
+    article = locate_article(db, url)
+    version = storage.get_version(db, article.id, number) if number else storage.latest_version(db, article.id)
+    if version is None:
+        raise NotFoundError(f"{article.canonical_url}: no version is stored yet")
+    if not version.raw_blob:
+        raise NotFoundError(f"{article.canonical_url} v{version.number}: its raw page was pruned (redline prune)")
+    return storage.get_blob(db, version.raw_blob)
+
+
+def newsedits_rows(db) -> Iterator[dict]:
+    """The archive in the layout of the NewsEdits corpus (Spangher et al., 2022): an `entryversion` row per
+    version, then a `split_sentences` row per sentence with what happened to it since the version before
+    (op: unchanged, edited, moved, added; a deleted sentence is a row of the newer version with
+    sent_idx null and sent_idx_prev set). entry_id is Redline's article id; versions count from 1."""
+    from pipeline.diff import align_sentences, split_sentences
+
+    previous: tuple[int, list[str]] | None = None
+    for url, source, version in storage.export_versions(db):
+        yield {"table": "entryversion", "source": source, "entry_id": version.article_id, "version": version.number,
+               "title": version.title, "created": version.fetched_at, "url": url, "modified": version.modified_at}
+        sentences = split_sentences(version.text)
+        earlier = previous[1] if previous and previous[0] == version.article_id else None
+        ops = align_sentences(earlier, sentences) if earlier is not None else [
+            SentenceOp("added", (), (i,), None, text) for i, text in enumerate(sentences)]
+        for op in ops:
+            yield {"table": "split_sentences", "source": source, "entry_id": version.article_id,
+                   "version": version.number, "sent_idx": op.new_index, "sentence": op.new if op.new is not None else op.old,
+                   "op": op.op if earlier is not None or op.op != "added" else "first",
+                   "sent_idx_prev": op.old_index}
+        previous = (version.article_id, sentences)

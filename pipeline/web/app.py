@@ -1,0 +1,279 @@
+"""The researcher's workspace: a read-only web app over the archive.
+
+Every route is thin over storage (its workspace reads) and the stage functions, like the CLI.
+Links are relative, so the same app serves at / (`redline serve`) and under /redline/ in
+Airflow's API server (plugins/redline_workspace.py). Each request reads through its own
+read-only connection: the app cannot write to the archive.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urlencode
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+import storage
+from pipeline import archive
+from pipeline.config import CHANGE_KINDS, Settings
+from pipeline.errors import InputError, NotFoundError
+from pipeline.models import ArticleQuery, to_iso, utcnow
+from pipeline.output import describe_change, describe_disclosure, describe_stats, workspace_path
+from pipeline.reread import diff_article
+from pipeline.web import plots, render
+
+HERE = Path(__file__).parent
+PAGE = 50  # rows per page of a list
+SEARCH_PAGE = 20
+OVERVIEW_DAYS = 14
+ALERT_STATES = ("pending", "sending", "sent", "failed", "abandoned", "uncertain")
+TOKEN_COOKIE = "redline_token"
+
+
+def _environment() -> Environment:
+    environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                              trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(href=render.safe_href, snippet=render.mark_snippet, when=_when,
+                               share=lambda v: "–" if v is None else f"{v:.0%}",
+                               hours=lambda v: "–" if v is None else plots.describe_hours(v))
+    environment.globals.update(describe_change=describe_change, workspace_path=workspace_path)
+    return environment
+
+
+def _when(value: str | None) -> str:
+    """An ISO time as 2026-12-01 09:15 (UTC)."""
+    return value[:16].replace("T", " ") if value else "–"
+
+
+def _root(request: Request) -> str:
+    # The way back to the app's root from this page, relative, so that the app works wherever it is mounted.
+    path, mount = request.url.path, request.scope.get("root_path", "")
+    if mount and path.startswith(mount):
+        path = path[len(mount):]
+    depth = path.count("/") - 1
+    return "../" * depth if depth > 0 else "./"
+
+
+def _flag(value: str | None) -> bool:
+    return value not in (None, "", "0", "false", "off")
+
+
+def _page(value: str | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        raise InputError(f"page {value!r}: expected a whole number from 1") from None
+
+
+def _date(value: str | None, name: str) -> str | None:
+    if not value:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value[:10]).isoformat() + value[10:]
+    except ValueError:
+        raise InputError(f"{name} {value!r}: expected a date such as 2026-12-01") from None
+
+
+def _next_day(value: str | None) -> str | None:
+    # An end date includes its whole day.
+    from datetime import date
+
+    return (date.fromisoformat(value[:10]) + timedelta(days=1)).isoformat() if value and len(value) == 10 else value
+
+
+def _token_guard(token: str) -> Callable:
+    async def guard(request: Request, call_next):
+        given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+                 or request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return HTMLResponse("<!DOCTYPE html><title>Redline: token needed</title><p>This workspace needs its "
+                                "access token: open it once with <code>?token=…</code>, or send "
+                                "<code>Authorization: Bearer …</code>.</p>", status_code=401)
+        response = await call_next(request)
+        if request.query_params.get("token"):  # remembered, so links need not carry it
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+    return guard
+
+
+def create_app(settings: Settings, token: str | None = None, dependencies: tuple = ()) -> FastAPI:
+    """The workspace over settings' archive. token, when given, is required of every request (as a bearer
+    token, ?token= once, or its cookie); dependencies guard every route (Airflow's login, when mounted there)."""
+    storage.open_archive(settings, create=False).close()  # an archive exists and is migrated: requests only read
+    path = settings.database
+    environment = _environment()
+    app = FastAPI(title="Redline workspace", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=list(dependencies))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if token:
+        app.middleware("http")(_token_guard(token))
+
+    def archive_db() -> Iterator:
+        db = storage.open_reader(path)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def page(request: Request, template: str, code: int = 200, **context) -> HTMLResponse:
+        html = environment.get_template(template).render(root=_root(request), request=request, **context)
+        return HTMLResponse(html, status_code=code)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError):
+        return page(request, "error.html", 404, title="Not found", message=str(exc))
+
+    @app.exception_handler(InputError)
+    async def bad_input(request: Request, exc: InputError):
+        return page(request, "error.html", 400, title="Cannot show this", message=str(exc))
+
+    @app.get("/", response_class=HTMLResponse)
+    def overview(request: Request, db=Depends(archive_db)):
+        since = to_iso(utcnow() - timedelta(days=OVERVIEW_DAYS))[:10]
+        stats = archive.compute_stats(db, waits=False)
+        days = sorted({day for _, day, _ in storage.count_per_day(db, "versions", since)})
+        return page(request, "overview.html", stats=stats, since=since,
+                    versions=_per_day(storage.count_per_day(db, "versions", since)),
+                    changes=_per_day(storage.count_per_day(db, "changes", since)), days=days,
+                    figures=list(reversed(storage.list_changes(db, kind="figure", newest=10))),
+                    stealth=list(reversed(storage.list_changes(db, kind="stealth_edit", newest=10))))
+
+    @app.get("/articles", response_class=HTMLResponse)
+    def articles(request: Request, db=Depends(archive_db)):
+        params = request.query_params
+        number = _page(params.get("page"))
+        query = ArticleQuery(
+            source=params.get("source") or None, since=_date(params.get("since"), "since"),
+            until=_next_day(_date(params.get("until"), "until")), figure=_flag(params.get("figure")),
+            stealth=_flag(params.get("stealth")), gone=_flag(params.get("gone")), text=params.get("q") or None,
+            sort=params.get("sort") or "latest", limit=PAGE + 1, offset=(number - 1) * PAGE)
+        rows = storage.list_article_summaries(db, query)
+        return page(request, "articles.html", rows=rows[:PAGE], query=query, page=number, more=len(rows) > PAGE,
+                    sources=sorted(storage.source_names_by_id(db).values()), sorts=list(storage.SORTS),
+                    total=storage.count_articles(db), link=_link_with(params))
+
+    @app.get("/articles/{article_id}", response_class=HTMLResponse)
+    def article(request: Request, article_id: int, db=Depends(archive_db)):
+        found = storage.get_article(db, article_id)
+        figure_changes = storage.list_changes(db, kind="figure", article_id=article_id)
+        series = archive.figure_series(figure_changes)
+        return page(request, "article.html", article=found, source=storage.source_name(db, found.source_id),
+                    timeline=storage.list_timeline(db, article_id), aliases=storage.list_aliases(db, article_id),
+                    changes=storage.list_changes(db, article_id=article_id), series=series,
+                    issues=storage.list_issues(db, article_id=article_id))
+
+    @app.get("/articles/{article_id}/figures.svg")
+    def figures_plot(article_id: int, db=Depends(archive_db)):
+        series = archive.figure_series(storage.list_changes(db, kind="figure", article_id=article_id))
+        return _svg(plots.plot_figures(series, archive.figure_values(series, settings.diff.language)))
+
+    @app.get("/articles/{article_id}/diff", response_class=HTMLResponse)
+    def diff(request: Request, article_id: int, db=Depends(archive_db)):
+        params = request.query_params
+        found = storage.get_article(db, article_id)
+        report = diff_article(db, settings, found, _number(params.get("from"), "from"), _number(params.get("to"), "to"))
+        timeline = storage.list_timeline(db, article_id)
+        view = "side" if params.get("view") == "side" else "inline"
+        return page(request, "diff.html", article=found, report=report, view=view, timeline=timeline,
+                    blocks=render.diff_blocks(report), top=render.top_changes(report),
+                    figures=render.figure_changes(report), disclosure=describe_disclosure(report),
+                    stats=describe_stats(report.diff.stats), last=len(timeline))
+
+    @app.get("/search", response_class=HTMLResponse)
+    def search(request: Request, db=Depends(archive_db)):
+        params = request.query_params
+        text, number = (params.get("q") or "").strip(), _page(params.get("page"))
+        hits = []
+        if text:
+            hits = storage.search_versions(db, text, source=params.get("source") or None,
+                                           since=_date(params.get("since"), "since"),
+                                           until=_next_day(_date(params.get("until"), "until")),
+                                           limit=SEARCH_PAGE + 1, offset=(number - 1) * SEARCH_PAGE)
+        return page(request, "search.html", text=text, hits=hits[:SEARCH_PAGE], more=len(hits) > SEARCH_PAGE,
+                    page=number, sources=sorted(storage.source_names_by_id(db).values()), link=_link_with(params),
+                    source=params.get("source") or "", since=params.get("since") or "", until=params.get("until") or "")
+
+    @app.get("/alerts", response_class=HTMLResponse)
+    def alerts(request: Request, db=Depends(archive_db)):
+        params = request.query_params
+        status = params.get("status") or None
+        if status and status not in ALERT_STATES:
+            raise InputError(f"status {status!r}: expected one of {', '.join(ALERT_STATES)}")
+        number = _page(params.get("page"))
+        rows = storage.page_alerts(db, status, PAGE + 1, (number - 1) * PAGE)
+        return page(request, "alerts.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=number, status=status,
+                    states=ALERT_STATES, link=_link_with(params))
+
+    @app.get("/stats", response_class=HTMLResponse)
+    def stats(request: Request, db=Depends(archive_db)):
+        source = request.query_params.get("source") or None
+        return page(request, "stats.html", stats=archive.compute_stats(db, source), source=source,
+                    kinds=CHANGE_KINDS, sources=sorted(storage.source_names_by_id(db).values()))
+
+    @app.get("/stats.json")
+    def stats_json(request: Request, db=Depends(archive_db)):
+        source = request.query_params.get("source") or None
+        return JSONResponse(archive.stats_as_record(archive.compute_stats(db, source)))
+
+    @app.get("/plots/{name}.svg")
+    def plot(name: str, db=Depends(archive_db)):
+        since = to_iso(utcnow() - timedelta(days=90))[:10]
+        drawings = {
+            "versions-per-day": lambda: plots.plot_per_day(storage.count_per_day(db, "versions", since)),
+            "changes-per-day": lambda: plots.plot_per_day(storage.count_per_day(db, "changes", since), "changes"),
+            "update-delays": lambda: plots.plot_update_delays(h for _, h in storage.update_delays(db)),
+            "stealth-share": lambda: plots.plot_stealth_share(archive.compute_stats(db, waits=False).sources),
+        }
+        if name not in drawings:
+            raise NotFoundError(f"no plot called {name!r} (there are {', '.join(drawings)})")
+        return _svg(drawings[name]())
+
+    return app
+
+
+def _number(value: str | None, name: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InputError(f"{name} {value!r}: expected a version number")
+    return int(value)
+
+
+def _per_day(rows) -> dict:
+    table: dict = {}
+    for source, day, count in rows:
+        table.setdefault(source or "(no source)", {})[day] = count
+    return table
+
+
+def _svg(data: bytes) -> Response:
+    return Response(data, media_type="image/svg+xml", headers={"Cache-Control": "max-age=60"})
+
+
+def _link_with(params) -> Callable[..., str]:
+    """A function giving this page's query string with some parameters changed (None drops one)."""
+    def link(**changed) -> str:
+        values = {**dict(params), **{k: v for k, v in changed.items()}}
+        return "?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
+    return link
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Serve the workspace with uvicorn until interrupted (127.0.0.1 unless told otherwise)."""
+    import uvicorn
+
+    token = os.environ.get(settings.web.token_env) or None
+    host = host or settings.web.host
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise InputError(f"serving on {host} would open the archive to the network: set {settings.web.token_env} "
+                         "to an access token first")
+    uvicorn.run(create_app(settings, token), host=host, port=port or settings.web.port, log_level="warning")

@@ -1,0 +1,224 @@
+"""The researcher's reads: the article list, full-text search, statistics and an article's timeline.
+
+Each query has an index for its order and returns a page, never a whole table (the workspace
+benchmark runs them on a million versions).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+from statistics import median
+from typing import Iterator
+
+from sqlite_utils import Database
+
+from pipeline.errors import InputError, NotFoundError
+from pipeline.models import Alert, ArticleQuery, ArticleSummary, SearchHit, SourceStats, TimelineEntry
+from storage.db import _ALERT_FIELDS, _all, _one, _record
+
+SORTS = {
+    "latest": "a.last_changed_at DESC NULLS LAST, a.id DESC",
+    "changes": "a.changes_found DESC, a.id DESC",
+    "versions": "a.versions DESC, a.id DESC",
+    "first_seen": "a.first_seen_at DESC, a.id DESC",
+}
+SEARCH_WINDOW = 5000  # the newest matching versions a search groups into articles
+_TERM = re.compile(r'"([^"]*)"|(\S+)')
+# Marks around the matched words in a snippet: control characters no article text keeps (extraction
+# drops them), so the page can escape the snippet first and then turn them into <mark>.
+MARK_START, MARK_END = "\x02", "\x03"
+
+
+def open_reader(path: str | Path) -> Database:
+    """A read-only connection to an existing archive (the workspace never writes)."""
+    if not Path(path).is_file():
+        raise NotFoundError(f"{path}: no archive here")
+    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    connection.execute("PRAGMA busy_timeout = 5000")
+    return Database(connection)
+
+
+def match_expression(text: str) -> str:
+    """An FTS5 query for what a reader typed: every word must appear, "quoted words" as a phrase.
+
+    Each term is quoted, so FTS5's own syntax (AND, NEAR, column:, *) is searched for as words."""
+    terms = [(quoted or bare).replace('"', '""') for quoted, bare in _TERM.findall(text)]
+    terms = [t for t in terms if t.strip()]
+    if not terms:
+        raise InputError(f"search {text!r}: give at least one word")
+    return " ".join(f'"{term}"' for term in terms)
+
+
+def _article_filters(query: ArticleQuery) -> tuple[list[str], dict]:
+    where, params = [], {}
+    if query.source:
+        where.append("a.source_id = (SELECT id FROM sources WHERE name = :source)")
+        params["source"] = query.source
+    if query.since or query.until:
+        where.append("EXISTS (SELECT 1 FROM changes c WHERE c.article_id = a.id AND c.detected_at >= :since "
+                     "AND c.detected_at < :until)")
+        params.update(since=query.since or "", until=query.until or "9999")
+    if query.figure:
+        where.append("EXISTS (SELECT 1 FROM changes c WHERE c.article_id = a.id AND c.kind = 'figure')")
+    if query.stealth:
+        where.append("EXISTS (SELECT 1 FROM diffs d WHERE d.article_id = a.id AND d.disclosed = 0 "
+                     "AND d.extractor_drift = 0)")
+    if query.gone:
+        where.append("a.status = 'gone'")
+    if query.text:
+        where.append("a.id IN (SELECT v.article_id FROM versions v WHERE v.id IN "
+                     "(SELECT rowid FROM versions_fts WHERE versions_fts MATCH :match))")
+        params["match"] = match_expression(query.text)
+    return where, params
+
+
+def list_article_summaries(db: Database, query: ArticleQuery) -> list[ArticleSummary]:
+    """One page of the article list (query.limit rows from query.offset), filtered and in query.sort's order."""
+    if query.sort not in SORTS:
+        raise InputError(f"sort {query.sort!r}: expected one of {', '.join(SORTS)}")
+    where, params = _article_filters(query)
+    sql = (
+        "SELECT a.id, a.canonical_url AS url, s.name AS source, coalesce(a.title, a.feed_title) AS title, a.status, "
+        "a.first_seen_at, a.last_changed_at, a.versions, a.changes_found AS changes, a.last_error, "
+        "(SELECT count(*) FROM changes c WHERE c.article_id = a.id AND c.kind = 'figure') AS figure_changes, "
+        "(SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.disclosed = 0 AND d.extractor_drift = 0) "
+        "AS stealth_edits FROM articles a LEFT JOIN sources s ON s.id = a.source_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {SORTS[query.sort]} LIMIT :limit OFFSET :offset"
+    )
+    rows = _all(db, sql, {**params, "limit": query.limit, "offset": query.offset})
+    return [_record(ArticleSummary, row) for row in rows]
+
+
+def count_articles(db: Database) -> int:
+    """How many articles the archive tracks."""
+    return db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+
+def search_versions(db: Database, text: str, source: str | None = None, since: str | None = None,
+                    until: str | None = None, limit: int = 20, offset: int = 0) -> list[SearchHit]:
+    """Articles whose stored versions hold the words searched for, the most recently stored first: for each,
+    its latest matching version with a snippet, the first version that held them and, when a later version
+    dropped them, the version where they disappeared. Looks at the newest SEARCH_WINDOW matching versions."""
+    params = {"match": match_expression(text), "window": SEARCH_WINDOW, "limit": limit, "offset": offset,
+              "source": source, "since": since or "", "until": until or "9999"}
+    filters = ["v.fetched_at >= :since", "v.fetched_at < :until"]
+    if source:
+        filters.append("a.source_id = (SELECT id FROM sources WHERE name = :source)")
+    rows = _all(db, (
+        "WITH matched AS (SELECT rowid AS id FROM versions_fts WHERE versions_fts MATCH :match "
+        "ORDER BY rowid DESC LIMIT :window) "
+        "SELECT v.article_id, max(v.id) AS version_id, max(v.number) AS version "
+        "FROM matched m JOIN versions v ON v.id = m.id JOIN articles a ON a.id = v.article_id "
+        f"WHERE {' AND '.join(filters)} GROUP BY v.article_id ORDER BY max(v.id) DESC LIMIT :limit OFFSET :offset"
+    ), params)
+    return [_search_hit(db, row, params["match"]) for row in rows]
+
+
+def _search_hit(db: Database, row: dict, match: str) -> SearchHit:
+    found = _one(db, (
+        "SELECT v.number, v.fetched_at, coalesce(v.title, a.title) AS title, a.canonical_url AS url, "
+        "s.name AS source, a.versions, snippet(versions_fts, -1, :start, :end, '…', 24) AS snippet "
+        "FROM versions_fts JOIN versions v ON v.id = versions_fts.rowid JOIN articles a ON a.id = v.article_id "
+        "LEFT JOIN sources s ON s.id = a.source_id WHERE versions_fts MATCH :match AND versions_fts.rowid = :id"
+    ), {"match": match, "id": row["version_id"], "start": MARK_START, "end": MARK_END})
+    holding = [number for (number,) in db.execute(
+        "SELECT v.number FROM versions v WHERE v.article_id = :article AND EXISTS (SELECT 1 FROM versions_fts "
+        "WHERE versions_fts MATCH :match AND versions_fts.rowid = v.id) ORDER BY v.number",
+        {"article": row["article_id"], "match": match}).fetchall()]
+    last = holding[-1] if holding else found["number"]
+    return SearchHit(article_id=row["article_id"], url=found["url"], source=found["source"], title=found["title"],
+                     version=found["number"], fetched_at=found["fetched_at"], snippet=" ".join((found["snippet"] or "").split()),
+                     first_version=holding[0] if holding else None,
+                     disappeared_at=last + 1 if last < found["versions"] else None, versions=found["versions"])
+
+
+def summarise_sources(db: Database, source: str | None = None, waits: bool = True) -> list[SourceStats]:
+    """Per source: articles, versions, changes by kind, updates and how many were stealth edits, the
+    median time from a story's first version to its first update (unless waits is false: it reads
+    every second version), failing and gone articles."""
+    one = "WHERE s.name = :source" if source else ""
+    sources = _all(db, f"SELECT s.id, s.name, s.kind, s.last_error, s.last_polled_at FROM sources s {one} ORDER BY s.name",
+                   {"source": source})
+    if source and not sources:
+        raise NotFoundError(f"source {source!r} is not in the archive")
+    scope = "a.source_id IN (SELECT id FROM sources s " + one + ")" if source else "1"
+    counts = {row["source_id"]: row for row in _all(db, (
+        "SELECT a.source_id, count(*) AS articles, sum(a.versions) AS versions, sum(a.changes_found) AS changes, "
+        "sum(a.status = 'failing') AS failing, sum(a.status = 'gone') AS gone "
+        f"FROM articles a WHERE {scope} GROUP BY a.source_id"), {"source": source})}
+    kinds: dict = {}
+    for source_id, kind, count in db.execute(
+            "SELECT a.source_id, c.kind, count(*) FROM changes c JOIN articles a ON a.id = c.article_id "
+            f"WHERE {scope} GROUP BY a.source_id, c.kind", {"source": source}):
+        kinds.setdefault(source_id, {})[kind] = count
+    updates = {source_id: (total, stealth) for source_id, total, stealth in db.execute(
+        "SELECT a.source_id, count(*), sum(d.disclosed = 0) FROM diffs d JOIN articles a ON a.id = d.article_id "
+        f"WHERE d.extractor_drift = 0 AND {scope} GROUP BY a.source_id", {"source": source})}
+    delays: dict = {}
+    for source_id, hours in db.execute(
+            "SELECT a.source_id, (julianday(v2.fetched_at) - julianday(v1.fetched_at)) * 24 FROM versions v2 "
+            "JOIN versions v1 ON v1.article_id = v2.article_id AND v1.number = 1 JOIN articles a ON a.id = v2.article_id "
+            f"WHERE v2.number = 2 AND {scope}" if waits else "SELECT 1, 1 WHERE 0", {"source": source}):
+        delays.setdefault(source_id, []).append(hours)
+    ids = [row["id"] for row in sources] + ([] if source or None not in counts else [None])
+    names = {row["id"]: row for row in sources}
+    stats = []
+    for source_id in ids:
+        row, meta = counts.get(source_id, {}), names.get(source_id, {})
+        total, stealth = updates.get(source_id, (0, 0))
+        stats.append(SourceStats(
+            source=meta.get("name"), kind=meta.get("kind"), articles=row.get("articles") or 0,
+            versions=row.get("versions") or 0, changes=row.get("changes") or 0,
+            changes_by_kind=kinds.get(source_id, {}), updates=total or 0, stealth=stealth or 0,
+            median_hours_to_first_update=median(delays[source_id]) if delays.get(source_id) else None,
+            failing=row.get("failing") or 0, gone=row.get("gone") or 0, last_error=meta.get("last_error"),
+            last_polled_at=meta.get("last_polled_at")))
+    return stats
+
+
+def count_per_day(db: Database, table: str, since: str) -> list[tuple[str | None, str, int]]:
+    """(source, day, count) of versions or changes stored since this ISO time, day by day."""
+    column = {"versions": "v.fetched_at", "changes": "v.detected_at"}[table]
+    return [tuple(row) for row in db.execute(
+        f"SELECT s.name, substr({column}, 1, 10) AS day, count(*) FROM {table} v JOIN articles a ON a.id = v.article_id "
+        f"LEFT JOIN sources s ON s.id = a.source_id WHERE {column} >= ? GROUP BY s.name, day ORDER BY day",
+        [since]).fetchall()]
+
+
+def update_delays(db: Database, source: str | None = None) -> Iterator[tuple[str | None, float]]:
+    """(source, hours) from each story's first version to each later one, streamed."""
+    scope = "AND a.source_id = (SELECT id FROM sources WHERE name = :source)" if source else ""
+    yield from db.execute(
+        "SELECT s.name, (julianday(v.fetched_at) - julianday(v1.fetched_at)) * 24 FROM versions v "
+        "JOIN versions v1 ON v1.article_id = v.article_id AND v1.number = 1 JOIN articles a ON a.id = v.article_id "
+        f"LEFT JOIN sources s ON s.id = a.source_id WHERE v.number > 1 {scope}", {"source": source})
+
+
+def list_timeline(db: Database, article_id: int) -> list[TimelineEntry]:
+    """The article's versions, oldest first, each with the disclosure and size of the edit that made it."""
+    rows = _all(db, (
+        "SELECT v.number, v.fetched_at, v.title, v.byline, v.modified_at, v.published_at, v.banner, v.notices, "
+        "v.word_count, v.revert_of, d.disclosed, d.disclosures, d.stats, d.extractor_drift "
+        "FROM versions v LEFT JOIN diffs d ON d.article_id = v.article_id AND d.to_number = v.number "
+        "WHERE v.article_id = ? ORDER BY v.number"), [article_id])
+    entries = []
+    for row in rows:
+        stats = json.loads(row.pop("stats") or "{}")
+        entry = _record(TimelineEntry, row)
+        entries.append(TimelineEntry(**{**entry.__dict__, "words_added": stats.get("words_added", 0),
+                                        "words_removed": stats.get("words_removed", 0),
+                                        "figures_changed": stats.get("figures_changed", 0),
+                                        "extractor_drift": bool(row.get("extractor_drift"))}))
+    return entries
+
+
+def page_alerts(db: Database, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Alert]:
+    """One page of the alert log, newest first, of every state or of one."""
+    where = " WHERE al.status = :status" if status else ""
+    rows = _all(db, f"SELECT {_ALERT_FIELDS}{where} ORDER BY al.id DESC LIMIT :limit OFFSET :offset",
+                {"status": status, "limit": limit, "offset": offset})
+    return [_record(Alert, row) for row in rows]
