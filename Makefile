@@ -8,15 +8,16 @@ STAMP := $(VENV)/.installed-stamp
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
 
-.PHONY: demo test airflow airflow-shell bench crash-test imap-server install clean
+.PHONY: demo test airflow airflow-shell bench crash-test imap-server browser explore install clean
 
 demo: $(STAMP) .airflow/airflow.db .airflow/env
 	$(BIN)/redline demo --workdir .airflow/demo
 
-test: $(STAMP) .airflow/airflow.db .airflow/env imap-server
+test: $(STAMP) .airflow/airflow.db .airflow/env imap-server browser
 	$(BIN)/python -m pytest
 
 # The IMAP tests run against Debian's Dovecot (started by the tests on 127.0.0.1, in a folder of
@@ -26,6 +27,14 @@ imap-server:
 	  echo "installing Debian's dovecot-imapd for the IMAP tests" && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd) >/dev/null 2>&1; } || \
 	  echo "Dovecot is not installed: the IMAP tests will be skipped"
+
+# The workspace's browser test drives Debian's Chromium (never a browser a test tool downloads):
+# installed here where it is absent and we may; else that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  echo "installing Debian's chromium for the browser test" && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
+	  echo "Chromium is not installed: the browser test will be skipped"
 
 # Airflow's UI and scheduler on 127.0.0.1:8080, following the demo newsroom (started
 # here on 127.0.0.1:8765, publishing its next versions every NEWSROOM_EVERY seconds)
@@ -51,6 +60,7 @@ airflow-shell: $(STAMP) .airflow/airflow.db .airflow/env
 	printf '%s\n' "# Written by make: this project's Airflow settings. Use: . .airflow/env" \
 	  "export AIRFLOW_HOME='$(AIRFLOW_HOME)'" "export AIRFLOW_CONFIG='$(AIRFLOW_CONFIG)'" \
 	  "export AIRFLOW__CORE__DAGS_FOLDER='$(AIRFLOW__CORE__DAGS_FOLDER)'" \
+	  "export AIRFLOW__CORE__PLUGINS_FOLDER='$(AIRFLOW__CORE__PLUGINS_FOLDER)'" \
 	  "export AIRFLOW__CORE__LOAD_EXAMPLES='$(AIRFLOW__CORE__LOAD_EXAMPLES)'" \
 	  "export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN='$(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)'" \
 	  "export REDLINE_CONFIG=\"\$${REDLINE_CONFIG:-$(CURDIR)/demo/redline.toml}\"" \
@@ -70,6 +80,14 @@ KILLS ?= 50
 ARTICLES ?= 40
 crash-test: $(STAMP)
 	$(BIN)/python tests/crash_harness.py --kills $(KILLS) --articles $(ARTICLES)
+
+# Datasette over the archive (the demo's by default; ARCHIVE=path/to/redline.db for another), with table and
+# column descriptions and canned queries, on http://127.0.0.1:8001/.
+ARCHIVE ?= .airflow/demo/redline.db
+explore: $(STAMP)
+	@test -f "$(ARCHIVE)" || { echo "no archive at $(ARCHIVE): run make demo first, or give ARCHIVE=path/to/redline.db"; exit 1; }
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[explore]'
+	$(BIN)/datasette serve "$(ARCHIVE)" --metadata pipeline/web/datasette.yml --host 127.0.0.1 --port 8001
 
 install: $(STAMP)
 

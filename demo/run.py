@@ -135,6 +135,8 @@ def run_demo(rounds: int = 4, workdir: str | os.PathLike | None = None) -> None:
         alerts_received = len(room.received)
     print_report(console, config, alerts_received)
     console.print(f"\nDone in {time.monotonic() - started:.0f} s. Database: {workdir / 'redline.db'}")
+    relative = os.path.relpath(config)
+    console.print(f"Browse it: .venv/bin/redline serve --config {relative}  (then open http://127.0.0.1:8050/)")
 
 
 def print_report(console: Console, config: Path, alerts_received: int) -> None:

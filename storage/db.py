@@ -934,7 +934,7 @@ def list_issues(db: Database, source: str | None = None, article_id: int | None 
 def find_faults(db: Database) -> list[str]:
     """What is wrong with the archive, one line each (none: it is sound): SQLite's own integrity and
     foreign-key checks, the full-text index, raw pages missing or not matching their hash, gaps in
-    an article's version numbers, and diffs whose versions are missing."""
+    an article's version numbers, version and change counts kept on articles, and diffs whose versions are missing."""
     faults = [f"integrity: {row[0]}" for row in db.execute("PRAGMA integrity_check").fetchall() if row[0] != "ok"]
     faults += [f"{table} row {rowid}: refers to a missing row of {parent}"
                for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check").fetchall()]
@@ -957,6 +957,13 @@ def find_faults(db: Database) -> list[str]:
                for article_id, low, high, count in db.execute(
                    "SELECT article_id, min(number), max(number), count(*) FROM versions GROUP BY article_id "
                    "HAVING min(number) != 1 OR max(number) != count(*)").fetchall()]
+    faults += [f"article {article_id}: counts {versions} version(s) and {found} change(s), but {real_versions} and "
+               f"{real_changes} are stored (the workspace's list would rank it wrongly)"
+               for article_id, versions, found, real_versions, real_changes in db.execute(
+                   "SELECT a.id, a.versions, a.changes_found, (SELECT count(*) FROM versions v WHERE v.article_id = a.id), "
+                   "(SELECT count(*) FROM changes c WHERE c.article_id = a.id) AS real_changes FROM articles a "
+                   "WHERE a.versions != (SELECT count(*) FROM versions v WHERE v.article_id = a.id) "
+                   "OR a.changes_found != real_changes").fetchall()]
     faults += [f"diff {diff_id} of article {article_id}: v{from_number}→v{to_number} lacks a version"
                for diff_id, article_id, from_number, to_number in db.execute(
                    "SELECT d.id, d.article_id, d.from_number, d.to_number FROM diffs d WHERE "

@@ -19,6 +19,7 @@ os.environ.update({
     "AIRFLOW_HOME": str(AIRFLOW_HOME),
     "AIRFLOW_CONFIG": str(ROOT / "airflow.cfg"),
     "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
     "REDLINE_TASK_RETRIES": "0",  # dag.test() would really wait out retry delays
@@ -159,3 +160,88 @@ def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+# A page whose every field is hostile: the workspace must show it as text, never run it.
+HOSTILE_TITLE = '<script>alert("title")</script> Toll "><img src=x onerror=alert(1)>'
+HOSTILE_BYLINE = '"><img src=x onerror=alert(2)> Reporter'
+HOSTILE_BODY = ('The council said <script>alert("body")</script> {n} people were hurt in the blast on Monday.',
+                'A spokesman added "><img src=x onerror=alert(3)> that the area was closed.',
+                'Residents were told to stay indoors until further notice from the fire service.')
+HOSTILE_ALIAS = "javascript:alert(document.cookie)"
+
+
+def hostile_page(n: int) -> str:
+    from html import escape
+
+    paragraphs = "".join(f"<p>{escape(p.format(n=n))}</p>" for p in HOSTILE_BODY)
+    return (f"<!DOCTYPE html><html><head><title>{escape(HOSTILE_TITLE)}</title>"
+            f'<meta name="author" content="{escape(HOSTILE_BYLINE)}"></head><body><article>'
+            f"<h1>{escape(HOSTILE_TITLE)}</h1><p class=\"byline\">By {escape(HOSTILE_BYLINE)}</p>{paragraphs}"
+            "</article></body></html>")
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory):
+    """An archive for the workspace's tests, built once by real cycles: the demo newsroom's stories over three
+    rounds (the flood toll rising, alerts sent to its sink) and a hostile page in two versions, with a
+    javascript: alias. Yields (settings, {"flood": id, "hostile": id, "newsroom": url})."""
+    from datetime import timedelta
+
+    from pipeline.cycle import run_cycle
+    from pipeline.models import utcnow
+
+    folder = tmp_path_factory.mktemp("archive")
+    with Newsroom() as room:
+        site = Site()
+        try:
+            site.page("/urls.txt", f"{site.url}/news/blast\n", kind="text/plain")
+            site.page("/news/blast", hostile_page(12))
+            host = room.url.split("://", 1)[1]
+            settings = settings_from_dict({
+                "database": {"path": str(folder / "redline.db")},
+                "network": {"allow_private": True, "host_delay": 0},
+                "sources": [{"name": "newsroom", "kind": "rss", "url": f"{room.url}/feed.xml"},
+                            {"name": "wire", "kind": "urls", "url": f"{site.url}/urls.txt"}],
+                "alerts": [{"name": "figures", "kinds": ["figure"], "urls": [f"json://{host}/_sink"]}],
+            }, folder / "redline.toml")
+            start = utcnow() - timedelta(days=3)
+            run_cycle(settings, now=start)
+            site.page("/news/blast", hostile_page(19))
+            for round_ in (1, 2):
+                room.advance()
+                run_cycle(settings, now=start + timedelta(days=round_), everything=True)
+            db = storage.open_archive(settings)
+            flood = storage.owner_of(db, f"{room.url}/news/flood-toll")
+            hostile = storage.owner_of(db, f"{site.url}/news/blast")
+            storage.add_aliases(db, {HOSTILE_ALIAS: f"{site.url}/news/blast"}, "redirect", start)
+            db.close()
+            yield settings, {"flood": flood, "hostile": hostile, "newsroom": room.url, "site": site.url}
+        finally:
+            site.close()
+
+
+class Served:
+    """An ASGI app served by uvicorn on a free port of 127.0.0.1, in a thread: real HTTP for tests."""
+
+    def __init__(self, app):
+        import socket
+
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the workspace did not start")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

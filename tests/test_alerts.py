@@ -882,3 +882,14 @@ def test_an_html_e_mail_alert_carries_article_text_escaped_never_as_markup(site,
               if part.get_content_type() == "text/html"]
     assert "<img" not in html and "&lt;img" in html
     assert "19" in html
+
+
+def test_without_a_rule_link_the_message_links_the_diff_page_in_the_workspace():
+    _, body = compose_message([pending("figure", "300", "450")], rule(), base_url="https://redline.example/ws/")
+    assert body.splitlines()[-1] == "https://redline.example/ws/articles/7/diff?from=1&to=2"
+    _, gone = compose_message([pending("gone", None, "404", from_number=None, to_number=None)], rule(),
+                              base_url="https://redline.example/ws")
+    assert gone.splitlines()[-1] == "https://redline.example/ws/articles/7"  # no versions: the article page
+    _, own = compose_message([pending("figure", "300", "450")], rule(diff_link="https://r.example/{article_id}"),
+                             base_url="https://redline.example/ws")
+    assert own.splitlines()[-1] == "https://r.example/7"  # the rule's own link wins

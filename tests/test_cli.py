@@ -643,3 +643,120 @@ def test_the_command_line_loads_neither_apprise_nor_jinja2_nor_airflow_until_it_
             "print(' '.join(m for m in ('apprise', 'jinja2', 'airflow') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
+
+
+# --------------------------------------------------------------------------- the researcher's commands
+
+
+def test_articles_json_lists_every_story_with_its_counts(runner, tracked):
+    config, url = tracked
+    result = invoke(runner, "articles", "--json", "--sort", "changes", "--config", config)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {"id", "url", "source", "title", "versions", "changes", "last_changed_at"} <= set(rows[0])
+    flood = next(row for row in rows if row["url"] == url)
+    assert (flood["versions"], flood["source"]) == (2, "newsroom") and flood["changes"] > 0
+    assert [row["changes"] for row in rows] == sorted((row["changes"] for row in rows), reverse=True)
+    only = json.loads(invoke(runner, "articles", "--json", "--figure", "--text", "killed", "--config", config).stdout)
+    assert [row["url"] for row in only] == [url]
+
+
+def test_articles_rejects_a_bad_date_naming_it(runner, tracked):
+    config, _ = tracked
+    result = invoke(runner, "articles", "--since", "last week", "--config", config)
+    assert result.exit_code == 1 and "--since 'last week': expected a date such as 2026-12-01" in result.output
+
+
+def test_search_json_gives_url_version_and_snippet(runner, tracked):
+    config, url = tracked
+    result = invoke(runner, "search", '"at least 12"', "--json", "--config", config)
+    assert result.exit_code == 0, result.output
+    [hit] = json.loads(result.stdout)
+    assert (hit["url"], hit["version"], hit["first_version"], hit["disappeared_at"]) == (url, 1, 1, 2)
+    assert "[at least 12]" in hit["snippet"]
+    assert json.loads(invoke(runner, "search", "zzyzx", "--json", "--config", config).stdout) == []
+    assert invoke(runner, "search", "   ", "--config", config).exit_code == 1
+
+
+def test_stats_json_has_sources_and_totals(runner, tracked):
+    config, _ = tracked
+    result = invoke(runner, "stats", "--json", "--config", config)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    [source] = record["sources"]
+    assert {"name", "articles", "versions", "changes"} <= set(source) and source["name"] == "newsroom"
+    assert record["totals"]["articles"] == source["articles"] and source["changes_by_kind"]["figure"] > 0
+    assert source["median_hours_to_first_update"] is not None
+    assert "figure" in invoke(runner, "stats", "--config", config).stdout
+
+
+@pytest.mark.parametrize("form", ["{url}?utm_source=newsletter&utm_medium=email", "{url}/", "{url}#comments",
+                                  "{url}?fbclid=x"])
+def test_a_url_is_found_under_any_form_of_it(runner, tracked, form):
+    config, url = tracked
+    result = invoke(runner, "history", form.format(url=url), "--config", config)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("v1 ")
+
+
+def test_an_unknown_change_kind_is_an_error_naming_the_kinds(runner, tracked):
+    config, _ = tracked
+    result = invoke(runner, "changes", "--kind", "figures", "--config", config)
+    assert result.exit_code == 1
+    assert "kind 'figures': expected one of" in result.output and "figure" in result.output
+
+
+def test_diff_unified_is_a_patch_that_patch_applies(runner, tracked, tmp_path):
+    config, url = tracked
+    result = invoke(runner, "diff", url, "--format", "unified", "--config", config)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"--- {url} v1\n+++ {url} v2\n@@ ")
+    old = [r for r in json_lines(invoke(runner, "diff", url, "--format", "json", "--config", config).stdout)][0]
+    before = [s["old"] for s in sorted((s for s in old["sentences"] if s["old"] is not None),
+                                       key=lambda s: s["old_indices"][0])]
+    after = [s["new"] for s in sorted((s for s in old["sentences"] if s["new"] is not None),
+                                      key=lambda s: s["new_indices"][0])]
+    (tmp_path / "article").write_text("\n".join(before) + "\n", encoding="utf-8")
+    (tmp_path / "change.diff").write_text(result.stdout, encoding="utf-8")
+    import shutil
+    import subprocess
+
+    if not shutil.which("patch"):
+        pytest.skip("patch is not installed")
+    subprocess.run(["patch", "-s", str(tmp_path / "article"), str(tmp_path / "change.diff")], check=True)
+    assert (tmp_path / "article").read_text(encoding="utf-8") == "\n".join(after) + "\n"
+
+
+def test_export_changes_and_alerts_as_csv_with_a_source_column(runner, tracked):
+    config, url = tracked
+    for what in ("versions", "changes", "alerts"):
+        result = invoke(runner, "export", "--format", "csv", "--what", what, "--config", config)
+        assert result.exit_code == 0, result.output
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert "source" in csv.DictReader(io.StringIO(result.stdout)).fieldnames, what
+        if what != "alerts":  # no rule is configured: no alerts
+            assert rows and all(row["source"] == "newsroom" for row in rows), what
+    changes = json_lines(invoke(runner, "export", "--what", "changes", "--config", config).stdout)
+    assert any(c["kind"] == "figure" and c["url"] == url for c in changes)
+
+
+def test_export_raw_writes_the_page_as_fetched(runner, tracked, newsroom):
+    config, url = tracked
+    result = runner.invoke(cli, ["export", "--raw", url, "--version", "1", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert b"<html" in result.stdout_bytes and b"at least 12" in result.stdout_bytes
+    assert invoke(runner, "export", "--version", "1", "--config", config).exit_code == 1
+
+
+def test_export_newsedits_rows_per_version_and_sentence(runner, tracked):
+    config, url = tracked
+    rows = json_lines(invoke(runner, "export", "--format", "newsedits", "--config", config).stdout)
+    versions = [r for r in rows if r["table"] == "entryversion" and r["url"] == url]
+    assert [v["version"] for v in versions] == [1, 2]
+    entry = versions[0]["entry_id"]
+    sentences = [r for r in rows if r["table"] == "split_sentences" and r["entry_id"] == entry]
+    assert {r["op"] for r in sentences if r["version"] == 1} == {"first"}
+    second = [r for r in sentences if r["version"] == 2]
+    assert {"unchanged", "edited"} <= {r["op"] for r in second}
+    edited = next(r for r in second if r["op"] == "edited")
+    assert edited["sent_idx"] is not None and edited["sent_idx_prev"] is not None

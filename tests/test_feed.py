@@ -37,3 +37,12 @@ def test_a_feed_of_no_changes_is_a_valid_empty_feed():
     root = ElementTree.fromstring(render_feed([], NOW, source="Wire", self_url="https://r.example/feed.xml"))
     assert root.find(f"{{{ATOM}}}updated").text == "2026-11-01T12:00:00.000+00:00"
     assert root.findall(f"{{{ATOM}}}entry") == []
+
+
+def test_each_entry_links_its_diff_page_in_the_workspace():
+    root = ElementTree.fromstring(render_feed([change()], NOW, base_url="https://redline.example"))
+    [entry] = root.findall(f"{{{ATOM}}}entry")
+    related = [link.get("href") for link in entry.findall(f"{{{ATOM}}}link") if link.get("rel") == "related"]
+    assert related == ["https://redline.example/articles/7/diff?from=1&to=2"]
+    plain = ElementTree.fromstring(render_feed([change()], NOW)).find(f"{{{ATOM}}}entry")
+    assert [link.get("rel") for link in plain.findall(f"{{{ATOM}}}link")] == ["alternate"]

@@ -124,3 +124,12 @@ def test_rich_markup_in_article_text_is_printed_as_written():
     stream = io.StringIO()
     print_report(DiffReport(diff, "u", 1, 2), Console(file=stream, force_terminal=True, color_system="standard"))
     assert "[link=https://evil.example]" in stream.getvalue() and "\x1b]8" not in stream.getvalue()
+
+
+def test_unified_is_a_diff_u_of_the_sentences():
+    from pipeline.output import render_unified
+
+    diff = compare_pages(Extracted("One stays. The toll is 12. Gone now."), Extracted("One stays. The toll is 19. New here."))
+    text = render_unified(DiffReport(diff, "https://x.example/a", 1, 2))
+    assert text.splitlines() == ["--- https://x.example/a v1", "+++ https://x.example/a v2", "@@ -1,3 +1,3 @@",
+                                 " One stays.", "-The toll is 12.", "-Gone now.", "+The toll is 19.", "+New here."]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,7 +18,6 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import storage
@@ -35,6 +35,8 @@ SEARCH_PAGE = 20
 OVERVIEW_DAYS = 14
 ALERT_STATES = ("pending", "sending", "sent", "failed", "abandoned", "uncertain")
 TOKEN_COOKIE = "redline_token"
+STATIC = {path.name: ({".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}[path.suffix],
+                      path.read_bytes()) for path in (HERE / "static").iterdir()}
 
 
 def _environment() -> Environment:
@@ -108,16 +110,19 @@ def _token_guard(token: str) -> Callable:
 def create_app(settings: Settings, token: str | None = None, dependencies: tuple = ()) -> FastAPI:
     """The workspace over settings' archive. token, when given, is required of every request (as a bearer
     token, ?token= once, or its cookie); dependencies guard every route (Airflow's login, when mounted there)."""
-    storage.open_archive(settings, create=False).close()  # an archive exists and is migrated: requests only read
-    path = settings.database
+    path, ready = settings.database, threading.Event()
     environment = _environment()
     app = FastAPI(title="Redline workspace", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=list(dependencies))
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if token:
         app.middleware("http")(_token_guard(token))
 
     def archive_db() -> Iterator:
+        if not ready.is_set():  # once: the archive exists and is migrated (Airflow may start before its first run)
+            if not path.is_file():
+                raise NotFoundError(f"no archive at {path} yet: `redline init`, or the first DAG run, makes it")
+            storage.open_archive(settings, create=False).close()
+            ready.set()
         db = storage.open_reader(path)
         try:
             yield db
@@ -135,6 +140,13 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError):
         return page(request, "error.html", 400, title="Cannot show this", message=str(exc))
+
+    @app.get("/static/{name}")
+    def static(name: str):
+        # A route, not a mounted folder: the guards of the app (Airflow's login) apply to it too.
+        if name not in STATIC:
+            raise NotFoundError(f"no file {name!r} here")
+        return Response(STATIC[name][1], media_type=STATIC[name][0], headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request, db=Depends(archive_db)):
