@@ -1,0 +1,219 @@
+"""The workspace on a large archive: page latencies (p50/p95) of `redline serve` over real HTTP, the peak
+memory of its process, and `redline stats`, beside the bare SQLite query each page rests on.
+
+The archive is generated (REDLINE_BENCH_VERSIONS versions, default one million, about five per article)
+and kept under .airflow/bench/ for the next run. It is written with plain sqlite3 rather than through
+the pipeline: checking a million pages would take hours, and what is measured here is reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+import storage
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSIONS = int(os.environ.get("REDLINE_BENCH_VERSIONS", "1000000"))
+REQUESTS = int(os.environ.get("REDLINE_BENCH_REQUESTS", "60"))
+SOURCES = ("Harbour Herald", "Valley Times", "Wire Service", "City Desk", "Morning Post", "Evening Star",
+           "Coast Gazette", "Capital Report")
+WORDS = ("council river flood toll rescuers officials said homes bridge mayor budget storm police hospital "
+         "school election minister court report vote residents shelter emergency fire water road contract "
+         "harbour protest company workers strike union market prices housing rain wind power outage").split()
+START = datetime(2026, 9, 1, tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _text(rng: random.Random, toll: int, homes: int) -> str:
+    body = " ".join(rng.choice(WORDS) for _ in range(70))
+    return (f"At least {toll} people were killed and {homes} homes destroyed, officials said. {body.capitalize()}. "
+            f"The {rng.choice(WORDS)} {rng.choice(WORDS)} was closed on Monday.")
+
+
+def generate(path: Path, versions: int) -> None:
+    """An archive of about versions versions: articles with 1 to 9 versions each (5 on average), a diff and
+    one or two changes per update, a share of them stealth edits, alerts for some figure changes."""
+    storage.open_db(path).close()  # the schema, by Redline's own migrations
+    rng = random.Random(7)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA foreign_keys = OFF")  # articles go in last, with their counts
+    connection.executemany("INSERT INTO sources (id, name, kind, location) VALUES (?, ?, 'rss', ?)",
+                           [(i + 1, name, f"https://{i}.example/feed.xml") for i, name in enumerate(SOURCES)])
+    version_rows, diff_rows, change_rows, alert_rows, article_rows = [], [], [], [], []
+    stored = article = version_id = diff_id = change_id = 0
+
+    def flush() -> None:
+        connection.executemany("INSERT INTO versions (id, article_id, number, fetched_at, text_hash, title, text, word_count, "
+                               "modified_at, notices, extractor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', 'bench')", version_rows)
+        connection.executemany("INSERT INTO diffs (id, article_id, from_number, to_number, stats, ops, created_at, disclosed, "
+                               "disclosures) VALUES (?, ?, ?, ?, ?, '[]', ?, ?, '[]')", diff_rows)
+        connection.executemany("INSERT INTO changes (id, diff_id, article_id, seq, kind, before, after, context, subject, "
+                               "detail, delta, detected_at, at_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               change_rows)
+        connection.executemany("INSERT INTO alerts (change_id, rule, channel, status, attempts, created_at, sent_at) "
+                               "VALUES (?, 'figures', 'json://127.0.0.1/sink', ?, 1, ?, ?)", alert_rows)
+        connection.executemany("INSERT INTO articles (id, canonical_url, source_id, first_seen_at, title, status, "
+                               "last_changed_at, versions, changes_found, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               article_rows)
+        for rows in (version_rows, diff_rows, change_rows, alert_rows, article_rows):
+            rows.clear()
+
+    while stored < versions:
+        article += 1
+        count = min(1 + (article * 7) % 9, versions - stored)
+        seen = START + timedelta(minutes=article * 0.4)
+        toll, homes, title = rng.randint(1, 40), rng.randint(10, 900), f"{rng.choice(WORDS).title()} story {article}"
+        found = 0
+        for number in range(1, count + 1):
+            at = seen + timedelta(hours=(number - 1) * rng.choice((0.5, 2, 6, 30)))
+            version_id += 1
+            if number > 1:
+                before, toll = toll, toll + rng.randint(1, 9)
+                diff_id += 1
+                disclosed = rng.random() < 0.6
+                diff_rows.append((diff_id, article, number - 1, number, json.dumps(
+                    {"words_added": 4, "words_removed": 3, "figures_changed": 1}), _iso(at), int(disclosed)))
+                context = f"At least {toll} people were killed and {homes} homes destroyed, officials said."
+                change_id += 1
+                change_rows.append((change_id, diff_id, article, 0, "figure", f"at least {before}", f"at least {toll}",
+                                    context, "people killed", "value", toll - before, _iso(at), number))
+                found += 1
+                if rng.random() < 0.05:
+                    alert_rows.append((change_id, rng.choice(("sent", "sent", "failed")), _iso(at), _iso(at)))
+                if not disclosed:
+                    change_id += 1
+                    change_rows.append((change_id, diff_id, article, 1, "stealth_edit", None,
+                                        "changed without notice: 1 sentence(s) edited", context, None, None, None,
+                                        _iso(at), number))
+                    found += 1
+            text = _text(rng, toll, homes)
+            version_rows.append((version_id, article, number, _iso(at), f"h{version_id}", title, text, len(text.split()),
+                                 _iso(at)))
+        stored += count
+        article_rows.append((article, f"https://{article % len(SOURCES)}.example/news/{article}",
+                             article % len(SOURCES) + 1, _iso(seen), title, "gone" if article % 97 == 0 else "active",
+                             _iso(at), count, found, count - 1))
+        if len(version_rows) >= 20000:
+            flush()
+    flush()
+    connection.commit()
+    connection.execute("ANALYZE")
+    connection.close()
+
+
+def archive_path() -> Path:
+    folder = ROOT / ".airflow" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"workspace-{VERSIONS}.db"
+    marker = path.with_suffix(".ready")
+    if not marker.exists() or marker.read_text() != str(len(storage.db.MIGRATIONS)):
+        path.unlink(missing_ok=True)
+        started = time.perf_counter()
+        generate(path, VERSIONS)
+        marker.write_text(str(len(storage.db.MIGRATIONS)))
+        print(f"generated {path.name} in {time.perf_counter() - started:.0f} s, {path.stat().st_size / 2**20:,.0f} MiB")
+    return path
+
+
+def _percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+
+
+def _bare(path: Path, sql: str, params_list: list) -> list[float]:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    samples = []
+    for params in params_list:
+        started = time.perf_counter()
+        connection.execute(sql, params).fetchall()
+        samples.append(time.perf_counter() - started)
+    connection.close()
+    return samples
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    path = archive_path()
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    articles, total = db.execute("SELECT count(*) FROM articles").fetchone()[0], db.execute(
+        "SELECT count(*) FROM versions").fetchone()[0]
+    changed = [row[0] for row in db.execute("SELECT id FROM articles WHERE versions > 1 ORDER BY random() LIMIT ?",
+                                            [REQUESTS])]
+    db.close()
+    print(f"archive: {articles:,} articles, {total:,} versions, {path.stat().st_size / 2**30:.2f} GiB")
+    config = path.with_suffix(".toml")
+    config.write_text(f'[database]\npath = "{path}"\n', encoding="utf-8")
+    port = 8059
+    server = subprocess.Popen([str(Path(sys.executable).with_name("redline")), "serve", "--config", str(config),
+                               "--port", str(port)], stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    rng = random.Random(11)
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url + "/articles", timeout=60)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        sorts = list(storage.SORTS)
+        pages = {
+            "article list": [f"/articles?sort={rng.choice(sorts)}&page={rng.randint(1, 20)}" for _ in range(REQUESTS)],
+            "list, filtered": [rng.choice((f"/articles?source={SOURCES[rng.randrange(8)]}", "/articles?figure=1",
+                                           "/articles?stealth=1", "/articles?gone=1&sort=changes"))
+                               for _ in range(REQUESTS)],
+            "article page": [f"/articles/{a}" for a in changed],
+            "diff page": [f"/articles/{a}/diff" for a in changed],
+            "search": [f"/search?q={rng.choice(WORDS)}+{rng.choice(WORDS)}" for _ in range(REQUESTS)],
+            "search, phrase": [f"/search?q=%22story+{rng.randint(1, articles)}%22" for _ in range(REQUESTS)],
+        }
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for name, paths in pages.items():
+                samples = []
+                for page in paths:
+                    started = time.perf_counter()
+                    response = client.get(page)
+                    samples.append(time.perf_counter() - started)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{page}: {response.status_code} {response.text[:300]}")
+                print(f"{name:<16} {_percentiles(samples)}  ({len(samples)} requests)")
+        stats = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run([str(Path(sys.executable).with_name("redline")), "stats", "--config", str(config)],
+                           check=True, stdout=subprocess.DEVNULL)
+            stats.append(time.perf_counter() - started)
+        print(f"{'redline stats':<16} best {min(stats):.2f} s, worst {max(stats):.2f} s (whole process, 3 runs)")
+        print(f"server peak RSS  {_peak_rss_mib(server.pid):.0f} MiB")
+    finally:
+        server.terminate()
+        server.wait(10)
+    print("bare baseline (the page's core query alone, sqlite3, same archive):")
+    offsets = [[rng.randint(0, 19) * 50] for _ in range(REQUESTS)]
+    print(f"{'  list query':<16} {_percentiles(_bare(path, 'SELECT id, canonical_url, title FROM articles ORDER BY changes_found DESC, id DESC LIMIT 50 OFFSET ?', offsets))}")
+    print(f"{'  versions query':<16} {_percentiles(_bare(path, 'SELECT number, fetched_at, title FROM versions WHERE article_id = ?', [[a] for a in changed]))}")
+    print(f"{'  fts query':<16} {_percentiles(_bare(path, 'SELECT rowid FROM versions_fts WHERE versions_fts MATCH ? ORDER BY rowid DESC LIMIT 20', [[rng.choice(WORDS)] for _ in range(REQUESTS)]))}")
+
+
+if __name__ == "__main__":
+    main()
