@@ -186,6 +186,8 @@ def main() -> None:
             "diff page": [f"/articles/{a}/diff" for a in changed],
             "search": [f"/search?q={rng.choice(WORDS)}+{rng.choice(WORDS)}" for _ in range(REQUESTS)],
             "search, phrase": [f"/search?q=%22story+{rng.randint(1, articles)}%22" for _ in range(REQUESTS)],
+            "overview": ["/"] * 10,
+            "stats page": ["/stats"] * 5,
         }
         with httpx.Client(base_url=url, timeout=120) as client:
             for name, paths in pages.items():

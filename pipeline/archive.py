@@ -6,13 +6,13 @@ The CLI and the web workspace are both thin over these functions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from typing import Iterable, Iterator
 
 import storage
 from pipeline.config import CHANGE_KINDS
 from pipeline.errors import InputError, InvalidURLError, NotFoundError
-from pipeline.models import (Alert, Article, ArticleSummary, FigurePoint, SearchHit, SentenceOp, SourceStats,
+from pipeline.models import (Alert, ArchiveStats, Article, ArticleSummary, FigurePoint, SearchHit, SentenceOp, SourceStats,
                              StoredChange)
 from pipeline.output import EXPORT_FIELDS, version_as_record
 from pipeline.sources import canonicalize_url, unwrap_url
@@ -54,36 +54,10 @@ def check_kind(kind: str | None) -> str | None:
 
 # Statistics --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ArchiveStats:
-    """Per source and over the whole archive: what `redline stats` prints and the workspace shows."""
-
-    sources: tuple[SourceStats, ...]
-    totals: SourceStats = field(hash=False, compare=False)
-
-
-def _add(stats: Iterable[SourceStats]) -> SourceStats:
-    stats = list(stats)
-    kinds: dict = {}
-    for one in stats:
-        for kind, count in one.changes_by_kind.items():
-            kinds[kind] = kinds.get(kind, 0) + count
-    waits = [(one.median_hours_to_first_update, one.articles) for one in stats
-             if one.median_hours_to_first_update is not None]
-    return SourceStats(
-        source=None, kind=None, articles=sum(s.articles for s in stats), versions=sum(s.versions for s in stats),
-        changes=sum(s.changes for s in stats), changes_by_kind=dict(sorted(kinds.items())),
-        updates=sum(s.updates for s in stats), stealth=sum(s.stealth for s in stats),
-        # the sources' medians weighted by their articles: the exact median would need every wait again
-        median_hours_to_first_update=(sum(w * n for w, n in waits) / sum(n for _, n in waits)) if waits else None,
-        failing=sum(s.failing for s in stats), gone=sum(s.gone for s in stats))
-
-
-def compute_stats(db, source: str | None = None, waits: bool = True) -> ArchiveStats:
-    """Statistics per source (or of one) and their totals (without the median wait for a first update
-    unless waits: it reads every story's second version)."""
-    sources = tuple(storage.summarise_sources(db, source, waits))
-    return ArchiveStats(sources, _add(sources))
+def compute_stats(db, source: str | None = None, full: bool = True) -> ArchiveStats:
+    """Statistics per source (or of one) and their totals; without full, no changes by kind and no median
+    wait for a first update (see storage.summarise_sources)."""
+    return storage.summarise_sources(db, source, full)
 
 
 def stats_as_record(stats: ArchiveStats) -> dict:

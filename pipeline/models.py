@@ -468,6 +468,14 @@ class SourceStats:
 
 
 @dataclass(frozen=True)
+class ArchiveStats:
+    """Per source and over the whole archive: what `redline stats` prints and the workspace shows."""
+
+    sources: tuple[SourceStats, ...]
+    totals: SourceStats
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     """One version in an article's timeline, with what the edit that made it did (none for the first)."""
 

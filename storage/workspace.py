@@ -16,7 +16,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from pipeline.errors import InputError, NotFoundError
-from pipeline.models import Alert, ArticleQuery, ArticleSummary, SearchHit, SourceStats, TimelineEntry
+from pipeline.models import Alert, ArchiveStats, ArticleQuery, ArticleSummary, SearchHit, SourceStats, TimelineEntry
 from storage.db import _ALERT_FIELDS, _all, _one, _record
 
 SORTS = {
@@ -136,10 +136,11 @@ def _search_hit(db: Database, row: dict, match: str) -> SearchHit:
                      disappeared_at=last + 1 if last < found["versions"] else None, versions=found["versions"])
 
 
-def summarise_sources(db: Database, source: str | None = None, waits: bool = True) -> list[SourceStats]:
-    """Per source: articles, versions, changes by kind, updates and how many were stealth edits, the
-    median time from a story's first version to its first update (unless waits is false: it reads
-    every second version), failing and gone articles."""
+def summarise_sources(db: Database, source: str | None = None, full: bool = True) -> ArchiveStats:
+    """Per source: articles, versions, changes, updates and how many were stealth edits, failing and gone
+    articles; when full, also changes by kind and the median time from a story's first version to its
+    first update (they read every change and every second version: seconds at a million versions).
+    The totals add the sources up; their median is the median of every story's wait."""
     one = "WHERE s.name = :source" if source else ""
     sources = _all(db, f"SELECT s.id, s.name, s.kind, s.last_error, s.last_polled_at FROM sources s {one} ORDER BY s.name",
                    {"source": source})
@@ -153,7 +154,7 @@ def summarise_sources(db: Database, source: str | None = None, waits: bool = Tru
     kinds: dict = {}
     for source_id, kind, count in db.execute(
             "SELECT a.source_id, c.kind, count(*) FROM changes c JOIN articles a ON a.id = c.article_id "
-            f"WHERE {scope} GROUP BY a.source_id, c.kind", {"source": source}):
+            f"WHERE {scope} GROUP BY a.source_id, c.kind" if full else "SELECT 1, 1, 1 WHERE 0", {"source": source}):
         kinds.setdefault(source_id, {})[kind] = count
     updates = {source_id: (total, stealth) for source_id, total, stealth in db.execute(
         "SELECT a.source_id, count(*), sum(d.disclosed = 0) FROM diffs d JOIN articles a ON a.id = d.article_id "
@@ -162,7 +163,7 @@ def summarise_sources(db: Database, source: str | None = None, waits: bool = Tru
     for source_id, hours in db.execute(
             "SELECT a.source_id, (julianday(v2.fetched_at) - julianday(v1.fetched_at)) * 24 FROM versions v2 "
             "JOIN versions v1 ON v1.article_id = v2.article_id AND v1.number = 1 JOIN articles a ON a.id = v2.article_id "
-            f"WHERE v2.number = 2 AND {scope}" if waits else "SELECT 1, 1 WHERE 0", {"source": source}):
+            f"WHERE v2.number = 2 AND {scope}" if full else "SELECT 1, 1 WHERE 0", {"source": source}):
         delays.setdefault(source_id, []).append(hours)
     ids = [row["id"] for row in sources] + ([] if source or None not in counts else [None])
     names = {row["id"]: row for row in sources}
@@ -177,7 +178,21 @@ def summarise_sources(db: Database, source: str | None = None, waits: bool = Tru
             median_hours_to_first_update=median(delays[source_id]) if delays.get(source_id) else None,
             failing=row.get("failing") or 0, gone=row.get("gone") or 0, last_error=meta.get("last_error"),
             last_polled_at=meta.get("last_polled_at")))
-    return stats
+    every_delay = [hours for source_id in ids for hours in delays.get(source_id, ())]
+    return ArchiveStats(tuple(stats), _add_up(stats, median(every_delay) if every_delay else None))
+
+
+def _add_up(stats: list[SourceStats], median_hours: float | None) -> SourceStats:
+    kinds: dict = {}
+    for one in stats:
+        for kind, count in one.changes_by_kind.items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    return SourceStats(
+        source=None, kind=None, articles=sum(s.articles for s in stats), versions=sum(s.versions for s in stats),
+        changes=sum(s.changes for s in stats), changes_by_kind=dict(sorted(kinds.items())),
+        updates=sum(s.updates for s in stats), stealth=sum(s.stealth for s in stats),
+        median_hours_to_first_update=median_hours, failing=sum(s.failing for s in stats),
+        gone=sum(s.gone for s in stats))
 
 
 def count_per_day(db: Database, table: str, since: str) -> list[tuple[str | None, str, int]]:

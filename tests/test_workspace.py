@@ -84,12 +84,15 @@ def test_summarise_sources_counts_updates_stealth_and_the_wait_for_a_first_updat
     article = add_article(db)
     store(db, article, 1, "The toll is 12")
     store(db, article, 2, "The toll is 15", diff=figure_diff(), at=NOW + timedelta(hours=6))
-    [wire] = storage.summarise_sources(db)
+    stats = storage.summarise_sources(db)
+    [wire] = stats.sources
+    assert (stats.totals.versions, stats.totals.median_hours_to_first_update) == (2, pytest.approx(6.0))
     assert (wire.source, wire.articles, wire.versions, wire.changes) == ("wire", 1, 2, 2)
     assert wire.changes_by_kind == {"figure": 1, "headline": 1}
     assert (wire.updates, wire.stealth, wire.stealth_share) == (1, 1, 1.0)  # figure_diff discloses nothing
     assert wire.median_hours_to_first_update == pytest.approx(6.0)
-    assert storage.summarise_sources(db, waits=False)[0].median_hours_to_first_update is None
+    [quick] = storage.summarise_sources(db, full=False).sources
+    assert (quick.median_hours_to_first_update, quick.changes_by_kind, quick.stealth) == (None, {}, 1)
     with pytest.raises(NotFoundError, match="source 'nope'"):
         storage.summarise_sources(db, "nope")
 

@@ -151,7 +151,7 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request, db=Depends(archive_db)):
         since = to_iso(utcnow() - timedelta(days=OVERVIEW_DAYS))[:10]
-        stats = archive.compute_stats(db, waits=False)
+        stats = archive.compute_stats(db, full=False)
         days = sorted({day for _, day, _ in storage.count_per_day(db, "versions", since)})
         return page(request, "overview.html", stats=stats, since=since,
                     versions=_per_day(storage.count_per_day(db, "versions", since)),
@@ -243,7 +243,7 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
             "versions-per-day": lambda: plots.plot_per_day(storage.count_per_day(db, "versions", since)),
             "changes-per-day": lambda: plots.plot_per_day(storage.count_per_day(db, "changes", since), "changes"),
             "update-delays": lambda: plots.plot_update_delays(h for _, h in storage.update_delays(db)),
-            "stealth-share": lambda: plots.plot_stealth_share(archive.compute_stats(db, waits=False).sources),
+            "stealth-share": lambda: plots.plot_stealth_share(archive.compute_stats(db, full=False).sources),
         }
         if name not in drawings:
             raise NotFoundError(f"no plot called {name!r} (there are {', '.join(drawings)})")
