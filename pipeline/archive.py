@@ -7,6 +7,7 @@ The CLI and the web workspace are both thin over these functions.
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from datetime import date, timedelta
 from typing import Iterable, Iterator
 
 import storage
@@ -50,6 +51,18 @@ def check_kind(kind: str | None) -> str | None:
     if kind is not None and kind not in CHANGE_KINDS:
         raise InputError(f"kind {kind!r}: expected one of {', '.join(CHANGE_KINDS)}")
     return kind
+
+
+def read_day(value: str | None, name: str, end: bool = False) -> str | None:
+    """A date typed by a reader (2026-12-01) as the ISO bound of a query: the start of that day, or with end
+    the start of the next (so an end date includes its whole day). InputError names the option."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{name} {value!r}: expected a date such as 2026-12-01") from None
+    return (day + timedelta(days=1) if end else day).isoformat()
 
 
 # Statistics --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import json
 import sqlite3
 import sys
 from dataclasses import asdict
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -393,8 +392,8 @@ def export(fmt, what, raw_url, number, config_path):
 def articles(source, sort, since, until, figure, stealth, gone, text, limit, offset, config_path, as_json):
     """Tracked articles, most recently changed first (or by --sort), with their versions and changes."""
     _, db = _open(config_path)
-    query = ArticleQuery(source=source, since=_day(since, "--since"), until=_day(until, "--until", end=True),
-                         figure=figure, stealth=stealth, gone=gone, text=text, sort=sort, limit=limit, offset=offset)
+    query = ArticleQuery(source=source, since=archive.read_day(since, "--since"),
+                         until=archive.read_day(until, "--until", end=True), figure=figure, stealth=stealth, gone=gone, text=text, sort=sort, limit=limit, offset=offset)
     rows = storage.list_article_summaries(db, query)
     if as_json:
         click.echo(json.dumps([archive.summary_as_record(row) for row in rows], ensure_ascii=False))
@@ -418,8 +417,8 @@ def search(query, source, since, until, limit, config_path, as_json):
     """Full-text search over every stored version: words, or "a phrase"; each article once, with the first
     version that held them and the one where they disappeared."""
     _, db = _open(config_path)
-    hits = storage.search_versions(db, query, source=source, since=_day(since, "--since"),
-                                   until=_day(until, "--until", end=True), limit=limit)
+    hits = storage.search_versions(db, query, source=source, since=archive.read_day(since, "--since"),
+                                   until=archive.read_day(until, "--until", end=True), limit=limit)
     if as_json:
         click.echo(json.dumps([archive.hit_as_record(hit) for hit in hits], ensure_ascii=False))
         return
@@ -464,17 +463,6 @@ def serve(config_path, host, port):
     click.echo(f"Redline's workspace on http://{host or settings.web.host}:{port or settings.web.port}/ "
                f"over {settings.database} (Ctrl-C stops it)")
     serve_workspace(settings, host, port)
-
-
-def _day(value: str | None, option: str, end: bool = False) -> str | None:
-    # A date names a whole day: --until includes it.
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r}: expected a date such as 2026-12-01") from None
-    return (day + timedelta(days=1) if end else day).isoformat()
 
 
 @cli.command("check-db")

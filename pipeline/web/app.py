@@ -74,24 +74,6 @@ def _page(value: str | None) -> int:
         raise InputError(f"page {value!r}: expected a whole number from 1") from None
 
 
-def _date(value: str | None, name: str) -> str | None:
-    if not value:
-        return None
-    from datetime import date
-
-    try:
-        return date.fromisoformat(value[:10]).isoformat() + value[10:]
-    except ValueError:
-        raise InputError(f"{name} {value!r}: expected a date such as 2026-12-01") from None
-
-
-def _next_day(value: str | None) -> str | None:
-    # An end date includes its whole day.
-    from datetime import date
-
-    return (date.fromisoformat(value[:10]) + timedelta(days=1)).isoformat() if value and len(value) == 10 else value
-
-
 def _token_guard(token: str) -> Callable:
     async def guard(request: Request, call_next):
         given = (request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -152,10 +134,10 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
     def overview(request: Request, db=Depends(archive_db)):
         since = to_iso(utcnow() - timedelta(days=OVERVIEW_DAYS))[:10]
         stats = archive.compute_stats(db, full=False)
-        days = sorted({day for _, day, _ in storage.count_per_day(db, "versions", since)})
-        return page(request, "overview.html", stats=stats, since=since,
-                    versions=_per_day(storage.count_per_day(db, "versions", since)),
-                    changes=_per_day(storage.count_per_day(db, "changes", since)), days=days,
+        versions = storage.count_per_day(db, "versions", since)
+        return page(request, "overview.html", stats=stats, since=since, versions=_per_day(versions),
+                    changes=_per_day(storage.count_per_day(db, "changes", since)),
+                    days=sorted({day for _, day, _ in versions}),
                     figures=list(reversed(storage.list_changes(db, kind="figure", newest=10))),
                     stealth=list(reversed(storage.list_changes(db, kind="stealth_edit", newest=10))))
 
@@ -164,13 +146,13 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
         params = request.query_params
         number = _page(params.get("page"))
         query = ArticleQuery(
-            source=params.get("source") or None, since=_date(params.get("since"), "since"),
-            until=_next_day(_date(params.get("until"), "until")), figure=_flag(params.get("figure")),
+            source=params.get("source") or None, since=archive.read_day(params.get("since"), "since"),
+            until=archive.read_day(params.get("until"), "until", end=True), figure=_flag(params.get("figure")),
             stealth=_flag(params.get("stealth")), gone=_flag(params.get("gone")), text=params.get("q") or None,
             sort=params.get("sort") or "latest", limit=PAGE + 1, offset=(number - 1) * PAGE)
         rows = storage.list_article_summaries(db, query)
         return page(request, "articles.html", rows=rows[:PAGE], query=query, page=number, more=len(rows) > PAGE,
-                    sources=sorted(storage.source_names_by_id(db).values()), sorts=list(storage.SORTS),
+                    sources=_source_names(db), sorts=list(storage.SORTS),
                     total=storage.count_articles(db), link=_link_with(params))
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse)
@@ -207,11 +189,11 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
         hits = []
         if text:
             hits = storage.search_versions(db, text, source=params.get("source") or None,
-                                           since=_date(params.get("since"), "since"),
-                                           until=_next_day(_date(params.get("until"), "until")),
+                                           since=archive.read_day(params.get("since"), "since"),
+                                           until=archive.read_day(params.get("until"), "until", end=True),
                                            limit=SEARCH_PAGE + 1, offset=(number - 1) * SEARCH_PAGE)
         return page(request, "search.html", text=text, hits=hits[:SEARCH_PAGE], more=len(hits) > SEARCH_PAGE,
-                    page=number, sources=sorted(storage.source_names_by_id(db).values()), link=_link_with(params),
+                    page=number, sources=_source_names(db), link=_link_with(params),
                     source=params.get("source") or "", since=params.get("since") or "", until=params.get("until") or "")
 
     @app.get("/alerts", response_class=HTMLResponse)
@@ -229,7 +211,7 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
     def stats(request: Request, db=Depends(archive_db)):
         source = request.query_params.get("source") or None
         return page(request, "stats.html", stats=archive.compute_stats(db, source), source=source,
-                    kinds=CHANGE_KINDS, sources=sorted(storage.source_names_by_id(db).values()))
+                    kinds=CHANGE_KINDS, sources=_source_names(db))
 
     @app.get("/stats.json")
     def stats_json(request: Request, db=Depends(archive_db)):
@@ -250,6 +232,10 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
         return _svg(drawings[name]())
 
     return app
+
+
+def _source_names(db) -> list[str]:
+    return sorted(storage.source_names_by_id(db).values())
 
 
 def _number(value: str | None, name: str) -> int | None:
