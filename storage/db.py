@@ -958,12 +958,19 @@ def find_faults(db: Database) -> list[str]:
                    "SELECT article_id, min(number), max(number), count(*) FROM versions GROUP BY article_id "
                    "HAVING min(number) != 1 OR max(number) != count(*)").fetchall()]
     faults += [f"article {article_id}: counts {versions} version(s) and {found} change(s), but {real_versions} and "
-               f"{real_changes} are stored (the workspace's list would rank it wrongly)"
+               f"{real_changes} are stored (the workspace would rank it wrongly)"
                for article_id, versions, found, real_versions, real_changes in db.execute(
                    "SELECT a.id, a.versions, a.changes_found, (SELECT count(*) FROM versions v WHERE v.article_id = a.id), "
                    "(SELECT count(*) FROM changes c WHERE c.article_id = a.id) AS real_changes FROM articles a "
                    "WHERE a.versions != (SELECT count(*) FROM versions v WHERE v.article_id = a.id) "
-                   "OR a.changes_found != real_changes").fetchall()]
+                   "OR a.changes_found != real_changes OR a.first_update_at IS NOT (SELECT fetched_at FROM versions v "
+                   "WHERE v.article_id = a.id AND v.number = 2)").fetchall()]
+    faults += [f"change counts of source {source_id or '(none)'}, kind {kind}: {kept} kept, {real} stored"
+               for source_id, kind, kept, real in db.execute(
+                   "SELECT source_id, kind, sum(kept), sum(real) FROM (SELECT source_id, kind, changes AS kept, 0 AS real "
+                   "FROM change_counts UNION ALL SELECT coalesce(a.source_id, 0), c.kind, 0, 1 FROM changes c "
+                   "JOIN articles a ON a.id = c.article_id) GROUP BY source_id, kind HAVING sum(kept) != sum(real)"
+               ).fetchall()]
     faults += [f"diff {diff_id} of article {article_id}: v{from_number}→v{to_number} lacks a version"
                for diff_id, article_id, from_number, to_number in db.execute(
                    "SELECT d.id, d.article_id, d.from_number, d.to_number FROM diffs d WHERE "

@@ -166,25 +166,49 @@ def _newsletters(db: Database) -> None:
 
 
 def _workspace(db: Database) -> None:
-    # The workspace lists and ranks articles by versions and changes without counting rows per request:
-    # both counts are kept on the article by triggers, so every path that stores a version or a change
-    # (and a merge that moves changes) keeps them true. Each sort order of the list has its index.
+    # The workspace lists, ranks and sums up without counting rows per request (a million versions):
+    # per article its versions, changes and the times of its first and second versions; per source and
+    # kind its changes. Triggers keep them, so every path that stores a version or a change (and a merge
+    # that moves changes) keeps them true; check-db verifies them. Each order of the list has its index.
     db["articles"].add_column("versions", int, not_null_default=0)
     db["articles"].add_column("changes_found", int, not_null_default=0)
+    db["articles"].add_column("first_fetched_at", str)  # version 1's fetch
+    db["articles"].add_column("first_update_at", str)  # version 2's: the wait for a first update
     db.execute("UPDATE articles SET versions = coalesce((SELECT max(number) FROM versions v WHERE v.article_id = "
-               "articles.id), 0), changes_found = (SELECT count(*) FROM changes c WHERE c.article_id = articles.id)")
+               "articles.id), 0), changes_found = (SELECT count(*) FROM changes c WHERE c.article_id = articles.id), "
+               "first_fetched_at = (SELECT fetched_at FROM versions v WHERE v.article_id = articles.id AND number = 1), "
+               "first_update_at = (SELECT fetched_at FROM versions v WHERE v.article_id = articles.id AND number = 2)")
+    db.execute("CREATE TABLE change_counts (source_id INTEGER NOT NULL, kind TEXT NOT NULL, changes INTEGER NOT NULL, "
+               "PRIMARY KEY (source_id, kind))")  # source_id 0: articles of no source
+    db.execute("INSERT INTO change_counts SELECT coalesce(a.source_id, 0), c.kind, count(*) FROM changes c "
+               "JOIN articles a ON a.id = c.article_id GROUP BY 1, 2")
+    count = ("INSERT INTO change_counts (source_id, kind, changes) SELECT coalesce(source_id, 0), {kind}, {n} "
+             "FROM articles WHERE id = {article} ON CONFLICT (source_id, kind) DO UPDATE SET changes = changes + {n};")
     triggers = {
-        "versions_counted": "AFTER INSERT ON versions BEGIN "
-        "UPDATE articles SET versions = max(versions, NEW.number) WHERE id = NEW.article_id; END",
+        "versions_counted": "AFTER INSERT ON versions BEGIN UPDATE articles SET versions = max(versions, NEW.number), "
+        "first_fetched_at = CASE NEW.number WHEN 1 THEN NEW.fetched_at ELSE first_fetched_at END, "
+        "first_update_at = CASE NEW.number WHEN 2 THEN NEW.fetched_at ELSE first_update_at END "
+        "WHERE id = NEW.article_id; END",
         "versions_uncounted": "AFTER DELETE ON versions BEGIN UPDATE articles SET versions = "
         "coalesce((SELECT max(number) FROM versions WHERE article_id = OLD.article_id), 0) WHERE id = OLD.article_id; END",
         "changes_counted": "AFTER INSERT ON changes BEGIN "
-        "UPDATE articles SET changes_found = changes_found + 1 WHERE id = NEW.article_id; END",
+        "UPDATE articles SET changes_found = changes_found + 1 WHERE id = NEW.article_id; "
+        + count.format(kind="NEW.kind", n="1", article="NEW.article_id") + " END",
         "changes_uncounted": "AFTER DELETE ON changes BEGIN "
-        "UPDATE articles SET changes_found = changes_found - 1 WHERE id = OLD.article_id; END",
+        "UPDATE articles SET changes_found = changes_found - 1 WHERE id = OLD.article_id; "
+        + count.format(kind="OLD.kind", n="-1", article="OLD.article_id") + " END",
         "changes_moved": "AFTER UPDATE OF article_id ON changes WHEN OLD.article_id != NEW.article_id BEGIN "
         "UPDATE articles SET changes_found = changes_found - 1 WHERE id = OLD.article_id; "
-        "UPDATE articles SET changes_found = changes_found + 1 WHERE id = NEW.article_id; END",
+        "UPDATE articles SET changes_found = changes_found + 1 WHERE id = NEW.article_id; "
+        + count.format(kind="OLD.kind", n="-1", article="OLD.article_id")
+        + count.format(kind="NEW.kind", n="1", article="NEW.article_id") + " END",
+        "articles_moved": "AFTER UPDATE OF source_id ON articles WHEN OLD.source_id IS NOT NEW.source_id BEGIN "
+        "INSERT INTO change_counts (source_id, kind, changes) SELECT coalesce(OLD.source_id, 0), kind, -count(*) "
+        "FROM changes WHERE article_id = NEW.id GROUP BY kind ON CONFLICT (source_id, kind) "
+        "DO UPDATE SET changes = changes + excluded.changes; "
+        "INSERT INTO change_counts (source_id, kind, changes) SELECT coalesce(NEW.source_id, 0), kind, count(*) "
+        "FROM changes WHERE article_id = NEW.id GROUP BY kind ON CONFLICT (source_id, kind) "
+        "DO UPDATE SET changes = changes + excluded.changes; END",
     }
     for name, body in triggers.items():  # one statement each: executescript would commit the migration halfway
         db.execute(f"CREATE TRIGGER {name} {body}")
@@ -193,7 +217,8 @@ def _workspace(db: Database) -> None:
         db["articles"].create_index(columns, index_name="idx_articles_" + "_".join(columns))
     db["versions"].create_index(["fetched_at"], index_name="idx_versions_fetched_at")
     db["changes"].create_index(["article_id", "kind"], index_name="idx_changes_article_kind")
-    db["diffs"].create_index(["article_id", "disclosed"], index_name="idx_diffs_article_disclosed")
+    # covering: the statistics count updates and stealth edits per article from the index alone
+    db["diffs"].create_index(["article_id", "disclosed", "extractor_drift"], index_name="idx_diffs_article_disclosed")
 
 
 MIGRATIONS = [

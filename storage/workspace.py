@@ -137,10 +137,9 @@ def _search_hit(db: Database, row: dict, match: str) -> SearchHit:
 
 
 def summarise_sources(db: Database, source: str | None = None, full: bool = True) -> ArchiveStats:
-    """Per source: articles, versions, changes, updates and how many were stealth edits, failing and gone
-    articles; when full, also changes by kind and the median time from a story's first version to its
-    first update (they read every change and every second version: seconds at a million versions).
-    The totals add the sources up; their median is the median of every story's wait."""
+    """Per source: articles, versions, changes by kind, updates and how many were stealth edits, failing and
+    gone articles; when full, also the median time from a story's first version to its first update (it
+    reads every article). The totals add the sources up; their median is the median of every story's wait."""
     one = "WHERE s.name = :source" if source else ""
     sources = _all(db, f"SELECT s.id, s.name, s.kind, s.last_error, s.last_polled_at FROM sources s {one} ORDER BY s.name",
                    {"source": source})
@@ -152,18 +151,17 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
         "sum(a.status = 'failing') AS failing, sum(a.status = 'gone') AS gone "
         f"FROM articles a WHERE {scope} GROUP BY a.source_id"), {"source": source})}
     kinds: dict = {}
-    for source_id, kind, count in db.execute(
-            "SELECT a.source_id, c.kind, count(*) FROM changes c JOIN articles a ON a.id = c.article_id "
-            f"WHERE {scope} GROUP BY a.source_id, c.kind" if full else "SELECT 1, 1, 1 WHERE 0", {"source": source}):
+    for source_id, kind, count in db.execute(  # kept per source and kind by triggers (migration 8)
+            "SELECT nullif(source_id, 0), kind, changes FROM change_counts WHERE changes > 0 "
+            + ("AND source_id = (SELECT id FROM sources WHERE name = :source)" if source else ""), {"source": source}):
         kinds.setdefault(source_id, {})[kind] = count
     updates = {source_id: (total, stealth) for source_id, total, stealth in db.execute(
         "SELECT a.source_id, count(*), sum(d.disclosed = 0) FROM diffs d JOIN articles a ON a.id = d.article_id "
         f"WHERE d.extractor_drift = 0 AND {scope} GROUP BY a.source_id", {"source": source})}
     delays: dict = {}
     for source_id, hours in db.execute(
-            "SELECT a.source_id, (julianday(v2.fetched_at) - julianday(v1.fetched_at)) * 24 FROM versions v2 "
-            "JOIN versions v1 ON v1.article_id = v2.article_id AND v1.number = 1 JOIN articles a ON a.id = v2.article_id "
-            f"WHERE v2.number = 2 AND {scope}" if full else "SELECT 1, 1 WHERE 0", {"source": source}):
+            "SELECT a.source_id, (julianday(a.first_update_at) - julianday(a.first_fetched_at)) * 24 FROM articles a "
+            f"WHERE a.first_update_at IS NOT NULL AND {scope}" if full else "SELECT 1, 1 WHERE 0", {"source": source}):
         delays.setdefault(source_id, []).append(hours)
     ids = [row["id"] for row in sources] + ([] if source or None not in counts else [None])
     names = {row["id"]: row for row in sources}

@@ -92,7 +92,7 @@ def test_summarise_sources_counts_updates_stealth_and_the_wait_for_a_first_updat
     assert (wire.updates, wire.stealth, wire.stealth_share) == (1, 1, 1.0)  # figure_diff discloses nothing
     assert wire.median_hours_to_first_update == pytest.approx(6.0)
     [quick] = storage.summarise_sources(db, full=False).sources
-    assert (quick.median_hours_to_first_update, quick.changes_by_kind, quick.stealth) == (None, {}, 1)
+    assert (quick.median_hours_to_first_update, quick.changes_by_kind, quick.stealth) == (None, wire.changes_by_kind, 1)
     with pytest.raises(NotFoundError, match="source 'nope'"):
         storage.summarise_sources(db, "nope")
 
@@ -112,3 +112,14 @@ def test_the_reader_cannot_write(db, tmp_path):
         reader.execute("DELETE FROM articles")
     with pytest.raises(NotFoundError):
         storage.open_reader(tmp_path / "missing.db")
+
+
+def test_change_counts_per_source_follow_every_path_and_check_db_sees_a_wrong_one(db):
+    article = add_article(db)
+    store(db, article, 1, "The toll is 12")
+    store(db, article, 2, "The toll is 15", diff=figure_diff())
+    storage.record_events(db, article, [Change("gone", None, "404")], NOW)
+    assert storage.summarise_sources(db).sources[0].changes_by_kind == {"figure": 1, "headline": 1, "gone": 1}
+    assert storage.find_faults(db) == []
+    db.execute("UPDATE change_counts SET changes = 5 WHERE kind = 'gone'")
+    assert any("change counts of source 1, kind gone: 5 kept, 1 stored" in f for f in storage.find_faults(db))
