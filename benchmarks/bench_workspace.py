@@ -67,8 +67,8 @@ def generate(path: Path, versions: int) -> None:
         connection.executemany("INSERT INTO alerts (change_id, rule, channel, status, attempts, created_at, sent_at) "
                                "VALUES (?, 'figures', 'json://127.0.0.1/sink', ?, 1, ?, ?)", alert_rows)
         connection.executemany("INSERT INTO articles (id, canonical_url, source_id, first_seen_at, title, status, "
-                               "last_changed_at, versions, changes_found, changes, first_fetched_at, first_update_at) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article_rows)
+                               "last_changed_at, versions, changes_found, changes, first_fetched_at, first_update_at, updates, "
+                               "stealth_edits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article_rows)
         for rows in (version_rows, diff_rows, change_rows, alert_rows, article_rows):
             rows.clear()
 
@@ -77,7 +77,7 @@ def generate(path: Path, versions: int) -> None:
         count = min(1 + (article * 7) % 9, versions - stored)
         seen = START + timedelta(minutes=article * 0.4)
         toll, homes, title = rng.randint(1, 40), rng.randint(10, 900), f"{rng.choice(WORDS).title()} story {article}"
-        found, times = 0, []
+        found, times, stealth = 0, [], 0
         for number in range(1, count + 1):
             at = seen + timedelta(hours=(number - 1) * rng.choice((0.5, 2, 6, 30)))
             times.append(_iso(at))
@@ -96,6 +96,7 @@ def generate(path: Path, versions: int) -> None:
                 if rng.random() < 0.05:
                     alert_rows.append((change_id, rng.choice(("sent", "sent", "failed")), _iso(at), _iso(at)))
                 if not disclosed:
+                    stealth += 1
                     change_id += 1
                     change_rows.append((change_id, diff_id, article, 1, "stealth_edit", None,
                                         "changed without notice: 1 sentence(s) edited", context, None, None, None,
@@ -107,7 +108,7 @@ def generate(path: Path, versions: int) -> None:
         stored += count
         article_rows.append((article, f"https://{article % len(SOURCES)}.example/news/{article}",
                              article % len(SOURCES) + 1, _iso(seen), title, "gone" if article % 97 == 0 else "active",
-                             _iso(at), count, found, count - 1, times[0], times[1] if count > 1 else None))
+                             _iso(at), count, found, count - 1, times[0], times[1] if count > 1 else None, count - 1, stealth))
         if len(version_rows) >= 20000:
             flush()
     flush()
@@ -187,6 +188,8 @@ def main() -> None:
             "list, filtered": [rng.choice((f"/articles?source={SOURCES[rng.randrange(8)]}", "/articles?figure=1",
                                            "/articles?stealth=1", "/articles?gone=1&sort=changes"))
                                for _ in range(REQUESTS)],
+            "list, text filter": [f"/articles?q=%22story+{rng.randint(1, articles)}%22" for _ in range(REQUESTS // 2)]
+            + [f"/articles?q={rng.choice(WORDS)}" for _ in range(5)],
             "article page": [f"/articles/{a}" for a in changed],
             "diff page": [f"/articles/{a}/diff" for a in changed],
             "search": [f"/search?q={rng.choice(WORDS)}+{rng.choice(WORDS)}" for _ in range(REQUESTS)],

@@ -4,7 +4,21 @@ Every read returns frozen records from pipeline.models; every state change of an
 has a function named for what happened (record_check, record_version, record_events, ...).
 """
 
-from storage.db import (
+import sys
+
+# sqlite-utils imports numpy and pandas when they are installed, only to map their number types to column
+# types; Redline never stores either. matplotlib (the workspace's plots) installs numpy, and with it every
+# `redline` command started 0.1-0.2 s later (python -X importtime). So sqlite-utils is loaded with both
+# hidden, and they stay importable for whoever needs them after.
+_HIDDEN = [name for name in ("numpy", "pandas") if name not in sys.modules]
+sys.modules.update(dict.fromkeys(_HIDDEN, None))
+try:
+    import sqlite_utils  # noqa: F401 - loaded here, once, without them
+finally:
+    for _name in _HIDDEN:
+        del sys.modules[_name]
+
+from storage.db import (  # noqa: E402
     Database,
     add_aliases,
     add_articles,
@@ -67,7 +81,7 @@ from storage.db import (
     vacuum,
     version_texts,
 )
-from storage.workspace import (
+from storage.workspace import (  # noqa: E402
     MARK_END,
     MARK_START,
     SORTS,

@@ -965,6 +965,14 @@ def find_faults(db: Database) -> list[str]:
                    "WHERE a.versions != (SELECT count(*) FROM versions v WHERE v.article_id = a.id) "
                    "OR a.changes_found != real_changes OR a.first_update_at IS NOT (SELECT fetched_at FROM versions v "
                    "WHERE v.article_id = a.id AND v.number = 2)").fetchall()]
+    faults += [f"article {article_id}: counts {updates} update(s) and {stealth} stealth edit(s), but its diffs say "
+               f"{real_updates} and {real_stealth}"
+               for article_id, updates, stealth, real_updates, real_stealth in db.execute(
+                   "SELECT id, updates, stealth_edits, real_updates, real_stealth FROM (SELECT a.id, a.updates, "
+                   "a.stealth_edits, (SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.extractor_drift = 0) "
+                   "AS real_updates, (SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.extractor_drift = 0 "
+                   "AND d.disclosed = 0) AS real_stealth FROM articles a) "
+                   "WHERE updates != real_updates OR stealth_edits != real_stealth").fetchall()]
     faults += [f"change counts of source {source_id or '(none)'}, kind {kind}: {kept} kept, {real} stored"
                for source_id, kind, kept, real in db.execute(
                    "SELECT source_id, kind, sum(kept), sum(real) FROM (SELECT source_id, kind, changes AS kept, 0 AS real "

@@ -64,8 +64,7 @@ def _article_filters(query: ArticleQuery) -> tuple[list[str], dict]:
     if query.figure:
         where.append("EXISTS (SELECT 1 FROM changes c WHERE c.article_id = a.id AND c.kind = 'figure')")
     if query.stealth:
-        where.append("EXISTS (SELECT 1 FROM diffs d WHERE d.article_id = a.id AND d.disclosed = 0 "
-                     "AND d.extractor_drift = 0)")
+        where.append("a.stealth_edits > 0")
     if query.gone:
         where.append("a.status = 'gone'")
     if query.text:
@@ -84,8 +83,7 @@ def list_article_summaries(db: Database, query: ArticleQuery) -> list[ArticleSum
         "SELECT a.id, a.canonical_url AS url, s.name AS source, coalesce(a.title, a.feed_title) AS title, a.status, "
         "a.first_seen_at, a.last_changed_at, a.versions, a.changes_found AS changes, a.last_error, "
         "(SELECT count(*) FROM changes c WHERE c.article_id = a.id AND c.kind = 'figure') AS figure_changes, "
-        "(SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.disclosed = 0 AND d.extractor_drift = 0) "
-        "AS stealth_edits FROM articles a LEFT JOIN sources s ON s.id = a.source_id"
+        "a.stealth_edits FROM articles a LEFT JOIN sources s ON s.id = a.source_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + f" ORDER BY {SORTS[query.sort]} LIMIT :limit OFFSET :offset"
     )
@@ -146,33 +144,31 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
     if source and not sources:
         raise NotFoundError(f"source {source!r} is not in the archive")
     scope = "a.source_id IN (SELECT id FROM sources s " + one + ")" if source else "1"
-    counts = {row["source_id"]: row for row in _all(db, (
+    counts = {row["source_id"]: row for row in _all(db, (  # one pass over the articles: the triggers keep the counts
         "SELECT a.source_id, count(*) AS articles, sum(a.versions) AS versions, sum(a.changes_found) AS changes, "
-        "sum(a.status = 'failing') AS failing, sum(a.status = 'gone') AS gone "
-        f"FROM articles a WHERE {scope} GROUP BY a.source_id"), {"source": source})}
+        "sum(a.updates) AS updates, sum(a.stealth_edits) AS stealth, sum(a.status = 'failing') AS failing, "
+        f"sum(a.status = 'gone') AS gone FROM articles a NOT INDEXED WHERE {scope} GROUP BY a.source_id"),
+        {"source": source})}
     kinds: dict = {}
     for source_id, kind, count in db.execute(  # kept per source and kind by triggers (migration 8)
             "SELECT nullif(source_id, 0), kind, changes FROM change_counts WHERE changes > 0 "
             + ("AND source_id = (SELECT id FROM sources WHERE name = :source)" if source else ""), {"source": source}):
         kinds.setdefault(source_id, {})[kind] = count
-    updates = {source_id: (total, stealth) for source_id, total, stealth in db.execute(
-        "SELECT a.source_id, count(*), sum(d.disclosed = 0) FROM diffs d JOIN articles a ON a.id = d.article_id "
-        f"WHERE d.extractor_drift = 0 AND {scope} GROUP BY a.source_id", {"source": source})}
     delays: dict = {}
     for source_id, hours in db.execute(
             "SELECT a.source_id, (julianday(a.first_update_at) - julianday(a.first_fetched_at)) * 24 FROM articles a "
-            f"WHERE a.first_update_at IS NOT NULL AND {scope}" if full else "SELECT 1, 1 WHERE 0", {"source": source}):
+            f"NOT INDEXED WHERE a.first_update_at IS NOT NULL AND {scope}" if full else "SELECT 1, 1 WHERE 0",
+            {"source": source}):
         delays.setdefault(source_id, []).append(hours)
     ids = [row["id"] for row in sources] + ([] if source or None not in counts else [None])
     names = {row["id"]: row for row in sources}
     stats = []
     for source_id in ids:
         row, meta = counts.get(source_id, {}), names.get(source_id, {})
-        total, stealth = updates.get(source_id, (0, 0))
         stats.append(SourceStats(
             source=meta.get("name"), kind=meta.get("kind"), articles=row.get("articles") or 0,
             versions=row.get("versions") or 0, changes=row.get("changes") or 0,
-            changes_by_kind=kinds.get(source_id, {}), updates=total or 0, stealth=stealth or 0,
+            changes_by_kind=kinds.get(source_id, {}), updates=row.get("updates") or 0, stealth=row.get("stealth") or 0,
             median_hours_to_first_update=median(delays[source_id]) if delays.get(source_id) else None,
             failing=row.get("failing") or 0, gone=row.get("gone") or 0, last_error=meta.get("last_error"),
             last_polled_at=meta.get("last_polled_at")))

@@ -635,14 +635,18 @@ def test_a_locked_database_is_one_line_after_the_busy_timeout(runner, tmp_path):
 
 
 def test_the_command_line_loads_neither_apprise_nor_jinja2_nor_airflow_until_it_needs_them():
-    # Start-up is paid by every command: the alert libraries load when a message goes out, Airflow only in its DAGs.
+    # Start-up is paid by every command: the alert libraries load when a message goes out, Airflow only in its
+    # DAGs, the web app and its plots (FastAPI, matplotlib, numpy) only in `redline serve`.
     import subprocess
     import sys
 
-    code = ("import sys, pipeline.cli; "
-            "print(' '.join(m for m in ('apprise', 'jinja2', 'airflow') if m in sys.modules))")
+    heavy = ("apprise", "jinja2", "airflow", "fastapi", "uvicorn", "matplotlib", "numpy", "pandas")
+    code = f"import sys, pipeline.cli; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
+    still = "import storage, numpy, sqlite_utils.db; print(sqlite_utils.db.np is None, numpy.__name__)"
+    assert subprocess.run([sys.executable, "-c", still], capture_output=True, text=True,
+                          check=True).stdout.split() == ["True", "numpy"]  # numpy itself still imports
 
 
 # --------------------------------------------------------------------------- the researcher's commands

@@ -123,3 +123,17 @@ def test_change_counts_per_source_follow_every_path_and_check_db_sees_a_wrong_on
     assert storage.find_faults(db) == []
     db.execute("UPDATE change_counts SET changes = 5 WHERE kind = 'gone'")
     assert any("change counts of source 1, kind gone: 5 kept, 1 stored" in f for f in storage.find_faults(db))
+
+
+def test_updates_and_stealth_edits_follow_the_diffs_and_extractor_drift(db):
+    article = add_article(db)
+    store(db, article, 1, "The toll is 12")
+    store(db, article, 2, "The toll is 15", diff=figure_diff())
+    [summary] = storage.list_article_summaries(db, ArticleQuery(stealth=True))
+    assert summary.stealth_edits == 1
+    storage.mark_extractor_drift(db, article, 2)  # the extractor's doing, not the newsroom's: no edit at all
+    assert storage.list_article_summaries(db, ArticleQuery(stealth=True)) == []
+    assert storage.summarise_sources(db).totals.updates == 0
+    assert storage.find_faults(db) == []
+    db.execute("UPDATE articles SET stealth_edits = 3")
+    assert any("counts 0 update(s) and 3 stealth edit(s)" in f for f in storage.find_faults(db))
