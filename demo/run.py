@@ -140,7 +140,7 @@ def run_demo(rounds: int = 4, workdir: str | os.PathLike | None = None) -> None:
 
 
 def print_report(console: Console, config: Path, alerts_received: int) -> None:
-    """Figure changes with their sentences, then the word diff of one story."""
+    """Figure changes with their sentences, stealth edits, then the word diff of one story."""
     import storage
     from pipeline.config import load_settings
     from pipeline.diff import compare_versions
@@ -157,6 +157,10 @@ def print_report(console: Console, config: Path, alerts_received: int) -> None:
     for change in storage.list_changes(db, kind="figure"):
         console.print(f"[bold]{describe_change(change)}[/bold]  v{change.from_number}→v{change.to_number}  "
                       f"in '{change.article_title}'")
+        console.print(f"    [dim]\"{change.context}\"[/dim]")
+    console.rule("Stealth edits: the page showed nothing of them")
+    for change in storage.list_changes(db, kind="stealth_edit"):
+        console.print(f"[bold]{change.after}[/bold]  v{change.from_number}→v{change.to_number}  in '{change.article_title}'")
         console.print(f"    [dim]\"{change.context}\"[/dim]")
     article = next(a for a in storage.list_articles(db) if a.canonical_url.endswith(FOCUS))
     versions = storage.list_versions(db, article.id)

@@ -78,7 +78,7 @@ def stats_as_record(stats: ArchiveStats) -> dict:
     def one(s: SourceStats) -> dict:
         return {"name": s.source, "kind": s.kind, "articles": s.articles, "versions": s.versions,
                 "changes": s.changes, "changes_by_kind": s.changes_by_kind, "updates": s.updates,
-                "stealth_edits": s.stealth, "stealth_share": s.stealth_share,
+                "stealth_edits": s.stealth, "stealth_share": s.stealth_share, "timestamp_only": s.bumped,
                 "median_hours_to_first_update": s.median_hours_to_first_update, "failing": s.failing,
                 "gone": s.gone, "last_error": s.last_error}
     totals = one(stats.totals)

@@ -180,7 +180,8 @@ def changes(kind, config_path, as_json):
         # A change seen in a feed or in a fetch (gone, redirected) belongs to no pair of versions.
         where = (f"v{change.from_number}→v{change.to_number}" if change.from_number is not None
                  else f"({change.origin})")
-        stealth = "  [stealth]" if change.disclosed is False else ""  # None: no diff, or stored before disclosure
+        # None: no diff, or stored before disclosure was recorded
+        stealth = "  [stealth]" if change.stealth else "  [timestamp only]" if change.bumped else ""
         _emit(asdict(change), as_json,
               f"{change.detected_at}  {change.url}  {where}  {describe_change(change)}{stealth}")
 
@@ -446,7 +447,8 @@ def stats(source, config_path, as_json):
         share = f"{one.stealth_share:.0%}" if one.stealth_share is not None else "-"
         wait = f"{one.median_hours_to_first_update:.1f} h" if one.median_hours_to_first_update is not None else "-"
         click.echo(printable(f"{name}: {one.articles} articles, {one.versions} versions, {one.changes} changes; "
-                             f"stealth {share} of {one.updates} updates; median to first update {wait}"))
+                             f"stealth {share} of {one.updates} updates ({one.bumped} timestamp only); "
+                             f"median to first update {wait}"))
         if one.changes_by_kind:
             click.echo("    " + ", ".join(f"{kind} {count}" for kind, count in sorted(one.changes_by_kind.items())))
 

@@ -271,15 +271,41 @@ def _banner_key(banner: str | None) -> str | None:
     return banner
 
 
-def find_disclosures(old: Extracted, new: Extracted) -> tuple[str, ...]:
-    """How the newsroom disclosed the edit from old to new: new notices, a new banner, a later dateModified."""
+# What makes a notice or banner say what changed, not only that something did: a correction, clarification or
+# editor's note, an earlier version owned up to, or an update line naming its content ("updated to include
+# comment from the mayor", "updated with the latest toll", "Update: the toll rose to 19").
+_CORRECTED = re.compile(r"^\s*(?:correction|clarification|editor['’]s note)\b|an earlier version of this", re.IGNORECASE)
+_UPDATED_WITH = re.compile(r"\bupdated?\b.{0,40}?\b(?:to (?:include|reflect|add|correct|clarify|remove|show|note)|"
+                           r"with (?:the |new |more |additional |further |comment|details|information|reaction))",
+                           re.IGNORECASE)
+_UPDATE_LINE = re.compile(r"^\s*update[d]?\s*[:.\-–—]\s*(.*)$", re.IGNORECASE)
+_WORD_NOT_DATE = re.compile(r"\b(?!(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+                            r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|at\b|on\b|utc\b|gmt\b|[ap]m\b)[^\W\d_]{3,}",
+                            re.IGNORECASE)
+
+
+def says_what_changed(line: str) -> bool:
+    """Whether a notice or banner says what changed (a correction, "updated to include …"), not only that
+    the story changed ("This story has been updated.", "Updated 11 March 2025, 09:15")."""
+    if _CORRECTED.search(line) or _UPDATED_WITH.search(line):
+        return True
+    update = _UPDATE_LINE.match(line)
+    return bool(update) and len(_WORD_NOT_DATE.findall(update.group(1))) >= 3
+
+
+def find_disclosures(old: Extracted, new: Extracted) -> tuple[tuple[str, ...], bool]:
+    """How the page marks the edit from old to new (new notices, a new banner, a later dateModified), and
+    whether any of them says what changed (see says_what_changed); a timestamp alone says only that it did."""
     known = set(find_notices(old.text))
-    reasons = [f"notice: {notice}" for notice in find_notices(new.text) if notice not in known]
+    notices = [notice for notice in find_notices(new.text) if notice not in known]
+    reasons = [f"notice: {notice}" for notice in notices]
+    says = any(says_what_changed(notice) for notice in notices)
     if new.banner and _banner_key(new.banner) != _banner_key(old.banner):
         reasons.append(f"update banner: {new.banner}")
+        says = says or says_what_changed(new.banner)
     if is_later(new.modified, old.modified or old.published):
         reasons.append(f"dateModified: {old.modified or old.published} -> {new.modified}")
-    return tuple(reasons)
+    return tuple(reasons), says
 
 
 def _metadata_changes(old: Extracted, new: Extracted) -> list[Change]:
@@ -363,14 +389,15 @@ def compare_pages(old: Extracted, new: Extracted, language: str = "en") -> Diff:
     for sentence in told:
         changes.extend(_sentence_changes(sentence))
     ops = diff_words(old.text, new.text)
-    disclosures = find_disclosures(old, new)
+    disclosures, says = find_disclosures(old, new)
     return Diff(ops=tuple(ops), changes=tuple(changes), stats=_stats(ops, alignment, changes),
-                sentences=tuple(alignment), disclosed=bool(disclosures), disclosures=disclosures)
+                sentences=tuple(alignment), disclosed=says, disclosures=disclosures, bumped=bool(disclosures) and not says)
 
 
 def find_stealth_edit(diff: Diff) -> Change | None:
-    """A stealth_edit change when the diff edited the text or the headline and nothing disclosed it."""
-    if diff.disclosed:
+    """A stealth_edit change when the diff edited the text or the headline and the page shows nothing of it
+    (no notice, banner or later dateModified; a bumped timestamp is its own state, not a stealth edit)."""
+    if diff.disclosed or diff.bumped:
         return None
     touched = [s for s in diff.sentences if s.op in ("edited", "added", "deleted")]
     headline = next((c for c in diff.changes if c.kind == "headline"), None)

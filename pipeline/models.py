@@ -109,8 +109,10 @@ class SentenceOp:
 class Diff:
     """What changed between two versions: word ops, sentence alignment, statistics, changes.
 
-    disclosed says whether the newsroom signalled the edit (a new correction or update
-    notice, a new update banner, a later dateModified); disclosures says how.
+    disclosed says whether the page says what changed (a correction or editor's note, an "updated
+    to include …" line or banner); bumped, whether it only shows that something did (a new "Updated
+    11 March" banner, a later dateModified, a bare "This story has been updated"). Neither: a stealth
+    edit. disclosures says how, in both cases.
     """
 
     ops: tuple[tuple[int, str], ...]
@@ -119,6 +121,12 @@ class Diff:
     sentences: tuple[SentenceOp, ...] = ()
     disclosed: bool = False
     disclosures: tuple[str, ...] = ()
+    bumped: bool = False
+
+    @property
+    def disclosure(self) -> str:
+        """disclosed, timestamp (bumped, nothing said of what changed) or stealth."""
+        return "disclosed" if self.disclosed else "timestamp" if self.bumped else "stealth"
 
 
 @dataclass(frozen=True)
@@ -268,6 +276,7 @@ class StoredDiff:
     disclosed: bool = False
     disclosures: tuple[str, ...] = ()
     extractor_drift: bool = False
+    bumped: bool = False  # only a timestamp moved (see Diff)
 
 
 @dataclass(frozen=True)
@@ -297,6 +306,12 @@ class StoredChange:
     from_number: int | None = None
     to_number: int | None = None
     disclosed: bool | None = None
+    bumped: bool | None = None  # the page only bumped a timestamp (None outside a diff)
+
+    @property
+    def stealth(self) -> bool:
+        """Whether the change came with an edit the page showed nothing of."""
+        return self.disclosed is False and not self.bumped
 
 
 @dataclass(frozen=True)
@@ -455,7 +470,8 @@ class SourceStats:
     changes: int
     changes_by_kind: dict = field(hash=False, compare=False)
     updates: int = 0  # diffs: versions after the first
-    stealth: int = 0  # ... of which the page disclosed nothing
+    stealth: int = 0  # ... of which the page showed nothing
+    bumped: int = 0  # ... of which it only bumped a timestamp
     median_hours_to_first_update: float | None = None
     failing: int = 0
     gone: int = 0
@@ -491,6 +507,7 @@ class TimelineEntry:
     revert_of: int | None = None
     disclosed: bool | None = None
     disclosures: tuple[str, ...] = ()
+    bumped: bool | None = None
     words_added: int = 0
     words_removed: int = 0
     figures_changed: int = 0

@@ -125,9 +125,11 @@ def describe_versions(report: DiffReport) -> str:
 
 
 def describe_disclosure(report: DiffReport) -> str:
-    """Whether the newsroom disclosed the edit, and how."""
+    """Whether the newsroom disclosed the edit, only bumped its timestamp, or neither; and how."""
     if report.diff.disclosed:
         return "disclosed: " + "; ".join(report.diff.disclosures)
+    if report.diff.bumped:
+        return "timestamp bumped, nothing said of what changed: " + "; ".join(report.diff.disclosures)
     return "stealth edit: no correction or update notice, update banner or later dateModified"
 
 
@@ -175,7 +177,8 @@ def print_report(report: DiffReport, console: Console | None = None) -> None:
     lines = _summary_lines(report)
     console.print(Text(lines[0], style="bold"), soft_wrap=True)
     for line in lines[1:]:
-        style = "green" if line.startswith("disclosed") else "yellow" if line.startswith("stealth") else ""
+        style = ("green" if line.startswith("disclosed") else "yellow" if line.startswith(("stealth", "timestamp"))
+                 else "")
         console.print(Text(line, style=style), soft_wrap=True)
     console.print()
     print_diff(report.diff.ops, console)
@@ -187,7 +190,8 @@ def report_as_record(report: DiffReport) -> dict:
     return {
         "url": report.url, "from": report.from_number, "to": report.to_number, "revert_of": report.revert_of,
         "old_title": report.old_title, "new_title": report.new_title, "note": report.note,
-        "disclosed": diff.disclosed, "disclosures": list(diff.disclosures), "stats": diff.stats,
+        "disclosed": diff.disclosed, "disclosure": diff.disclosure, "disclosures": list(diff.disclosures),
+        "stats": diff.stats,
         "changes": [asdict(c) for c in diff.changes], "ops": [list(op) for op in diff.ops],
         "sentences": [{"op": s.op, "old_indices": list(s.old_indices), "new_indices": list(s.new_indices),
                        "old": s.old, "new": s.new, "ops": [list(op) for op in s.ops]} for s in diff.sentences],
@@ -206,7 +210,7 @@ def render_json(report: DiffReport) -> str:
 
 _PAGE_STYLE = """
 body{font:16px/1.5 Georgia,serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
-.meta,.stats{color:#555;font-size:.9rem}.disclosed{color:#17622f}.stealth{color:#8a4b00;font-weight:bold}
+.meta,.stats{color:#555;font-size:.9rem}.disclosed{color:#17622f}.timestamp{color:#6b5200}.stealth{color:#8a4b00;font-weight:bold}
 del{background:#fbd3d3;color:#7a0c0c}ins{background:#d3f5dc;color:#0b5d1e;text-decoration:none}
 .text{white-space:pre-wrap}table{border-collapse:collapse;width:100%}
 td{vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #eee;width:46%}
@@ -249,7 +253,7 @@ def render_html(report: DiffReport) -> str:
 <h1>{escape(title)}</h1>
 <p class="meta">{escape(describe_versions(report))}</p>
 {f'<p class="meta">{escape(report.note)}</p>' if report.note else ''}
-<p class="{'disclosed' if diff.disclosed else 'stealth'}">{escape(describe_disclosure(report))}</p>
+<p class="{diff.disclosure}">{escape(describe_disclosure(report))}</p>
 <p class="stats">{escape(describe_stats(diff.stats))}</p>
 <ul class="changes">{changes}</ul>
 </header>

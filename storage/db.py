@@ -118,6 +118,7 @@ _DECODE = {
     "stats": json.loads,
     "extractor_drift": bool,
     "disclosed": lambda v: None if v is None else bool(v),
+    "bumped": lambda v: None if v is None else bool(v),
 }
 
 
@@ -565,6 +566,7 @@ def record_version(
                 "to_number": version.number, "stats": json.dumps(diff.stats),
                 "ops": json.dumps(diff.ops, ensure_ascii=False), "created_at": detected,
                 "disclosed": int(diff.disclosed), "disclosures": json.dumps(list(diff.disclosures), ensure_ascii=False),
+                "bumped": int(diff.bumped),
             }).last_pk
             for seq, change in enumerate(diff.changes):
                 change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq,
@@ -652,7 +654,7 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
     sql = (
         "SELECT c.id, c.article_id, a.canonical_url AS url, a.title AS article_title, s.name AS source, c.kind, "
         "c.detail, c.before, c.after, c.context, c.subject, c.significance, c.delta, c.relative, c.detected_at, c.origin, "
-        "d.from_number, d.to_number, d.disclosed "
+        "d.from_number, d.to_number, d.disclosed, d.bumped "
         "FROM changes c LEFT JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id "
         "LEFT JOIN sources s ON s.id = a.source_id"
         + (" WHERE " + " AND ".join(where) if where else "")
@@ -971,7 +973,7 @@ def find_faults(db: Database) -> list[str]:
                    "SELECT id, updates, stealth_edits, real_updates, real_stealth FROM (SELECT a.id, a.updates, "
                    "a.stealth_edits, (SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.extractor_drift = 0) "
                    "AS real_updates, (SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.extractor_drift = 0 "
-                   "AND d.disclosed = 0) AS real_stealth FROM articles a) "
+                   "AND d.disclosed = 0 AND d.bumped = 0) AS real_stealth FROM articles a) "
                    "WHERE updates != real_updates OR stealth_edits != real_stealth").fetchall()]
     faults += [f"change counts of source {source_id or '(none)'}, kind {kind}: {kept} kept, {real} stored"
                for source_id, kind, kept, real in db.execute(

@@ -175,14 +175,19 @@ def _workspace(db: Database) -> None:
     db["articles"].add_column("first_fetched_at", str)  # version 1's fetch
     db["articles"].add_column("first_update_at", str)  # version 2's: the wait for a first update
     db["articles"].add_column("updates", int, not_null_default=0)  # diffs that are the newsroom's edits
-    db["articles"].add_column("stealth_edits", int, not_null_default=0)  # ... that the page did not disclose
+    db["articles"].add_column("stealth_edits", int, not_null_default=0)  # ... that the page showed nothing of
+    db["articles"].add_column("bumped_edits", int, not_null_default=0)  # ... of which it only bumped a timestamp
+    # A diff whose page only bumped a timestamp (a new "Updated …" banner, a later dateModified) without saying
+    # what changed: disclosed 0 and bumped 1. Those stored before were all counted as disclosed.
+    db["diffs"].add_column("bumped", int, not_null_default=0)
     db.execute("UPDATE articles SET versions = coalesce((SELECT max(number) FROM versions v WHERE v.article_id = "
                "articles.id), 0), changes_found = (SELECT count(*) FROM changes c WHERE c.article_id = articles.id), "
                "first_fetched_at = (SELECT fetched_at FROM versions v WHERE v.article_id = articles.id AND number = 1), "
                "first_update_at = (SELECT fetched_at FROM versions v WHERE v.article_id = articles.id AND number = 2)")
     edits = ("UPDATE articles SET updates = (SELECT count(*) FROM diffs d WHERE d.article_id = articles.id AND "
              "d.extractor_drift = 0), stealth_edits = (SELECT count(*) FROM diffs d WHERE d.article_id = articles.id "
-             "AND d.extractor_drift = 0 AND d.disclosed = 0)")
+             "AND d.extractor_drift = 0 AND d.disclosed = 0 AND d.bumped = 0), bumped_edits = (SELECT count(*) "
+             "FROM diffs d WHERE d.article_id = articles.id AND d.extractor_drift = 0 AND d.bumped = 1)")
     db.execute(edits)
     db.execute("CREATE TABLE change_counts (source_id INTEGER NOT NULL, kind TEXT NOT NULL, changes INTEGER NOT NULL, "
                "PRIMARY KEY (source_id, kind))")  # source_id 0: articles of no source
@@ -216,7 +221,7 @@ def _workspace(db: Database) -> None:
         "FROM changes WHERE article_id = NEW.id GROUP BY kind ON CONFLICT (source_id, kind) "
         "DO UPDATE SET changes = changes + excluded.changes; END",
     }
-    for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"), ("UPDATE OF disclosed, extractor_drift", "NEW")):
+    for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"), ("UPDATE OF disclosed, bumped, extractor_drift", "NEW")):
         triggers[f"edits_{event.split()[0].lower()}"] = (
             f"AFTER {event} ON diffs BEGIN {edits} WHERE id = {row}.article_id; END")
     for name, body in triggers.items():  # one statement each: executescript would commit the migration halfway
@@ -227,7 +232,8 @@ def _workspace(db: Database) -> None:
     db["versions"].create_index(["fetched_at"], index_name="idx_versions_fetched_at")
     db["changes"].create_index(["article_id", "kind"], index_name="idx_changes_article_kind")
     # covering: the statistics count updates and stealth edits per article from the index alone
-    db["diffs"].create_index(["article_id", "disclosed", "extractor_drift"], index_name="idx_diffs_article_disclosed")
+    db["diffs"].create_index(["article_id", "disclosed", "bumped", "extractor_drift"],
+                             index_name="idx_diffs_article_disclosed")
 
 
 MIGRATIONS = [

@@ -146,7 +146,8 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
     scope = "a.source_id IN (SELECT id FROM sources s " + one + ")" if source else "1"
     counts = {row["source_id"]: row for row in _all(db, (  # one pass over the articles: the triggers keep the counts
         "SELECT a.source_id, count(*) AS articles, sum(a.versions) AS versions, sum(a.changes_found) AS changes, "
-        "sum(a.updates) AS updates, sum(a.stealth_edits) AS stealth, sum(a.status = 'failing') AS failing, "
+        "sum(a.updates) AS updates, sum(a.stealth_edits) AS stealth, sum(a.bumped_edits) AS bumped, "
+        "sum(a.status = 'failing') AS failing, "
         f"sum(a.status = 'gone') AS gone FROM articles a NOT INDEXED WHERE {scope} GROUP BY a.source_id"),
         {"source": source})}
     kinds: dict = {}
@@ -168,7 +169,7 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
         stats.append(SourceStats(
             source=meta.get("name"), kind=meta.get("kind"), articles=row.get("articles") or 0,
             versions=row.get("versions") or 0, changes=row.get("changes") or 0,
-            changes_by_kind=kinds.get(source_id, {}), updates=row.get("updates") or 0, stealth=row.get("stealth") or 0,
+            changes_by_kind=kinds.get(source_id, {}), updates=row.get("updates") or 0, stealth=row.get("stealth") or 0, bumped=row.get("bumped") or 0,
             median_hours_to_first_update=median(delays[source_id]) if delays.get(source_id) else None,
             failing=row.get("failing") or 0, gone=row.get("gone") or 0, last_error=meta.get("last_error"),
             last_polled_at=meta.get("last_polled_at")))
@@ -184,7 +185,7 @@ def _add_up(stats: list[SourceStats], median_hours: float | None) -> SourceStats
     return SourceStats(
         source=None, kind=None, articles=sum(s.articles for s in stats), versions=sum(s.versions for s in stats),
         changes=sum(s.changes for s in stats), changes_by_kind=dict(sorted(kinds.items())),
-        updates=sum(s.updates for s in stats), stealth=sum(s.stealth for s in stats),
+        updates=sum(s.updates for s in stats), stealth=sum(s.stealth for s in stats), bumped=sum(s.bumped for s in stats),
         median_hours_to_first_update=median_hours, failing=sum(s.failing for s in stats),
         gone=sum(s.gone for s in stats))
 
@@ -211,7 +212,7 @@ def list_timeline(db: Database, article_id: int) -> list[TimelineEntry]:
     """The article's versions, oldest first, each with the disclosure and size of the edit that made it."""
     rows = _all(db, (
         "SELECT v.number, v.fetched_at, v.title, v.byline, v.modified_at, v.published_at, v.banner, v.notices, "
-        "v.word_count, v.revert_of, d.disclosed, d.disclosures, d.stats, d.extractor_drift "
+        "v.word_count, v.revert_of, d.disclosed, d.disclosures, d.bumped, d.stats, d.extractor_drift "
         "FROM versions v LEFT JOIN diffs d ON d.article_id = v.article_id AND d.to_number = v.number "
         "WHERE v.article_id = ? ORDER BY v.number"), [article_id])
     entries = []

@@ -342,17 +342,19 @@ def test_diff_html_is_a_page_with_inline_and_side_by_side_views(runner, tracked)
     assert result.stdout.startswith("<!DOCTYPE html>")
     assert "<del>12</del><ins>19</ins>" in result.stdout
     assert 'id="inline"' in result.stdout and 'id="side-by-side"' in result.stdout
-    assert '<p class="disclosed">disclosed: update banner: Updated 11 March 2025, 09:15 UTC' in result.stdout
+    assert ('<p class="timestamp">timestamp bumped, nothing said of what changed: update banner: Updated 11 March '
+            '2025, 09:15 UTC') in result.stdout
 
 
-def test_diff_in_the_terminal_format_tells_a_disclosed_edit(runner, tracked):
+def test_diff_in_the_terminal_format_tells_how_the_page_marked_the_edit(runner, tracked):
     config, url = tracked
 
     result = invoke(runner, "diff", url, "--config", config)
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{url}  v1 → v2\n")
-    assert "disclosed: update banner" in result.stdout and "dateModified" in result.stdout
+    assert "timestamp bumped, nothing said of what changed: update banner" in result.stdout
+    assert "dateModified" in result.stdout
     assert "[-12-]{+19+}" in result.stdout  # CliRunner is no terminal: plain markers
 
 

@@ -274,7 +274,7 @@ def test_a_headline_only_change_is_not_a_revert_but_its_return_is(site, make_set
     assert [(v.number, v.revert_of) for v in versions(settings)] == [(1, None), (2, None), (3, 1)]
 
 
-def test_the_stored_diff_says_whether_the_edit_was_disclosed(site, make_settings, story_pages):
+def test_the_stored_diff_says_whether_the_edit_was_disclosed_bumped_or_stealth(site, make_settings, story_pages):
     site.page("/flood", story_pages[0])
     settings = track(site, make_settings, "/flood")
     check_all(settings)
@@ -285,13 +285,14 @@ def test_the_stored_diff_says_whether_the_edit_was_disclosed(site, make_settings
                                title=STORY.versions[1].title))
     check_all(settings)
     db = storage.open_db(settings.database)
-    disclosed = storage.get_diff(db, the_article(settings).id, 2)
-    assert disclosed.disclosed
-    assert disclosed.disclosures == ("update banner: Updated 11 March 2025, 09:15 UTC",
-                                        "dateModified: 2025-03-11T05:42:00+00:00 -> 2025-03-11T09:15:00+00:00")
+    bumped = storage.get_diff(db, the_article(settings).id, 2)  # a banner and a date: that, not what, it changed
+    assert (bumped.disclosed, bumped.bumped) == (False, True)
+    assert bumped.disclosures == ("update banner: Updated 11 March 2025, 09:15 UTC",
+                                  "dateModified: 2025-03-11T05:42:00+00:00 -> 2025-03-11T09:15:00+00:00")
     stealth = storage.get_diff(db, the_article(settings).id, 3)
-    assert (stealth.disclosed, stealth.disclosures) == (False, ())
-    assert [c.disclosed for c in storage.list_changes(db, kind="figure")] == [True, False]  # 12→19, then 19→12
+    assert (stealth.disclosed, stealth.bumped, stealth.disclosures) == (False, False, ())
+    figures = storage.list_changes(db, kind="figure")  # 12→19, then 19→12
+    assert [(c.bumped, c.stealth) for c in figures] == [(True, False), (False, True)]
     stealth, = storage.list_changes(db, kind="stealth_edit")
     assert (stealth.to_number, stealth.after) == (3, "changed without notice: 1 sentence(s) edited")
     assert "on Monday" in stealth.context

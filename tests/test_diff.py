@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from demo.newsroom import load_stories
 from pipeline.diff import (align_sentences, compare_pages, compare_versions, find_quotes, find_stealth_edit,
-                           split_sentences)
+                           says_what_changed, split_sentences)
 from pipeline.extract import normalize_text
 from pipeline.models import Extracted
 
@@ -523,7 +523,7 @@ def test_an_edit_without_notice_banner_or_newer_date_is_stealth():
     diff = compare_pages(page(modified="2025-03-11T05:42:00+00:00"),
                          page(FLOOD_NEW, modified="2025-03-11T05:42:00+00:00"))
 
-    assert (diff.disclosed, diff.disclosures) == (False, ())
+    assert (diff.disclosed, diff.bumped, diff.disclosure, diff.disclosures) == (False, False, "stealth", ())
 
 
 def test_a_new_notice_discloses_the_edit():
@@ -539,26 +539,58 @@ def test_a_notice_already_there_does_not_disclose_a_later_edit():
     assert not compare_pages(page(FLOOD_OLD + notice), page(FLOOD_NEW + notice)).disclosed
 
 
-def test_a_later_date_modified_discloses_the_edit():
+def test_a_later_date_modified_only_bumps_the_timestamp():
+    # A timestamp says that something changed, not what: its own state between disclosed and stealth.
     diff = compare_pages(page(modified="2025-03-11T05:42:00+00:00"),
                          page(FLOOD_NEW, modified="2025-03-11T09:15:00+00:00"))
 
     assert diff.disclosures == ("dateModified: 2025-03-11T05:42:00+00:00 -> 2025-03-11T09:15:00+00:00",)
+    assert (diff.disclosed, diff.bumped, diff.disclosure) == (False, True, "timestamp")
 
 
-def test_a_date_modified_newer_than_the_publication_discloses_when_there_was_none_before():
+def test_a_date_modified_newer_than_the_publication_bumps_when_there_was_none_before():
     diff = compare_pages(page(published="2025-03-11T05:42:00+00:00"),
                          page(FLOOD_NEW, published="2025-03-11T05:42:00+00:00", modified="2025-03-11T09:15:00Z"))
 
-    assert diff.disclosed
+    assert diff.disclosure == "timestamp"
 
 
-def test_a_new_update_banner_discloses_the_edit_but_a_relative_one_ticking_on_does_not():
-    assert compare_pages(page(banner="Updated 11 March 2025, 05:42 UTC"),
-                         page(FLOOD_NEW, banner="Updated 11 March 2025, 09:15 UTC")).disclosures == (
-        "update banner: Updated 11 March 2025, 09:15 UTC",)
-    assert compare_pages(page(), page(FLOOD_NEW, banner="Updated 5 minutes ago")).disclosed
-    assert not compare_pages(page(banner="Updated 2 hours ago"), page(FLOOD_NEW, banner="Updated 3 hours ago")).disclosed
+def test_a_new_update_banner_bumps_the_timestamp_but_a_relative_one_ticking_on_does_not():
+    bumped = compare_pages(page(banner="Updated 11 March 2025, 05:42 UTC"),
+                           page(FLOOD_NEW, banner="Updated 11 March 2025, 09:15 UTC"))
+    assert bumped.disclosures == ("update banner: Updated 11 March 2025, 09:15 UTC",)
+    assert bumped.disclosure == "timestamp"
+    assert compare_pages(page(), page(FLOOD_NEW, banner="Updated 5 minutes ago")).disclosure == "timestamp"
+    assert compare_pages(page(banner="Updated 2 hours ago"),
+                         page(FLOOD_NEW, banner="Updated 3 hours ago")).disclosure == "stealth"
+
+
+def test_a_banner_that_says_what_changed_discloses_the_edit():
+    diff = compare_pages(page(), page(FLOOD_NEW, banner="Updated to include the latest toll from the fire service"))
+    assert diff.disclosure == "disclosed"
+
+
+@pytest.mark.parametrize("line, says", [
+    ("Correction: An earlier version of this story gave the wrong day.", True),
+    ("Clarification: The council, not the mayor, approved the plan.", True),
+    ("Editor's note: This story has been updated to reflect the new toll.", True),
+    ("This story has been updated to include comment from the mayor.", True),
+    ("This story has been updated with the latest figures from the county.", True),
+    ("Update: Rescuers found two more survivors on Tuesday evening.", True),
+    ("An earlier version of this article misstated the toll.", True),
+    ("This story has been updated.", False),
+    ("This article was updated.", False),
+    ("Updated 11 March 2025, 09:15 UTC", False),
+    ("Update: March 11, 2025 at 9:15 am", False),
+    ("UPDATED: Tue, 11 Mar 2025 09:15 GMT", False),
+])
+def test_says_what_changed(line, says):
+    assert says_what_changed(line) is says
+
+
+def test_a_bare_update_notice_only_bumps_the_timestamp():
+    diff = compare_pages(page(), page(FLOOD_NEW + "\nThis story has been updated."))
+    assert (diff.disclosure, diff.disclosures) == ("timestamp", ("notice: This story has been updated.",))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -657,8 +689,10 @@ def test_find_stealth_edit_sums_up_an_undisclosed_edit():
     assert stealth.context == FLOOD_NEW.split("\n")[0].split(". ")[0] + "."
 
 
-def test_find_stealth_edit_is_none_for_a_disclosed_edit_or_a_move():
-    disclosed = compare_pages(page(), page(FLOOD_NEW + "\nThis story has been updated."))
+def test_find_stealth_edit_is_none_for_a_disclosed_or_bumped_edit_or_a_move():
+    disclosed = compare_pages(page(), page(FLOOD_NEW + "\nThis story has been updated with the latest toll."))
+    bumped = compare_pages(page(), page(FLOOD_NEW + "\nThis story has been updated."))
     moved = compare_pages(page("One is here.\nTwo is there."), page("Two is there.\nOne is here."))
 
-    assert find_stealth_edit(disclosed) is None and find_stealth_edit(moved) is None
+    assert find_stealth_edit(disclosed) is None and find_stealth_edit(bumped) is None
+    assert find_stealth_edit(moved) is None
