@@ -191,6 +191,20 @@ def match_rules(rules: tuple[RuleSettings, ...], changes: tuple[Change, ...],
     ]
 
 
+def _headline_key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def untold(matched: list[tuple[int, str, str]], changes: tuple[Change, ...],
+           told: Iterable[str]) -> list[tuple[int, str, str]]:
+    """matched without the alerts of headline changes to a headline already told: the feed's rewrite is the
+    early warning, the page's diff confirms it (or the other way round) without a second message. Headlines
+    are compared by their words, whatever the case and punctuation."""
+    keys = {_headline_key(headline) for headline in told}
+    return [m for m in matched
+            if not (changes[m[0]].kind == "headline" and _headline_key(changes[m[0]].after or "") in keys)]
+
+
 # --------------------------------------------------------------------------- messages
 
 

@@ -235,6 +235,8 @@ def _store_version(db, settings: Settings, ladder: ScheduleSettings, checked: Ar
         diff = replace(diff, changes=(*diff.changes, stealth))  # so alert rules can select it
     matched = (alerts.match_rules(settings.alerts, diff.changes, storage.source_name(db, checked.source_id))
                if diff else [])
+    if matched:  # a headline the feed already told (since the last version) is not told again
+        matched = alerts.untold(matched, diff.changes, storage.list_headlines(db, checked.id, "feed", previous.number))
     state = replace(_note_suspect(_reschedule(ladder, checked, now, changed=True), "new_version", page, now),
                     title=page.title, last_changed_at=to_iso(now), changes=checked.changes + (1 if previous else 0))
     storage.record_version(db, version, fetched.body, fetched, state, diff=diff, alerts=matched)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from pipeline import schedule
 from pipeline.config import ScheduleSettings
-from pipeline.models import Article, Change, Entry, Fetched, to_iso
+from pipeline.models import IN_THE_FEED, Article, Change, Entry, Fetched, to_iso
 
 GONE = (404, 410)
 SAME_STORY = 0.5  # share of the shorter text's word 4-grams that the other must contain
@@ -35,7 +35,7 @@ def feed_revisions(article: Article, entry: Entry) -> tuple[Change, ...]:
     for kind, before, after in (("headline", article.feed_title, entry.title),
                                 ("summary", article.feed_summary, entry.summary)):
         if before and after and " ".join(before.split()) != " ".join(after.split()):
-            changes.append(Change(kind, before, after, context="(in the feed)"))
+            changes.append(Change(kind, before, after, context=IN_THE_FEED))
     return tuple(changes)
 
 

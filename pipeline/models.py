@@ -58,6 +58,9 @@ class Extracted:
     banner: str | None = None  # the page's update banner ("Updated 11 March, 09:15 UTC"), not part of text
 
 
+IN_THE_FEED = "(in the feed)"  # the context of a change a feed revealed: no sentence of the page
+
+
 @dataclass(frozen=True)
 class Change:
     """One meaningful change between two versions of an article."""

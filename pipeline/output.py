@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pipeline.errors import InputError
-from pipeline.models import Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version
+from pipeline.models import IN_THE_FEED, Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version
 
 FORMATS = ("terminal", "html", "unified", "marked", "json")
 _STYLES = {-1: "bold red strike", 1: "bold green", 0: ""}
@@ -80,7 +80,9 @@ def describe_change(change: Change | StoredChange | Alert) -> str:
 def describe_with_context(change: Change | StoredChange | Alert) -> list[str]:
     """describe_change, then the sentence the change sits in when that says more than the line does."""
     lines = [describe_change(change)]
-    if change.context and change.context not in (change.before, change.after):
+    if change.context == IN_THE_FEED:
+        lines.append("    (seen in the feed, before the page itself)")
+    elif change.context and change.context not in (change.before, change.after):
         lines.append(f"    \"{change.context}\"")
     return lines
 

@@ -230,6 +230,8 @@ def _note_feed_updates(db, settings: Settings, config: SourceSettings, source_id
         changes, updated, bump = lifecycle.feed_update(article, by_url[url])
         if updated is not None:
             matched = alerts.match_rules(settings.alerts, changes, config.name)
+            if matched:  # a headline the page's diff already told (at the latest version) is not told again
+                matched = alerts.untold(matched, changes, storage.list_headlines(db, article.id, "page"))
             stored = storage.record_feed_update(db, article, updated, changes, now, source_id, matched, bump)
             recorded += len([change_id for change_id in stored or () if change_id is not None])
     return recorded

@@ -512,6 +512,17 @@ def record_feed_update(
     return change_ids
 
 
+def list_headlines(db: Database, article_id: int, origin: str, since_version: int | None = None) -> list[str]:
+    """The new headlines of an article's headline changes seen in one place (page or feed) at or after a
+    version (default: its latest)."""
+    since = ("?" if since_version is not None else
+             "(SELECT coalesce(max(number), 0) FROM versions WHERE article_id = :article)")
+    sql = ("SELECT after FROM changes WHERE article_id = :article AND kind = 'headline' AND origin = :origin "
+           f"AND coalesce(at_version, 0) >= {since.replace('?', ':since')}")
+    return [row[0] for row in db.execute(sql, {"article": article_id, "origin": origin, "since": since_version})
+            if row[0]]
+
+
 def _insert_events(db: Database, article_id: int, changes: Iterable[Change], at: datetime, origin: str,
                    alerts: Iterable[tuple[int, str, str]], source_id: int | None = None) -> list[int | None]:
     # Changes seen outside a diff belong to the article's latest version; one seen before gives None.

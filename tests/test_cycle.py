@@ -418,6 +418,35 @@ def test_a_feed_that_rewrites_a_headline_records_it_before_the_page_is_fetched(s
     assert [a.kind for a in storage.pending_alerts(db, NOW + timedelta(days=1))] == ["headline"]
 
 
+@pytest.mark.parametrize("feed_first", [True, False])
+def test_one_headline_change_is_one_alert_whether_the_feed_or_the_page_tells_it_first(site, make_settings, story_pages,
+                                                                                       feed_first):
+    old, new = STORY.versions[0].title, STORY.versions[1].title
+    site.page("/flood", story_pages[0])
+    settings = follow_feed(site, make_settings, ("/flood", old, "Rain goes on.", None),
+                           alerts=[{"name": "heads", "kinds": ["headline"], "urls": ["json://127.0.0.1:9/sink"]}])
+    cycle.poll_source(settings, "feed", NOW)
+    check_all(settings)
+
+    def feed_tells():
+        site.page("/feed.xml", atom(site, ("/flood", new.upper() + "!", "Rain goes on.", None)))  # case, punctuation
+        cycle.poll_source(settings, "feed", NOW + timedelta(minutes=5))
+
+    def page_tells():
+        site.page("/flood", story_pages[1])
+        check_all(settings)
+
+    for tell in (feed_tells, page_tells) if feed_first else (page_tells, feed_tells):
+        tell()
+    db = storage.open_db(settings.database)
+    changes = storage.list_changes(db, kind="headline")
+    assert sorted(c.origin for c in changes) == ["feed", "page"]  # both recorded...
+    alerts = storage.pending_alerts(db, NOW + timedelta(days=1))
+    assert len(alerts) == 1  # ...one message
+    first = next(c for c in changes if c.origin == ("feed" if feed_first else "page"))
+    assert alerts[0].change_id == first.id  # the first to tell it
+
+
 def test_a_summary_rewrite_is_a_summary_change(site, make_settings, story_pages):
     site.page("/flood", story_pages[0])
     settings = follow_feed(site, make_settings, ("/flood", "Flood", "<p>Twelve dead.</p>", None))

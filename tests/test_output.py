@@ -11,7 +11,7 @@ from rich.console import Console
 
 from pipeline.diff import compare_pages
 from pipeline.errors import InputError
-from pipeline.models import DiffReport, Extracted
+from pipeline.models import Change, DiffReport, Extracted
 from pipeline.output import (describe_disclosure, print_report, render_html, render_json, render_report,
                              render_marked)
 
@@ -133,3 +133,11 @@ def test_unified_is_a_diff_u_of_the_sentences():
     text = render_unified(DiffReport(diff, "https://x.example/a", 1, 2))
     assert text.splitlines() == ["--- https://x.example/a v1", "+++ https://x.example/a v2", "@@ -1,3 +1,3 @@",
                                  " One stays.", "-The toll is 12.", "-Gone now.", "+The toll is 19.", "+New here."]
+
+
+def test_a_feed_change_reads_as_seen_in_the_feed_not_as_a_quote():
+    from pipeline.models import IN_THE_FEED
+    from pipeline.output import describe_with_context
+
+    lines = describe_with_context(Change("headline", "Flood kills 12", "Flood kills 19", context=IN_THE_FEED))
+    assert lines == ["headline: Flood kills 12 → Flood kills 19", "    (seen in the feed, before the page itself)"]
