@@ -8,6 +8,7 @@ the pipeline: checking a million pages would take hours, and what is measured he
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -46,7 +47,8 @@ def _text(rng: random.Random, toll: int, homes: int) -> str:
 
 def generate(path: Path, versions: int) -> None:
     """An archive of about versions versions: articles with 1 to 9 versions each (5 on average), a diff and
-    one or two changes per update, a share of them stealth edits, alerts for some figure changes."""
+    one or two changes per update (20% disclosed, 40% timestamp only, 40% stealth), alerts for some figure
+    changes."""
     storage.open_db(path).close()  # the schema, by Redline's own migrations
     rng = random.Random(7)
     connection = sqlite3.connect(path)
@@ -60,7 +62,7 @@ def generate(path: Path, versions: int) -> None:
         connection.executemany("INSERT INTO versions (id, article_id, number, fetched_at, text_hash, title, text, word_count, "
                                "modified_at, notices, extractor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', 'bench')", version_rows)
         connection.executemany("INSERT INTO diffs (id, article_id, from_number, to_number, stats, ops, created_at, disclosed, "
-                               "disclosures) VALUES (?, ?, ?, ?, ?, '[]', ?, ?, '[]')", diff_rows)
+                               "bumped, disclosures) VALUES (?, ?, ?, ?, ?, '[]', ?, ?, ?, '[]')", diff_rows)
         connection.executemany("INSERT INTO changes (id, diff_id, article_id, seq, kind, before, after, context, subject, "
                                "detail, delta, detected_at, at_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                change_rows)
@@ -68,7 +70,8 @@ def generate(path: Path, versions: int) -> None:
                                "VALUES (?, 'figures', 'json://127.0.0.1/sink', ?, 1, ?, ?)", alert_rows)
         connection.executemany("INSERT INTO articles (id, canonical_url, source_id, first_seen_at, title, status, "
                                "last_changed_at, versions, changes_found, changes, first_fetched_at, first_update_at, updates, "
-                               "stealth_edits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", article_rows)
+                               "stealth_edits, bumped_edits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               article_rows)
         for rows in (version_rows, diff_rows, change_rows, alert_rows, article_rows):
             rows.clear()
 
@@ -77,7 +80,7 @@ def generate(path: Path, versions: int) -> None:
         count = min(1 + (article * 7) % 9, versions - stored)
         seen = START + timedelta(minutes=article * 0.4)
         toll, homes, title = rng.randint(1, 40), rng.randint(10, 900), f"{rng.choice(WORDS).title()} story {article}"
-        found, times, stealth = 0, [], 0
+        found, times, stealth, bumps = 0, [], 0, 0
         for number in range(1, count + 1):
             at = seen + timedelta(hours=(number - 1) * rng.choice((0.5, 2, 6, 30)))
             times.append(_iso(at))
@@ -85,9 +88,9 @@ def generate(path: Path, versions: int) -> None:
             if number > 1:
                 before, toll = toll, toll + rng.randint(1, 9)
                 diff_id += 1
-                disclosed = rng.random() < 0.6
+                disclosed, bumped = (True, False) if (draw := rng.random()) < 0.2 else (False, draw < 0.6)
                 diff_rows.append((diff_id, article, number - 1, number, json.dumps(
-                    {"words_added": 4, "words_removed": 3, "figures_changed": 1}), _iso(at), int(disclosed)))
+                    {"words_added": 4, "words_removed": 3, "figures_changed": 1}), _iso(at), int(disclosed), int(bumped)))
                 context = f"At least {toll} people were killed and {homes} homes destroyed, officials said."
                 change_id += 1
                 change_rows.append((change_id, diff_id, article, 0, "figure", f"at least {before}", f"at least {toll}",
@@ -95,7 +98,8 @@ def generate(path: Path, versions: int) -> None:
                 found += 1
                 if rng.random() < 0.05:
                     alert_rows.append((change_id, rng.choice(("sent", "sent", "failed")), _iso(at), _iso(at)))
-                if not disclosed:
+                bumps += bumped
+                if not disclosed and not bumped:
                     stealth += 1
                     change_id += 1
                     change_rows.append((change_id, diff_id, article, 1, "stealth_edit", None,
@@ -108,7 +112,7 @@ def generate(path: Path, versions: int) -> None:
         stored += count
         article_rows.append((article, f"https://{article % len(SOURCES)}.example/news/{article}",
                              article % len(SOURCES) + 1, _iso(seen), title, "gone" if article % 97 == 0 else "active",
-                             _iso(at), count, found, count - 1, times[0], times[1] if count > 1 else None, count - 1, stealth))
+                             _iso(at), count, found, count - 1, times[0], times[1] if count > 1 else None, count - 1, stealth, bumps))
         if len(version_rows) >= 20000:
             flush()
     flush()
@@ -126,11 +130,12 @@ def archive_path() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"workspace-{VERSIONS}.db"
     marker = path.with_suffix(".ready")
-    if not marker.exists() or marker.read_text() != str(len(storage.db.MIGRATIONS)):
+    schema = hashlib.sha256((ROOT / "storage" / "migrations.py").read_bytes() + Path(__file__).read_bytes()).hexdigest()
+    if not marker.exists() or marker.read_text() != schema:  # made by another schema or generator: made again
         path.unlink(missing_ok=True)
         started = time.perf_counter()
         generate(path, VERSIONS)
-        marker.write_text(str(len(storage.db.MIGRATIONS)))
+        marker.write_text(schema)
         print(f"generated {path.name} in {time.perf_counter() - started:.0f} s, {path.stat().st_size / 2**20:,.0f} MiB")
     return path
 

@@ -244,5 +244,5 @@ MIGRATIONS = [
     (5, "changes outside diffs unique, feed titles per source", _no_doubles),
     (6, "lease and claim holders", _lease_holders),
     (7, "newsletter issues and their links", _newsletters),
-    (8, "workspace: version and change counts per article, an index per list order", _workspace),
+    (8, "workspace: counts kept per article and per source and kind, an index per list order; diffs.bumped", _workspace),
 ]
