@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 import storage
+from pipeline.extract import hash_text
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSIONS = int(os.environ.get("REDLINE_BENCH_VERSIONS", "1000000"))
@@ -107,8 +108,8 @@ def generate(path: Path, versions: int) -> None:
                                         _iso(at), number))
                     found += 1
             text = _text(rng, toll, homes)
-            version_rows.append((version_id, article, number, _iso(at), f"h{version_id}", title, text, len(text.split()),
-                                 _iso(at)))
+            version_rows.append((version_id, article, number, _iso(at), hash_text(text), title, text,
+                                 len(text.split()), _iso(at)))
         stored += count
         article_rows.append((article, f"https://{article % len(SOURCES)}.example/news/{article}",
                              article % len(SOURCES) + 1, _iso(seen), title, "gone" if article % 97 == 0 else "active",

@@ -134,14 +134,14 @@ EXPORTS = ("versions", "changes", "alerts")
 
 def export_records(db, what: str = "versions") -> Iterator[dict]:
     """Every stored version (text and metadata), change or alert as one flat record with its article's
-    URL and source, oldest first; versions are streamed."""
+    URL and source, oldest first, streamed."""
     if what == "versions":
         return ({"source": source, **version_as_record(url, version)}
                 for url, source, version in storage.export_versions(db))
     if what == "changes":
-        return (asdict(change) for change in storage.list_changes(db))
+        return (asdict(change) for change in storage.export_changes(db))
     if what == "alerts":
-        return (asdict(alert) for alert in storage.list_alerts(db))
+        return (asdict(alert) for alert in storage.export_alerts(db))
     raise InputError(f"--what {what!r}: expected one of {', '.join(EXPORTS)}")
 
 

@@ -30,6 +30,8 @@ from storage.db import (  # noqa: E402
     count_held_elsewhere,
     count_rows,
     expire_claims,
+    export_alerts,
+    export_changes,
     export_versions,
     find_article,
     find_articles,
@@ -100,7 +102,7 @@ from storage.workspace import (  # noqa: E402
 
 __all__ = [
     "Database", "add_aliases", "add_articles", "backup", "claim_alerts", "claim_due_articles", "claim_url",
-    "clear_throttle", "count_held_elsewhere", "count_rows", "expire_claims", "export_versions", "find_article",
+    "clear_throttle", "count_held_elsewhere", "count_rows", "expire_claims", "export_alerts", "export_changes", "export_versions", "find_article",
     "find_articles", "find_faults", "find_revert", "finish_alerts", "get_article", "get_blob",
     "get_diff", "get_host", "get_source", "get_version", "has_issue", "hold_articles", "latest_version",
     "lease_holder", "list_alerts", "list_aliases", "list_articles", "list_headlines", "list_issues", "list_changes", "list_versions",

@@ -645,6 +645,15 @@ def get_diff(db: Database, article_id: int, to_number: int) -> StoredDiff | None
                                     [article_id, to_number]))
 
 
+_CHANGE_FIELDS = (
+    "SELECT c.id, c.article_id, a.canonical_url AS url, a.title AS article_title, s.name AS source, c.kind, "
+    "c.detail, c.before, c.after, c.context, c.subject, c.significance, c.delta, c.relative, c.detected_at, c.origin, "
+    "d.from_number, d.to_number, d.disclosed, d.bumped "
+    "FROM changes c LEFT JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id "
+    "LEFT JOIN sources s ON s.id = a.source_id WHERE (d.extractor_drift IS NULL OR d.extractor_drift = 0)"
+)
+
+
 def list_changes(db: Database, kind: str | None = None, article_id: int | None = None,
                  source: str | None = None, newest: int | None = None) -> list[StoredChange]:
     """Detected changes, oldest first, with their article's URL, title and source and the version
@@ -652,7 +661,7 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
 
     Changes of a diff that re-extraction showed to be extractor drift are not newsroom edits: left out.
     """
-    where, params = ["(d.extractor_drift IS NULL OR d.extractor_drift = 0)"], []
+    where, params = [], []
     if kind:
         where.append("c.kind = ?")
         params.append(kind)
@@ -662,20 +671,30 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
     if source:
         where.append("s.name = ?")
         params.append(source)
-    sql = (
-        "SELECT c.id, c.article_id, a.canonical_url AS url, a.title AS article_title, s.name AS source, c.kind, "
-        "c.detail, c.before, c.after, c.context, c.subject, c.significance, c.delta, c.relative, c.detected_at, c.origin, "
-        "d.from_number, d.to_number, d.disclosed, d.bumped "
-        "FROM changes c LEFT JOIN diffs d ON d.id = c.diff_id JOIN articles a ON a.id = c.article_id "
-        "LEFT JOIN sources s ON s.id = a.source_id"
-        + (" WHERE " + " AND ".join(where) if where else "")
-    )
+    sql = _CHANGE_FIELDS + "".join(f" AND {condition}" for condition in where)
     if newest:
         rows = _all(db, f"SELECT * FROM ({sql} ORDER BY c.detected_at DESC, c.id DESC LIMIT ?) "
                         "ORDER BY detected_at, id", [*params, newest])
     else:
         rows = _all(db, sql + " ORDER BY c.detected_at, c.id", params)
     return [_record(StoredChange, row) for row in rows]
+
+
+def _stream(db: Database, cls, sql: str) -> Iterator:
+    cursor = db.execute(sql)
+    names = [c[0] for c in cursor.description]
+    for row in cursor:
+        yield _record(cls, dict(zip(names, row)))
+
+
+def export_changes(db: Database) -> Iterator[StoredChange]:
+    """Every change as list_changes gives it, in the order they were stored, streamed (not loaded)."""
+    return _stream(db, StoredChange, _CHANGE_FIELDS + " ORDER BY c.id")
+
+
+def export_alerts(db: Database) -> Iterator[Alert]:
+    """Every alert with its change, in the order they were made, streamed."""
+    return _stream(db, Alert, f"SELECT {_ALERT_FIELDS} ORDER BY al.id")
 
 
 def export_versions(db: Database) -> Iterator[tuple[str, str | None, Version]]:

@@ -835,3 +835,13 @@ def test_hold_articles_leaves_a_live_runs_articles_to_it(tmp_path):
         holder.kill()
         holder.wait()
     assert storage.hold_articles(db, [due], NOW, LEASE) == [due]
+
+
+def test_export_changes_and_alerts_stream_what_the_lists_hold(db):
+    article = add_article(db)
+    store(db, article, 1, "The toll is 12")
+    store(db, article, 2, "The toll is 15", diff=figure_diff(), alerts=[(0, "figures", "json://x")])
+    exported = storage.export_changes(db)
+    assert not isinstance(exported, list)  # an iterator: nothing loaded before it is read
+    assert sorted(c.id for c in exported) == sorted(c.id for c in storage.list_changes(db))
+    assert [a.id for a in storage.export_alerts(db)] == [a.id for a in storage.list_alerts(db)]
