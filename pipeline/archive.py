@@ -13,9 +13,9 @@ from typing import Iterable, Iterator
 import storage
 from pipeline.config import CHANGE_KINDS
 from pipeline.errors import InputError, InvalidURLError, NotFoundError
-from pipeline.models import (Alert, ArchiveStats, Article, ArticleSummary, FigurePoint, SearchHit, SentenceOp, SourceStats,
+from pipeline.models import (Alert, ArchiveStats, Article, CorrectedIssue, ArticleSummary, FigurePoint, SearchHit, SentenceOp, SourceStats,
                              StoredChange)
-from pipeline.output import EXPORT_FIELDS, version_as_record
+from pipeline.output import EXPORT_FIELDS, describe_change, version_as_record
 from pipeline.sources import canonicalize_url, unwrap_url
 
 
@@ -63,6 +63,33 @@ def read_day(value: str | None, name: str, end: bool = False) -> str | None:
     except ValueError:
         raise InputError(f"{name} {value!r}: expected a date such as 2026-12-01") from None
     return (day + timedelta(days=1) if end else day).isoformat()
+
+
+# Newsletters ------------------------------------------------------------------------------
+
+def list_newsletters(db, source: str | None = None) -> list[CorrectedIssue]:
+    """Newsletter issues, oldest first (of one source, or all), each with the issue it corrects when it is a
+    corrected re-send, and the changes between the two (subject and text, as between two versions)."""
+    from pipeline.diff import compare_versions  # the diff stages load only when an issue corrects another
+
+    issues = storage.list_issues(db, source=source)
+    by_id = {issue.id: issue for issue in issues}
+    listed = []
+    for issue in issues:
+        earlier = by_id.get(issue.corrects)
+        changes = compare_versions(earlier.text, issue.text, earlier.subject, issue.subject).changes if earlier else ()
+        listed.append(CorrectedIssue(issue, earlier, tuple(changes)))
+    return listed
+
+
+def newsletter_as_record(entry: CorrectedIssue) -> dict:
+    """One issue of `redline newsletters --json`."""
+    issue = entry.issue
+    return {"source": issue.source, "subject": issue.subject, "sender": issue.sender, "date": issue.sent_at,
+            "message_id": issue.message_id, "list_id": issue.list_id, "received_at": issue.received_at,
+            "version": issue.version, "corrects": entry.corrects.message_id if entry.corrects else None,
+            "links": [url for url, _, _ in issue.links], "anchors": [anchor for _, anchor, _ in issue.links],
+            "changes": [describe_change(change) for change in entry.changes]}
 
 
 # Statistics --------------------------------------------------------------------------------

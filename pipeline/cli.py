@@ -115,22 +115,15 @@ def history(url, config_path, as_json):
 def newsletters(source, config_path, as_json):
     """Newsletter issues, oldest first, with the stories each linked (canonical URLs, in order)."""
     _, db = _open(config_path)
-    issues = storage.list_issues(db, source=source)
-    by_id = {issue.id: issue for issue in issues}
-    for issue in issues:
-        earlier = by_id.get(issue.corrects)
-        changes = compare_versions(earlier.text, issue.text, earlier.subject, issue.subject).changes if earlier else ()
-        record = {"source": issue.source, "subject": issue.subject, "sender": issue.sender, "date": issue.sent_at,
-                  "message_id": issue.message_id, "list_id": issue.list_id, "received_at": issue.received_at,
-                  "version": issue.version, "corrects": earlier.message_id if earlier else None,
-                  "links": [url for url, _, _ in issue.links], "anchors": [anchor for _, anchor, _ in issue.links],
-                  "changes": [describe_change(change) for change in changes]}
+    for entry in archive.list_newsletters(db, source):
+        issue, earlier = entry.issue, entry.corrects
         lines = [f"{issue.sent_at or issue.received_at}  {issue.source}  {issue.subject or '(no subject)'}  "
                  f"({len(issue.links)} stor{'y' if len(issue.links) == 1 else 'ies'})"]
         if earlier:
             lines.append(f"  v{issue.version}: corrects {earlier.message_id}")
-            lines += [f"    {describe_change(change)}" for change in changes]
+            lines += [f"    {describe_change(change)}" for change in entry.changes]
         lines += [f"    {url}  {anchor or ''}" for url, anchor, _ in issue.links]
+        record = archive.newsletter_as_record(entry)
         _emit(record, as_json, "\n".join(lines))
 
 

@@ -413,6 +413,15 @@ class StoredIssue:
 
 
 @dataclass(frozen=True)
+class CorrectedIssue:
+    """A newsletter issue with the issue it corrects, when it is a corrected re-send, and what changed."""
+
+    issue: StoredIssue
+    corrects: StoredIssue | None = None
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
 class ArticleQuery:
     """Which articles a list shows and in what order: each filter is off when None or False."""
 

@@ -184,10 +184,11 @@ def hostile_page(n: int) -> str:
 @pytest.fixture(scope="session")
 def archive(tmp_path_factory):
     """An archive for the workspace's tests, built once by real cycles: the demo newsroom's stories over three
-    rounds (the flood toll rising, alerts sent to its sink) and a hostile page in two versions, with a
-    javascript: alias. Yields (settings, {"flood": id, "hostile": id, "newsroom": url})."""
+    rounds (the flood toll rising, alerts sent to its sink), its newsletter each round, and a hostile page in
+    two versions, with a javascript: alias. Yields (settings, {"flood": id, "hostile": id, "newsroom": url})."""
     from datetime import timedelta
 
+    from demo.run import send_newsletter
     from pipeline.cycle import run_cycle
     from pipeline.models import utcnow
 
@@ -202,14 +203,17 @@ def archive(tmp_path_factory):
                 "database": {"path": str(folder / "redline.db")},
                 "network": {"allow_private": True, "host_delay": 0},
                 "sources": [{"name": "newsroom", "kind": "rss", "url": f"{room.url}/feed.xml"},
-                            {"name": "wire", "kind": "urls", "url": f"{site.url}/urls.txt"}],
+                            {"name": "wire", "kind": "urls", "url": f"{site.url}/urls.txt"},
+                            {"name": "brief", "kind": "newsletter", "url": "mbox:newsletter.mbox"}],
                 "alerts": [{"name": "figures", "kinds": ["figure"], "urls": [f"json://{host}/_sink"]}],
             }, folder / "redline.toml")
             start = utcnow() - timedelta(days=3)
+            send_newsletter(folder, room, 0)
             run_cycle(settings, now=start)
             site.page("/news/blast", hostile_page(19))
             for round_ in (1, 2):
                 room.advance()
+                send_newsletter(folder, room, round_)
                 run_cycle(settings, now=start + timedelta(days=round_), everything=True)
             db = storage.open_archive(settings)
             flood = storage.owner_of(db, f"{room.url}/news/flood-toll")

@@ -32,7 +32,7 @@ def page(workspace, path: str, status: int = 200):
 
 def test_overview_shows_sources_latest_figure_changes_and_days(workspace):
     document = page(workspace, "/")
-    assert {"newsroom", "wire"} <= set(document.xpath("//table[1]//td/a/text()"))
+    assert {"newsroom", "wire", "brief"} <= set(document.xpath("//table[1]//td/a/text()"))
     figures = " ".join(document.xpath("//h2[.='Latest figure changes']/following-sibling::table[1]//text()"))
     assert "at least 19 → at least 27 (people killed)" in " ".join(figures.split())  # the newest ten
     assert document.xpath("//img[@src='./plots/versions-per-day.svg']")
@@ -137,7 +137,7 @@ def test_stats_page_json_and_plots(workspace):
     document = page(workspace, "/stats")
     assert document.xpath("//tr[@class='totals']")
     record = get(workspace, "/stats.json").json()
-    assert {s["name"] for s in record["sources"]} == {"newsroom", "wire"}
+    assert {s["name"] for s in record["sources"]} == {"newsroom", "wire", "brief"}
     assert record["totals"]["versions"] == sum(s["versions"] for s in record["sources"])
     for name in ("versions-per-day", "changes-per-day", "update-delays", "stealth-share"):
         response = get(workspace, f"/plots/{name}.svg")
@@ -145,10 +145,22 @@ def test_stats_page_json_and_plots(workspace):
     get(workspace, "/plots/nothing.svg", 404)
 
 
+def test_newsletters_list_issues_newest_first_with_their_stories(workspace):
+    _, ids = workspace
+    document = page(workspace, "/newsletters")
+    subjects = document.xpath("//ol[@class='issues']/li/strong/text()")
+    assert subjects == ["The Courier Brief, round 2", "The Courier Brief, round 1", "The Courier Brief, round 0"]
+    stories = document.xpath("//ol[@class='issues']/li[1]//ul[@class='links']//a/@href")
+    assert f"./articles/{ids['flood']}" in stories  # the tracked, click-tracked link leads to the story
+    article = page(workspace, f"/articles/{ids['flood']}")
+    assert "The Courier Brief, round 0" in article.xpath("string(//h2[.='Newsletters that linked it']/following-sibling::ul)")
+
+
 def _pages(ids) -> list[str]:
     hostile = ids["hostile"]
     return ["/", "/articles", "/articles?q=blast", f"/articles/{hostile}", f"/articles/{hostile}/diff",
             f"/articles/{hostile}/diff?view=side", "/search?q=spokesman", "/search?q=%3Cscript%3E", "/alerts", "/stats",
+            "/newsletters",
             "/articles?q=%22%3E%3Cscript%3Ealert(9)%3C/script%3E"]
 
 

@@ -207,6 +207,15 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
         return page(request, "alerts.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=number, status=status,
                     states=ALERT_STATES, link=_link_with(params))
 
+    @app.get("/newsletters", response_class=HTMLResponse)
+    def newsletters(request: Request, db=Depends(archive_db)):
+        source = request.query_params.get("source") or None
+        listed = list(reversed(archive.list_newsletters(db, source)))  # newest first
+        number = _page(request.query_params.get("page"))
+        shown = listed[(number - 1) * PAGE:number * PAGE]
+        return page(request, "newsletters.html", issues=shown, page=number, more=len(listed) > number * PAGE,
+                    source=source, link=_link_with(request.query_params))
+
     @app.get("/stats", response_class=HTMLResponse)
     def stats(request: Request, db=Depends(archive_db)):
         source = request.query_params.get("source") or None
