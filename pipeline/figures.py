@@ -34,6 +34,7 @@ class Tables:
     hundred: str
     multipliers: dict[str, float]  # thousand, million, ... after digits or number words
     short_scales: dict[str, float]  # "m", "bn": only read after a currency amount
+    glued_scales: dict[str, float]  # "420M", "3.5bn": glued to digits, a scale whatever precedes (case-sensitive)
     collectives: dict[str, int]  # "dozen": multiplies what precedes ("two dozen")
     indefinite: tuple[str, ...]  # "a", "an": one, before a multiplier or collective
     fractions: dict[str, float]  # "half" (a million)
@@ -91,6 +92,8 @@ ENGLISH = Tables(
     hundred="hundred",
     multipliers={"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12},
     short_scales={"k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12},
+    # Not "m" (metres), "k" or "b": without a currency they are as often units or names.
+    glued_scales={"M": 1e6, "mn": 1e6, "mln": 1e6, "bn": 1e9, "Bn": 1e9, "BN": 1e9, "tn": 1e12},
     collectives={"dozen": 12},
     indefinite=("a", "an"),
     fractions={"half": 0.5},
@@ -150,7 +153,8 @@ ENGLISH = Tables(
             "number", "room", "flight", "route", "highway", "interstate", "platform", "gate", "episode",
             "season", "version", "item", "figure", "table", "vol", "volume", "issue", "exhibit",
             "amendment", "bus", "line", "apartment", "suite", "block", "lot", "exit", "channel",
-            "district", "ward", "precinct", "row", "seat", "pier", "terminal", "form", "unit", "#"),
+            "district", "ward", "precinct", "row", "seat", "pier", "terminal", "form", "unit", "#",
+            "update", "phase", "part"),
     skipped=frozenset({"a", "an", "the", "were", "was", "are", "is", "have", "has", "had", "been", "be",
                        "being", "reportedly", "its", "their", "his", "her", "more", "other", "others",
                        "additional", "further", "another", "new", "so", "far", "still", "also", "only",
@@ -439,6 +443,8 @@ def _read_quantity(tokens: list[_Token], i: int, c: _Compiled, currency: bool) -
         scale, j = tables.multipliers[nxt.low], j + 1
     elif nxt is not None and currency and nxt.low in tables.short_scales and (nxt.attached or len(nxt.low) > 1):
         scale, j = tables.short_scales[nxt.low], j + 1
+    elif nxt is not None and nxt.attached and nxt.text in tables.glued_scales:
+        scale, j = tables.glued_scales[nxt.text], j + 1  # 420M, 3.5bn
     return _Quantity(0.0, j, digits=tokens[i].text, scale=scale)
 
 
@@ -634,6 +640,9 @@ def _classify(tokens: list[_Token], result: _Found, quantity: _Quantity, second:
     if quantity.digits:
         if after is not None and after.attached and _is_word(after):
             return "id"  # 4G, 3D, 737MAX
+        if after is not None and after.text in _HYPHENS and after.attached and end + 1 < len(tokens) \
+                and tokens[end + 1].attached and len(tokens[end + 1].text) == 1 and tokens[end + 1].text.isupper():
+            return "id"  # 2-D, 3-D, 5-G
         glued_to_word = before is not None and number.attached and (
             _is_word(before) or before.text == "#"
             or (before.text in _HYPHENS and before.attached and first >= 2 and _is_word(tokens[first - 2])))
@@ -646,6 +655,11 @@ def _classify(tokens: list[_Token], result: _Found, quantity: _Quantity, second:
         return "id"  # page 12, Route 9, No. 10
     if i > 0 and tokens[i - 1].low in tables.age_before:
         return "age"
+    if i > 2 and tokens[i - 1].low == tables.of and tokens[i - 2].low == "age" and tokens[i - 3].low == "the":
+        return "age"  # under the age of five (but "the ages of 12 victims" counts victims)
+    if quantity.digits is None and plain and end + 2 < len(tokens) and tokens[end].low == tables.of \
+            and tokens[end + 1].low == "the" and _superlative(tokens[end + 2].low):
+        return "determiner"  # "two of the biggest clubs", "one of the largest fires": no count
     if plain and (_month_at(tokens, i - 1, tables) or _month_at(tokens, end, tables)):
         return "date"
     if plain and quantity.digits and _YEAR.fullmatch(quantity.digits) and (
@@ -656,6 +670,18 @@ def _classify(tokens: list[_Token], result: _Found, quantity: _Quantity, second:
             and result.value <= 120 and quantity.digits.isdecimal():
         return "age"  # "Anita Osei, 54, said", "the driver, 27, was": an age in apposition
     return COUNT
+
+
+# Words ending in -est that are no superlatives (a third of the harvest is a share).
+_NOT_SUPERLATIVE = frozenset({"harvest", "interest", "forest", "request", "protest", "contest", "conquest", "inquest",
+                              "arrest", "chest", "guest", "quest", "west", "test", "rest", "nest", "vest", "crest",
+                              "honest", "modest", "earnest", "manifest", "tempest", "suggest", "digest", "invest",
+                              "attest", "detest", "unrest", "behest", "bequest"})
+
+
+def _superlative(word: str) -> bool:
+    return word in ("best", "worst", "most", "least") or (
+        len(word) > 4 and word.endswith("est") and word not in _NOT_SUPERLATIVE)
 
 
 def _month_at(tokens: list[_Token], k: int, tables: Tables) -> bool:
@@ -866,6 +892,31 @@ def _change(before: Figure | None, after: Figure | None, context: str, tables: T
                   significance=1.0, detail="removed" if after is None else "added")
 
 
+def _amounts(figure: Figure) -> set[tuple]:
+    # What a figure may stand for: its value and unit, and for "25m" also 25 million (metres or millions: in
+    # a sentence that said "25 million" before, the same sum).
+    amounts = {(figure.value, figure.high, figure.unit)}
+    if figure.unit == "m":
+        amounts.add((figure.value * 1e6, figure.high * 1e6 if figure.high is not None else None, None))
+    return amounts
+
+
+def _restated(rest: list[Figure], other: str, paired: list[Figure], language: str) -> list[Figure]:
+    """rest without the figures the other version of the sentence still states, however spelt or read
+    ("420M" and "420 million", "She was 63" and "at age 63", "40C (104F)" and "104F (40C)"): a figure
+    whose value is unchanged is no change. Each number of the other sentence answers for one figure."""
+    taken = {figure.start for figure in paired}
+    others = [figure for figure in read_numbers(other, language) if figure.start not in taken]
+    kept = []
+    for figure in rest:
+        same = next((o for o in others if _amounts(figure) & _amounts(o)), None)
+        if same is None:
+            kept.append(figure)
+        else:
+            others.remove(same)
+    return kept
+
+
 def compare_aligned(pairs: Iterable[tuple[str | None, str | None]], language: str = "en") -> list[Change]:
     """Figure changes between two versions, given their aligned sentences as (old, new) pairs,
     with None on the side where a sentence was added or deleted.
@@ -885,6 +936,9 @@ def compare_aligned(pairs: Iterable[tuple[str | None, str | None]], language: st
         old_figures = find_figures(old, language) if old else []
         new_figures = find_figures(new, language) if new else []
         paired, rest_old, rest_new = _pair_in_sentence(old_figures, new_figures, tables)
+        if old and new:
+            rest_old = _restated(rest_old, new, [after for _, after in paired], language)
+            rest_new = _restated(rest_new, old, [before for before, _ in paired], language)
         for before, after in paired:
             if change := _change(before, after, new, tables):
                 found.append((index + after.start / 1e6, change))

@@ -569,3 +569,56 @@ def test_an_unknown_language_is_a_clear_error():
 def test_digit_like_characters_and_a_currency_that_ends_the_sentence_are_no_figure(sentence):
     # Found by fuzzing: "²" passed isdigit() and broke float(); a sentence ending in "£" read past its end.
     assert all(figure.value is None or figure.value >= 0 for figure in find_figures(sentence))
+
+
+# --------------------------------------------------------------------------- labels, spellings, ages, determiners (issue 12)
+
+
+@pytest.mark.parametrize(("sentence", "kind", "text"), [
+    ("Fire crews battle the blaze (Update 3)", "id", "3"),
+    ("Phase 2 of the works begins in May.", "id", "2"),
+    ("Part 2 of the inquiry report was published.", "id", "2"),
+    ("The 2-D version opens on Friday.", "id", "2"),
+    ("Children under the age of five are most at risk.", "age", "five"),
+    ("The final between two of the biggest clubs ended.", "determiner", "two"),
+    ("It is one of the largest fires on record.", "determiner", "one"),
+])
+def test_labels_ages_and_determiners_are_no_counts(sentence, kind, text):
+    assert (kind, text) in kinds(sentence)
+
+
+@pytest.mark.parametrize("sentence", ["Roughly a third of the harvest was lost.",  # -est, but no superlative
+                                      "The list includes the ages of 12 victims.",  # counts victims
+                                      "Two of the victims were children."])
+def test_what_only_looks_like_a_label_age_or_determiner_is_still_counted(sentence):
+    assert [kind for kind, _ in kinds(sentence)] == ["count"]
+
+
+def test_a_glued_capital_m_or_bn_is_a_scale_but_a_small_m_is_metres():
+    assert only_figure("The company lost 420M last year.").value == 420e6
+    assert only_figure("The merger is worth 3.5bn.").value == 3.5e9
+    assert only_figure("The wall has a 25m drop.").unit == "m"
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("The company lost 420M last year.", "The company lost 420 million last year."),
+    ("The new stadium cost 25 million, the council said.", "The new stadium cost 25m, the council said."),
+    ("Temperatures reached 40C (104F) in the valley.", "Temperatures reached 104F (40C) in the valley."),
+    ("There were zero injuries among the crew.", "There were 0 injuries among the crew."),
+    ("She was 63.", "She died at age 63."),
+    ("The merger is worth 3.5 billion.", "The merger is worth 3.5bn, according to the filing."),
+    ("Fire crews battle the blaze (Update 3)", "Fire crews battle the blaze as winds rise (Update 4)"),
+    ("The final between two of the biggest clubs ended in a draw.", "The final ended in a draw."),
+])
+def test_the_same_value_written_another_way_or_restated_is_no_change(old, new):
+    assert changes_of(old, new) == []
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("At least 12 people died in the crash.", "At least 12 people died and 12 were hurt in the crash.",
+     [("added", None, "12")]),  # the second 12 is news: each number of the old sentence answers for one
+    ("The wall has a 25m drop to the river.", "The wall has a 30m drop to the river.", [("value", "25m", "30m")]),
+    ("The firm lost 420M last year.", "The firm lost 480 million last year.", [("value", "420M", "480 million")]),
+])
+def test_restating_never_hides_a_real_change(old, new, expected):
+    assert changes_of(old, new) == expected
