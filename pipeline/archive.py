@@ -13,8 +13,8 @@ from typing import Iterable, Iterator
 import storage
 from pipeline.config import CHANGE_KINDS
 from pipeline.errors import InputError, InvalidURLError, NotFoundError
-from pipeline.models import (Alert, ArchiveStats, Article, CorrectedIssue, ArticleSummary, FigurePoint, SearchHit, SentenceOp, SourceStats,
-                             StoredChange)
+from pipeline.models import (Alert, ArchiveStats, Article, ArticleSummary, CorrectedIssue, FigurePoint, SearchHit,
+                             SentenceOp, SourceStats, StoredChange)
 from pipeline.output import EXPORT_FIELDS, describe_change, version_as_record
 from pipeline.sources import canonicalize_url, unwrap_url
 
@@ -207,7 +207,8 @@ def newsedits_rows(db) -> Iterator[dict]:
             SentenceOp("added", (), (i,), None, text) for i, text in enumerate(sentences)]
         for op in ops:
             yield {"table": "split_sentences", "source": source, "entry_id": version.article_id,
-                   "version": version.number, "sent_idx": op.new_index, "sentence": op.new if op.new is not None else op.old,
+                   "version": version.number, "sent_idx": op.new_index,
+                   "sentence": op.new if op.new is not None else op.old,
                    "op": op.op if earlier is not None or op.op != "added" else "first",
                    "sent_idx_prev": op.old_index}
         previous = (version.article_id, sentences)

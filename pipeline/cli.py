@@ -387,7 +387,8 @@ def articles(source, sort, since, until, figure, stealth, gone, text, limit, off
     """Tracked articles, most recently changed first (or by --sort), with their versions and changes."""
     _, db = _open(config_path)
     query = ArticleQuery(source=source, since=archive.read_day(since, "--since"),
-                         until=archive.read_day(until, "--until", end=True), figure=figure, stealth=stealth, gone=gone, text=text, sort=sort, limit=limit, offset=offset)
+                         until=archive.read_day(until, "--until", end=True), figure=figure, stealth=stealth,
+                         gone=gone, text=text, sort=sort, limit=limit, offset=offset)
     rows = storage.list_article_summaries(db, query)
     if as_json:
         click.echo(json.dumps([archive.summary_as_record(row) for row in rows], ensure_ascii=False))

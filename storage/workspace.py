@@ -129,7 +129,8 @@ def _search_hit(db: Database, row: dict, match: str) -> SearchHit:
         {"article": row["article_id"], "match": match}).fetchall()]
     last = holding[-1] if holding else found["number"]
     return SearchHit(article_id=row["article_id"], url=found["url"], source=found["source"], title=found["title"],
-                     version=found["number"], fetched_at=found["fetched_at"], snippet=" ".join((found["snippet"] or "").split()),
+                     version=found["number"], fetched_at=found["fetched_at"],
+                     snippet=" ".join((found["snippet"] or "").split()),
                      first_version=holding[0] if holding else None,
                      disappeared_at=last + 1 if last < found["versions"] else None, versions=found["versions"])
 
@@ -169,7 +170,8 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
         stats.append(SourceStats(
             source=meta.get("name"), kind=meta.get("kind"), articles=row.get("articles") or 0,
             versions=row.get("versions") or 0, changes=row.get("changes") or 0,
-            changes_by_kind=kinds.get(source_id, {}), updates=row.get("updates") or 0, stealth=row.get("stealth") or 0, bumped=row.get("bumped") or 0,
+            changes_by_kind=kinds.get(source_id, {}), updates=row.get("updates") or 0,
+            stealth=row.get("stealth") or 0, bumped=row.get("bumped") or 0,
             median_hours_to_first_update=median(delays[source_id]) if delays.get(source_id) else None,
             failing=row.get("failing") or 0, gone=row.get("gone") or 0, last_error=meta.get("last_error"),
             last_polled_at=meta.get("last_polled_at")))
