@@ -70,6 +70,7 @@ class Tables:
     money_links: tuple[str, ...]  # "$4.5 million in aid": what money is for follows these
     decimal_mark: str
     group_marks: str
+    casualty_verbs: tuple[str, ...]  # "injuring" one officer: after these even a bare "one" is a figure
 
 
 ENGLISH = Tables(
@@ -176,6 +177,8 @@ ENGLISH = Tables(
     money_links=("in", "for", "of", "to"),
     decimal_mark=".",
     group_marks=",'\u00a0\u202f\u2009 ",
+    casualty_verbs=("injuring", "injured", "killing", "killed", "wounding", "wounded", "hurting", "hurt",
+                    "leaving", "rescued", "rescuing", "arrested", "arresting", "detained", "detaining"),
 )
 
 LANGUAGES: dict[str, Tables] = {"en": ENGLISH}
@@ -625,6 +628,8 @@ def _finish(tokens: list[_Token], result: _Found, j: int, c: _Compiled, quantity
     result.kind = _classify(tokens, result, quantity, second, c)
     if result.kind == COUNT and (result.unit or result.qualifier):
         result.weak = False
+    if result.weak and result.start > 0 and tokens[result.start - 1].low in tables.casualty_verbs:
+        result.weak = False  # "injuring one officer": a casualty, not a manner of speaking
     return result
 
 

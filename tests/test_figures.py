@@ -622,3 +622,10 @@ def test_the_same_value_written_another_way_or_restated_is_no_change(old, new):
 ])
 def test_restating_never_hides_a_real_change(old, new, expected):
     assert changes_of(old, new) == expected
+
+
+def test_a_bare_one_after_a_casualty_verb_is_a_figure_but_a_manner_of_speaking_is_not():
+    assert changes_of("The blast damaged the station.", "The blast damaged the station, injuring one officer.") == [
+        ("added", None, "one")]
+    assert changes_of("Talks went on, with one analyst saying a deal was close.", "Talks went on.") == []
+    assert changes_of("One man was detained.", "Police said one man was detained on Friday.") == []
