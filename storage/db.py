@@ -191,10 +191,15 @@ def source_name(db: Database, source_id: int | None) -> str | None:
 
 
 def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: datetime) -> int:
-    """Track the entries' URLs (due at once); known URLs and aliases are left as they are. Returns how many are new."""
+    """Track the entries' URLs (due at once); known URLs and aliases are left as they are, except that a story
+    a newsletter linked first becomes the story of the feed that publishes it. Returns how many are new."""
     before = db["articles"].count
+    publisher = _one(db, "SELECT 1 FROM sources WHERE id = ? AND kind != 'newsletter'", [source_id]) is not None
     with _immediate(db):
         for entry in entries:
+            if publisher:  # polls run in parallel: which found the story first must not decide whose it is
+                db.execute("UPDATE articles SET source_id = ? WHERE canonical_url = ? AND source_id IN "
+                           "(SELECT id FROM sources WHERE kind = 'newsletter')", [source_id, entry.url])
             db.execute(
                 "INSERT INTO articles (canonical_url, source_id, first_seen_at, feed_title, feed_summary, "
                 "feed_updated, status, next_check_at) SELECT ?, ?, ?, ?, ?, ?, 'active', ? "

@@ -171,6 +171,23 @@ def test_add_articles_does_not_overwrite_an_existing_article(db):
     assert feed_title == "First"
 
 
+def test_a_story_a_newsletter_linked_first_becomes_the_publishing_feeds(db):
+    # Polls run in parallel under Airflow: the order they find a story in must not decide its source.
+    letter = add_source(db, name="brief", kind="newsletter", url="mbox:/tmp/brief.mbox")
+    feed = add_source(db, name="wire")
+    storage.add_articles(db, letter, [Entry("https://x.example/a")], NOW)
+    article = storage.find_article(db, "https://x.example/a")
+    store(db, article.id, 1, "The toll is 12")
+    store(db, article.id, 2, "The toll is 15", diff=figure_diff())
+    storage.add_articles(db, feed, [Entry("https://x.example/a")], NOW)
+    assert storage.find_article(db, "https://x.example/a").source_id == feed
+    storage.add_articles(db, letter, [Entry("https://x.example/a")], NOW)  # a newsletter never takes it back
+    assert storage.find_article(db, "https://x.example/a").source_id == feed
+    [wire] = [s for s in storage.summarise_sources(db).sources if s.source == "wire"]
+    assert wire.changes_by_kind == {"figure": 1, "headline": 1}  # its changes moved with it
+    assert storage.find_faults(db) == []
+
+
 def test_new_articles_are_due_at_once(db):
     article = storage.get_article(db, add_article(db))
     assert article.status == "active"
