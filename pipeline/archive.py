@@ -15,14 +15,15 @@ from pipeline.config import CHANGE_KINDS
 from pipeline.errors import InputError, InvalidURLError, NotFoundError
 from pipeline.models import (Alert, ArchiveStats, Article, ArticleSummary, CorrectedIssue, FigurePoint, SearchHit,
                              SentenceOp, SourceStats, StoredChange)
-from pipeline.output import EXPORT_FIELDS, describe_change, version_as_record
-from pipeline.sources import canonicalize_url, unwrap_url
+from pipeline.output import EXPORT_FIELDS, EXPORTS, describe_change, version_as_record
 
 
 
 def url_forms(url: str) -> list[str]:
     """The forms a pasted URL may be stored under: as given, canonicalised (tracking parameters,
     fragment and trailing slash dropped, a wrapper unwrapped) and the same under the other scheme."""
+    from pipeline.sources import canonicalize_url, unwrap_url  # courlan loads only when a URL is looked up
+
     forms = [url.strip()]
     try:
         canonical = canonicalize_url(unwrap_url(url.strip()))
@@ -155,9 +156,6 @@ def figure_values(series: dict[str, list[FigurePoint]], language: str = "en") ->
 
 
 # Exports -----------------------------------------------------------------------------------
-
-EXPORTS = ("versions", "changes", "alerts")
-
 
 def export_records(db, what: str = "versions") -> Iterator[dict]:
     """Every stored version (text and metadata), change or alert as one flat record with its article's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib.util
 import io
 import json
 import sqlite3
@@ -14,17 +15,34 @@ from typing import Iterable, Iterator
 
 import click
 
-import storage
-from pipeline import archive, cycle, maintenance
-from pipeline.archive import locate_article
 from pipeline.config import load_settings
-from pipeline.diff import compare_versions
 from pipeline.errors import InputError, RedlineError
-from pipeline.extract import extract_article, normalize_text
-from pipeline.models import ArticleQuery
-from pipeline.output import (FORMATS, describe_change, diff_as_record, print_diff, print_report, printable, render_report,
-                             to_json_line)
+from pipeline.models import ARTICLE_SORTS, ArticleQuery
+from pipeline.output import (EXPORTS, FORMATS, describe_change, diff_as_record, print_diff, print_report, printable,
+                             render_report, to_json_line)
 from pipeline.values import parse_duration
+
+
+def _lazy(name: str):
+    """The module called name, loaded when the command first uses it: `redline --help`, `extract` and `compare`
+    never load storage (sqlite-utils) or the stages (httpx, trafilatura, courlan), and a reading command only
+    what it reads with (python -X importtime -c "import pipeline.cli")."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+storage = _lazy("storage")
+archive = _lazy("pipeline.archive")
+cycle = _lazy("pipeline.cycle")
+maintenance = _lazy("pipeline.maintenance")
+stages_diff = _lazy("pipeline.diff")
+stages_extract = _lazy("pipeline.extract")
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),
@@ -95,7 +113,7 @@ def run(config_path, everything, as_json):
 def history(url, config_path, as_json):
     """The versions of the article at URL (or with this id)."""
     _, db = _open(config_path)
-    article = locate_article(db, url)
+    article = archive.locate_article(db, url)
     for version in storage.list_versions(db, article.id):
         record = {"url": article.canonical_url, **asdict(version)}
         record.pop("text")
@@ -200,7 +218,7 @@ def _read_input(path: str) -> bytes:
 @json_option
 def extract(path, url, as_json):
     """Clean text and metadata of an HTML file (.gz accepted, - for stdin)."""
-    page = extract_article(_read_input(path), url)  # the built-in noise rules; no config is read
+    page = stages_extract.extract_article(_read_input(path), url)  # the built-in noise rules; no config is read
     record = {"title": page.title, "byline": page.byline, "published": page.published,
               "modified": page.modified, "notices": list(page.notices), "banner": page.banner,
               "text": page.text, "extractor": page.extractor}
@@ -209,7 +227,7 @@ def extract(path, url, as_json):
 
 def _read_text(path: str) -> str:
     try:
-        return normalize_text(_read_input(path).decode("utf-8"))
+        return stages_extract.normalize_text(_read_input(path).decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc})") from None
 
@@ -229,7 +247,7 @@ def compare(old, new, as_json, as_jsonl):
         return
     if not (old and new):
         raise InputError("compare needs two files, OLD and NEW (or --jsonl to read pairs from stdin)")
-    result = compare_versions(_read_text(old), _read_text(new))
+    result = stages_diff.compare_versions(_read_text(old), _read_text(new))
     if as_json:
         click.echo(to_json_line(diff_as_record(result)))
         return
@@ -254,7 +272,8 @@ def compare_lines(lines: Iterable[str]) -> Iterator[dict]:
                                             "\"old\" and \"new\""}
             continue
         titles = [pair.get(k) if isinstance(pair.get(k), str) else None for k in ("old_title", "new_title")]
-        record = diff_as_record(compare_versions(normalize_text(pair["old"]), normalize_text(pair["new"]), *titles))
+        record = diff_as_record(stages_diff.compare_versions(stages_extract.normalize_text(pair["old"]),
+                                                            stages_extract.normalize_text(pair["new"]), *titles))
         yield {"id": pair["id"], **record} if "id" in pair else record
 
 
@@ -342,7 +361,7 @@ def feed(source, output, folder, self_url, config_path):
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "newsedits"]), default="jsonl", show_default=True,
               help="newsedits: the NewsEdits corpus layout, a row per version and per sentence (JSON lines).")
-@click.option("--what", type=click.Choice(archive.EXPORTS), default="versions", show_default=True)
+@click.option("--what", type=click.Choice(EXPORTS), default="versions", show_default=True)
 @click.option("--raw", "raw_url", metavar="URL", help="Write the raw page stored for a version of this article instead.")
 @click.option("--version", "number", type=click.IntRange(min=1), help="With --raw: which version (default: the latest).")
 @config_option
@@ -372,7 +391,7 @@ def export(fmt, what, raw_url, number, config_path):
 
 @cli.command()
 @click.option("--source", help="Only the articles of this source.")
-@click.option("--sort", type=click.Choice(list(storage.SORTS)), default="latest", show_default=True)
+@click.option("--sort", type=click.Choice(ARTICLE_SORTS), default="latest", show_default=True)
 @click.option("--since", help="Only articles with a change detected on or after this date (2026-12-01).")
 @click.option("--until", help="... and on or before this date.")
 @click.option("--figure", is_flag=True, help="Only articles with a figure change.")

@@ -421,6 +421,9 @@ class CorrectedIssue:
     changes: tuple[Change, ...] = ()
 
 
+ARTICLE_SORTS = ("latest", "changes", "versions", "first_seen")  # the orders of the article list
+
+
 @dataclass(frozen=True)
 class ArticleQuery:
     """Which articles a list shows and in what order: each filter is off when None or False."""

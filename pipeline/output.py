@@ -10,15 +10,17 @@ import json
 import re
 from dataclasses import asdict
 from html import escape
-from typing import Iterable
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Iterable
 
 from pipeline.errors import InputError
 from pipeline.models import IN_THE_FEED, Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version
 
+if TYPE_CHECKING:  # rich loads only when something is printed in colour: every command starts without it
+    from rich.console import Console
+    from rich.text import Text
+
 FORMATS = ("terminal", "html", "unified", "marked", "json")
+EXPORTS = ("versions", "changes", "alerts")  # what `redline export --what` writes
 _STYLES = {-1: "bold red strike", 1: "bold green", 0: ""}
 _MARKS = {-1: ("[-", "-]"), 1: ("{+", "+}"), 0: ("", "")}
 # Kinds worth a line of their own above the text; sentence changes show in the text itself.
@@ -37,6 +39,8 @@ def printable(text: str) -> str:
 
 def diff_as_rich(ops: Iterable[tuple[int, str]]) -> Text:
     """The word diff as coloured terminal text: deletions red and struck, insertions green."""
+    from rich.text import Text
+
     text = Text()
     for op, chunk in ops:
         text.append(printable(chunk), style=_STYLES[op])
@@ -50,6 +54,8 @@ def diff_as_unified(ops: Iterable[tuple[int, str]]) -> str:
 
 def print_diff(ops: Iterable[tuple[int, str]], console: Console | None = None) -> None:
     """Print the coloured word diff (plain markers when the output is not a terminal)."""
+    from rich.console import Console
+
     console = console or Console()
     rendered = diff_as_rich(ops) if console.is_terminal else diff_as_unified(ops)
     console.print(rendered, markup=False, highlight=False, soft_wrap=True)
@@ -175,6 +181,9 @@ def render_unified(report: DiffReport) -> str:
 
 def print_report(report: DiffReport, console: Console | None = None) -> None:
     """The report in terminal colours (plain markers when the output is not a terminal)."""
+    from rich.console import Console
+    from rich.text import Text
+
     console = console or Console()
     lines = _summary_lines(report)
     console.print(Text(lines[0], style="bold"), soft_wrap=True)

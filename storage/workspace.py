@@ -16,15 +16,12 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from pipeline.errors import InputError, NotFoundError
-from pipeline.models import Alert, ArchiveStats, ArticleQuery, ArticleSummary, SearchHit, SourceStats, TimelineEntry
+from pipeline.models import ARTICLE_SORTS, Alert, ArchiveStats, ArticleQuery, ArticleSummary, SearchHit, SourceStats, TimelineEntry
 from storage.db import _ALERT_FIELDS, _all, _one, _record
 
-SORTS = {
-    "latest": "a.last_changed_at DESC NULLS LAST, a.id DESC",
-    "changes": "a.changes_found DESC, a.id DESC",
-    "versions": "a.versions DESC, a.id DESC",
-    "first_seen": "a.first_seen_at DESC, a.id DESC",
-}
+# The order of each of ARTICLE_SORTS (latest, changes, versions, first_seen), each with its index (migration 8).
+SORTS = dict(zip(ARTICLE_SORTS, ("a.last_changed_at DESC NULLS LAST, a.id DESC", "a.changes_found DESC, a.id DESC",
+                                 "a.versions DESC, a.id DESC", "a.first_seen_at DESC, a.id DESC")))
 SEARCH_WINDOW = 5000  # the newest matching versions a search groups into articles
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 # Marks around the matched words in a snippet: control characters no article text keeps (extraction

@@ -636,13 +636,15 @@ def test_a_locked_database_is_one_line_after_the_busy_timeout(runner, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_the_command_line_loads_neither_apprise_nor_jinja2_nor_airflow_until_it_needs_them():
+def test_the_command_line_loads_nothing_heavy_until_a_command_needs_it():
     # Start-up is paid by every command: the alert libraries load when a message goes out, Airflow only in its
     # DAGs, the web app and its plots (FastAPI, matplotlib, numpy) only in `redline serve`.
     import subprocess
     import sys
 
-    heavy = ("apprise", "jinja2", "airflow", "fastapi", "uvicorn", "matplotlib", "numpy", "pandas")
+    heavy = ("apprise", "jinja2", "airflow", "fastapi", "uvicorn", "matplotlib", "numpy", "pandas",
+             # and until a command needs them: storage's sqlite-utils, the stages' libraries, rich's colours
+             "sqlite_utils", "httpx", "trafilatura", "courlan", "feedparser", "rich")
     code = f"import sys, pipeline.cli; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
@@ -766,3 +768,15 @@ def test_export_newsedits_rows_per_version_and_sentence(runner, tracked):
     assert {"unchanged", "edited"} <= {r["op"] for r in second}
     edited = next(r for r in second if r["op"] == "edited")
     assert edited["sent_idx"] is not None and edited["sent_idx_prev"] is not None
+
+
+def test_a_reading_command_loads_storage_but_not_the_stages(tracked):
+    import subprocess
+    import sys
+
+    config, _ = tracked
+    code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
+            f"result = CliRunner().invoke(cli, ['changes', '--config', {str(config)!r}]); assert result.exit_code == 0; "
+            "print(' '.join(m for m in ('sqlite_utils', 'httpx', 'trafilatura', 'feedparser') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["sqlite_utils"]
