@@ -71,7 +71,8 @@ def cli():
 
 def _open(config_path, create: bool = False):
     # Only init and run make a database: a mistyped path for a reading command is an error, not a new file.
-    settings = load_settings(config_path)
+    # A reading command sends nothing: it does not ask Apprise about the alert rules' channels.
+    settings = load_settings(config_path, channels=create)
     return settings, storage.open_archive(settings, create=create)
 
 
@@ -153,7 +154,7 @@ def newsletters(source, config_path, as_json):
 @config_option
 def diff(url, from_number, to_number, fmt, config_path):
     """What changed between two versions of the article at URL: words, sentences, changes, disclosure."""
-    _show(cycle.diff_versions(load_settings(config_path), url, from_number, to_number), fmt)
+    _show(cycle.diff_versions(load_settings(config_path, channels=False), url, from_number, to_number), fmt)
 
 
 def _show(report, fmt: str) -> None:
@@ -169,7 +170,7 @@ def _show(report, fmt: str) -> None:
 @json_option
 def reextract(url, config_path, as_json):
     """Read every stored page (of URL, or of all articles) again with today's extractor; flag drift."""
-    results = cycle.reextract(load_settings(config_path), url)
+    results = cycle.reextract(load_settings(config_path, channels=False), url)
     for result in results:
         state = result.error or ("drift only: the page reads like the version before it" if result.drift_only
                                  else result.status)
@@ -344,7 +345,7 @@ def resend(ids, config_path):
 @config_option
 def feed(source, output, folder, self_url, config_path):
     """An Atom feed of the detected changes, of every source or of one."""
-    settings = load_settings(config_path)
+    settings = load_settings(config_path, channels=False)
     if folder:
         if source or output:
             raise InputError("feed --dir writes every feed: give no --source or --output with it")
@@ -474,7 +475,7 @@ def serve(config_path, host, port):
     """Serve the researcher's workspace over the archive (read-only) until interrupted."""
     from pipeline.web import serve as serve_workspace  # FastAPI and uvicorn load only here
 
-    settings = load_settings(config_path)
+    settings = load_settings(config_path, channels=False)
     click.echo(f"Redline's workspace on http://{host or settings.web.host}:{port or settings.web.port}/ "
                f"over {settings.database} (Ctrl-C stops it)")
     serve_workspace(settings, host, port)
@@ -485,7 +486,7 @@ def serve(config_path, host, port):
 @config_option
 def check_db(database, config_path):
     """Check the archive: integrity, raw pages, version numbers and every text's hash. Exit 0 and 'ok' when sound."""
-    faults = maintenance.check_db(load_settings(config_path), database)
+    faults = maintenance.check_db(load_settings(config_path, channels=False), database)
     for fault in faults:
         click.echo(fault)
     if faults:
@@ -498,7 +499,7 @@ def check_db(database, config_path):
 @config_option
 def backup(path, config_path):
     """Copy the archive to PATH, consistently, even while a run is writing."""
-    click.echo(f"backed up to {maintenance.backup(load_settings(config_path), path)}")
+    click.echo(f"backed up to {maintenance.backup(load_settings(config_path, channels=False), path)}")
 
 
 @cli.command()
@@ -510,7 +511,7 @@ def prune(older_than, config_path):
         seconds = parse_duration(older_than)
     except ValueError:
         raise InputError(f"--older-than {older_than!r}: expected a duration such as 90, 12h or 30d") from None
-    touched, deleted = maintenance.prune(load_settings(config_path), seconds)
+    touched, deleted = maintenance.prune(load_settings(config_path, channels=False), seconds)
     click.echo(f"{deleted} raw page(s) deleted ({touched} version(s) no longer keep theirs); "
                "`redline vacuum` gives the space back")
 
@@ -519,7 +520,7 @@ def prune(older_than, config_path):
 @config_option
 def vacuum(config_path):
     """Compact the archive's file (best when no run is writing)."""
-    before, after = maintenance.vacuum(load_settings(config_path))
+    before, after = maintenance.vacuum(load_settings(config_path, channels=False))
     click.echo(f"{before:,} → {after:,} bytes")
 
 

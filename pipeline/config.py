@@ -298,6 +298,21 @@ def _check_rule_sources(rules: tuple, sources: tuple, path: Path | str) -> tuple
     return rules
 
 
+def check_channels(settings: Settings) -> Settings:
+    """settings, once Apprise knows how to send to every alert rule's URL; else ConfigError naming the rule's
+    key and the scheme (never the rest of the URL: it may hold secrets)."""
+    if not any(rule.urls for rule in settings.alerts):
+        return settings
+    from pipeline.alerts import why_undeliverable  # Apprise loads only here and where a message goes out
+
+    for i, rule in enumerate(settings.alerts):
+        for url in rule.urls:
+            if reason := why_undeliverable(url):
+                raise ConfigError(settings.path or "<settings>", f"alerts[{i}].urls",
+                                  f"expected an Apprise URL it knows ({reason})")
+    return settings
+
+
 def locate_config(explicit: str | os.PathLike | None = None) -> Path | None:
     """The config file to use: the one given, else $REDLINE_CONFIG, else ./redline.toml if present."""
     if explicit:
@@ -308,8 +323,9 @@ def locate_config(explicit: str | os.PathLike | None = None) -> Path | None:
     return default if default.exists() else None
 
 
-def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
-    """Read and check the config file (see locate_config); defaults when there is none."""
+def load_settings(explicit: str | os.PathLike | None = None, channels: bool = True) -> Settings:
+    """Read and check the config file (see locate_config); defaults when there is none. channels=False skips
+    asking Apprise about the alert rules' URLs (check_channels): for commands that send nothing."""
     path = locate_config(explicit)
     if path is None:
         return settings_from_dict({})
@@ -322,4 +338,5 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         raise ConfigError(path, None, f"cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"is not valid TOML ({exc})") from None
-    return settings_from_dict(data, path)
+    settings = settings_from_dict(data, path)
+    return check_channels(settings) if channels else settings

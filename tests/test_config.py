@@ -490,3 +490,16 @@ def test_a_source_url_takes_its_credentials_from_the_environment(tmp_path, monke
     with pytest.raises(ConfigError, match=r"sources\[0\]\.url: expected an environment variable FEED_KEY") as caught:
         load_settings(path)
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_command_that_sends_nothing_can_skip_asking_apprise_about_channels(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path, '[[alerts]]\nname = "r"\nurls = ["foo://secret-token@host/x"]\n')
+    assert load_settings(path, channels=False).alerts[0].urls == ("foo://secret-token@host/x",)
+    with pytest.raises(ConfigError, match=r"alerts\[0\]\.urls: expected an Apprise URL it knows"):
+        load_settings(path)  # by default, and for every command that sends
+    code = (f"import sys; from pipeline.config import load_settings; load_settings({str(path)!r}, channels=False); "
+            "print('apprise' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
