@@ -8,20 +8,20 @@ import json
 import re
 import unicodedata
 from datetime import datetime, timezone
-
-import htmldate
-import trafilatura
-from lxml.html import HtmlElement
-from trafilatura.utils import load_html
+from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 from pipeline.config import DiffSettings
 from pipeline.errors import ExtractionError, WallError
 from pipeline.models import Extracted
 
+if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, not with every module that imports this
+    from lxml.html import HtmlElement
+
 # Bump when a rule below changes what text a page yields: stored versions then count as
 # extracted by another extractor, so the difference is never taken for a newsroom edit.
 RULES = 2
-EXTRACTOR = f"trafilatura {trafilatura.__version__}; redline rules {RULES}"
+EXTRACTOR = f"trafilatura {version('trafilatura')}; redline rules {RULES}"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -251,6 +251,8 @@ def _iso_date(value) -> str | None:
 
 
 def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None:
+    import htmldate
+
     found = htmldate.find_date(tree, original_date=original, outputformat=_DATE_FORMAT, url=url,
                                extensive_search=original)  # a modified date must be declared in markup
     if not found:
@@ -306,6 +308,8 @@ def _page_title(tree: HtmlElement) -> str:
 
 
 def _parse(html: str | bytes, source: str) -> HtmlElement:
+    from trafilatura.utils import load_html
+
     tree = load_html(html)
     if tree is None:
         raise ExtractionError(source, "no HTML document could be parsed")
@@ -314,6 +318,8 @@ def _parse(html: str | bytes, source: str) -> HtmlElement:
 
 def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...]) -> tuple[str, object]:
     """The article text by Redline's rules (widgets dropped, normalised, noise stripped) and trafilatura's document."""
+    import trafilatura
+
     widgets = _widget_lines(tree)
     document = trafilatura.bare_extraction(
         tree, url=url, with_metadata=True, include_comments=False, include_tables=True, include_images=False
