@@ -36,13 +36,16 @@ def url_forms(url: str) -> list[str]:
 
 def locate_article(db, url: str) -> Article:
     """The article tracked under any form of url (or whose id url is), or NotFoundError naming the forms tried."""
-    forms = url_forms(url)
-    for form in forms:
-        owner = storage.owner_of(db, form)
-        if owner:
+    given = url.strip()
+    if given.isdigit():
+        return storage.get_article(db, int(given))
+    owner = storage.owner_of(db, given)  # as stored: no need to read the URL (nor to load courlan)
+    if owner:
+        return storage.get_article(db, owner)
+    forms = url_forms(given)
+    for form in forms[1:]:
+        if owner := storage.owner_of(db, form):
             return storage.get_article(db, owner)
-    if url.strip().isdigit():
-        return storage.get_article(db, int(url))
     tried = f" (tried {', '.join(forms)})" if len(forms) > 1 else ""
     raise NotFoundError(f"no article is tracked at {url!r}{tried}")
 
