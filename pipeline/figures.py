@@ -906,12 +906,11 @@ def _amounts(figure: Figure) -> set[tuple]:
     return amounts
 
 
-def _restated(rest: list[Figure], other: str, paired: list[Figure], language: str) -> list[Figure]:
-    """rest without the figures the other version of the sentence still states, however spelt or read
-    ("420M" and "420 million", "She was 63" and "at age 63", "40C (104F)" and "104F (40C)"): a figure
-    whose value is unchanged is no change. Each number of the other sentence answers for one figure."""
-    taken = {figure.start for figure in paired}
-    others = [figure for figure in read_numbers(other, language) if figure.start not in taken]
+def _restated(rest: list[Figure], numbers: list[Figure], paired: list[Figure]) -> list[Figure]:
+    """rest without the figures the other version of the sentence (its numbers, of every kind) still states,
+    however spelt or read ("420M" and "420 million", "She was 63" and "at age 63", "40C (104F)" and "104F
+    (40C)"): a figure whose value is unchanged is no change. Each number answers for one figure."""
+    others = [number for number in numbers if number not in paired]
     kept = []
     for figure in rest:
         same = next((o for o in others if _amounts(figure) & _amounts(o)), None)
@@ -938,12 +937,15 @@ def compare_aligned(pairs: Iterable[tuple[str | None, str | None]], language: st
     for index, (old, new) in enumerate(pairs):
         if old == new:
             continue
-        old_figures = find_figures(old, language) if old else []
-        new_figures = find_figures(new, language) if new else []
+        # Each sentence is read once: its figures (counts) are paired, its other numbers can restate one.
+        old_numbers = read_numbers(old, language) if old else []
+        new_numbers = read_numbers(new, language) if new else []
+        old_figures = [number for number in old_numbers if number.kind == COUNT]
+        new_figures = [number for number in new_numbers if number.kind == COUNT]
         paired, rest_old, rest_new = _pair_in_sentence(old_figures, new_figures, tables)
         if old and new:
-            rest_old = _restated(rest_old, new, [after for _, after in paired], language)
-            rest_new = _restated(rest_new, old, [before for before, _ in paired], language)
+            rest_old = _restated(rest_old, new_numbers, [after for _, after in paired])
+            rest_new = _restated(rest_new, old_numbers, [before for before, _ in paired])
         for before, after in paired:
             if change := _change(before, after, new, tables):
                 found.append((index + after.start / 1e6, change))
