@@ -194,18 +194,18 @@ def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: da
     """Track the entries' URLs (due at once); known URLs and aliases are left as they are, except that a story
     a newsletter linked first becomes the story of the feed that publishes it. Returns how many are new."""
     before = db["articles"].count
+    # Polls run in parallel: which one found a story first must not decide whose it is.
     publisher = _one(db, "SELECT 1 FROM sources WHERE id = ? AND kind != 'newsletter'", [source_id]) is not None
     with _immediate(db):
         for entry in entries:
-            if publisher:  # polls run in parallel: which found the story first must not decide whose it is
-                db.execute("UPDATE articles SET source_id = ? WHERE canonical_url = ? AND source_id IN "
-                           "(SELECT id FROM sources WHERE kind = 'newsletter')", [source_id, entry.url])
             db.execute(
                 "INSERT INTO articles (canonical_url, source_id, first_seen_at, feed_title, feed_summary, "
                 "feed_updated, status, next_check_at) SELECT ?, ?, ?, ?, ?, ?, 'active', ? "
                 "WHERE NOT EXISTS (SELECT 1 FROM article_urls WHERE url = ?) "
-                "ON CONFLICT(canonical_url) DO NOTHING",
-                (entry.url, source_id, to_iso(now), entry.title, entry.summary, entry.updated, to_iso(now), entry.url),
+                "ON CONFLICT(canonical_url) DO UPDATE SET source_id = excluded.source_id "
+                "WHERE ? AND articles.source_id IN (SELECT id FROM sources WHERE kind = 'newsletter')",
+                (entry.url, source_id, to_iso(now), entry.title, entry.summary, entry.updated, to_iso(now), entry.url,
+                 publisher),
             )
             db.execute("INSERT OR IGNORE INTO article_feeds (article_id, source_id, title, summary, updated) "
                        "SELECT id, ?, ?, ?, ? FROM articles WHERE canonical_url = ?",
