@@ -189,13 +189,16 @@ def _add_up(stats: list[SourceStats], median_hours: float | None) -> SourceStats
         gone=sum(s.gone for s in stats))
 
 
-def count_per_day(db: Database, table: str, since: str) -> list[tuple[str | None, str, int]]:
-    """(source, day, count) of versions or changes stored since this ISO time, day by day."""
+def count_per_day(db: Database, table: str, since: str) -> dict[str | None, dict[str, int]]:
+    """How many versions or changes were stored since this ISO time: source (None: no source) → day → count."""
     column = {"versions": "v.fetched_at", "changes": "v.detected_at"}[table]
-    return [tuple(row) for row in db.execute(
-        f"SELECT s.name, substr({column}, 1, 10) AS day, count(*) FROM {table} v JOIN articles a ON a.id = v.article_id "
-        f"LEFT JOIN sources s ON s.id = a.source_id WHERE {column} >= ? GROUP BY s.name, day ORDER BY day",
-        [since]).fetchall()]
+    counts: dict[str | None, dict[str, int]] = {}
+    for source, day, count in db.execute(
+            f"SELECT s.name, substr({column}, 1, 10) AS day, count(*) FROM {table} v JOIN articles a ON a.id = "
+            f"v.article_id LEFT JOIN sources s ON s.id = a.source_id WHERE {column} >= ? GROUP BY s.name, day "
+            "ORDER BY day", [since]):
+        counts.setdefault(source, {})[day] = count
+    return counts
 
 
 def update_delays(db: Database, source: str | None = None) -> Iterator[tuple[str | None, float]]:

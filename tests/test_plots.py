@@ -19,7 +19,7 @@ def test_a_hostile_subject_is_text_in_the_svg_never_markup():
 
 
 def test_each_plot_draws_with_no_data_and_says_so():
-    for svg, message in ((plots.plot_per_day([]), b"no versions stored"),
+    for svg, message in ((plots.plot_per_day({}), b"no versions stored"),
                          (plots.plot_update_delays([]), b"no story has been updated yet"),
                          (plots.plot_stealth_share([]), b"no updates yet"),
                          (plots.plot_figures({}, {}), b"no figure of this story changed value")):
@@ -28,8 +28,8 @@ def test_each_plot_draws_with_no_data_and_says_so():
 
 
 def test_the_same_numbers_give_the_same_file():
-    rows = [("wire", "2026-11-30", 3), ("wire", "2026-12-01", 5), (None, "2026-12-01", 1)]
-    assert plots.plot_per_day(rows) == plots.plot_per_day(rows)
+    per_day = {"wire": {"2026-11-30": 3, "2026-12-01": 5}, None: {"2026-12-01": 1}}
+    assert plots.plot_per_day(per_day) == plots.plot_per_day(per_day)
     stats = [SourceStats("wire", "rss", 2, 5, 4, {}, updates=3, stealth=1)]
     assert b"33%" in plots.plot_stealth_share(stats)
 

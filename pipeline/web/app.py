@@ -135,9 +135,9 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
         since = to_iso(utcnow() - timedelta(days=OVERVIEW_DAYS))[:10]
         stats = archive.compute_stats(db, full=False)
         versions = storage.count_per_day(db, "versions", since)
-        return page(request, "overview.html", stats=stats, since=since, versions=_per_day(versions),
-                    changes=_per_day(storage.count_per_day(db, "changes", since)),
-                    days=sorted({day for _, day, _ in versions}),
+        return page(request, "overview.html", stats=stats, since=since, versions=versions,
+                    changes=storage.count_per_day(db, "changes", since),
+                    days=sorted({day for counts in versions.values() for day in counts}),
                     figures=list(reversed(storage.list_changes(db, kind="figure", newest=10))),
                     stealth=list(reversed(storage.list_changes(db, kind="stealth_edit", newest=10))))
 
@@ -152,17 +152,15 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
             sort=params.get("sort") or "latest", limit=PAGE + 1, offset=(number - 1) * PAGE)
         rows = storage.list_article_summaries(db, query)
         return page(request, "articles.html", rows=rows[:PAGE], query=query, page=number, more=len(rows) > PAGE,
-                    sources=_source_names(db), sorts=list(storage.SORTS),
-                    total=storage.count_articles(db), link=_link_with(params))
+                    sources=_source_names(db), total=storage.count_articles(db), link=_link_with(params))
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse)
     def article(request: Request, article_id: int, db=Depends(archive_db)):
         found = storage.get_article(db, article_id)
-        figure_changes = storage.list_changes(db, kind="figure", article_id=article_id)
-        series = archive.figure_series(figure_changes)
+        changes = storage.list_changes(db, article_id=article_id)
         return page(request, "article.html", article=found, source=storage.source_name(db, found.source_id),
                     timeline=storage.list_timeline(db, article_id), aliases=storage.list_aliases(db, article_id),
-                    changes=storage.list_changes(db, article_id=article_id), series=series,
+                    changes=changes, series=archive.figure_series(changes),
                     issues=storage.list_issues(db, article_id=article_id))
 
     @app.get("/articles/{article_id}/figures.svg")
@@ -255,13 +253,6 @@ def _number(value: str | None, name: str) -> int | None:
     return int(value)
 
 
-def _per_day(rows) -> dict:
-    table: dict = {}
-    for source, day, count in rows:
-        table.setdefault(source or "(no source)", {})[day] = count
-    return table
-
-
 def _svg(data: bytes) -> Response:
     return Response(data, media_type="image/svg+xml", headers={"Cache-Control": "max-age=60"})
 
@@ -269,7 +260,7 @@ def _svg(data: bytes) -> Response:
 def _link_with(params) -> Callable[..., str]:
     """A function giving this page's query string with some parameters changed (None drops one)."""
     def link(**changed) -> str:
-        values = {**dict(params), **{k: v for k, v in changed.items()}}
+        values = {**dict(params), **changed}
         return "?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
     return link
 

@@ -38,11 +38,10 @@ def _empty(ax, message: str) -> None:
     ax.set_axis_off()
 
 
-def plot_per_day(rows: Iterable[tuple[str | None, str, int]], what: str = "versions") -> bytes:
-    """Stacked bars of a count per day, a colour per source, from (source, YYYY-MM-DD, count) rows."""
-    series: dict[str, dict[date, int]] = {}
-    for source, day, count in rows:
-        series.setdefault(source or "(no source)", {})[date.fromisoformat(day)] = count
+def plot_per_day(per_day: dict[str | None, dict[str, int]], what: str = "versions") -> bytes:
+    """Stacked bars of a count per day, a colour per source, from source → YYYY-MM-DD → count."""
+    series = {source or "(no source)": {date.fromisoformat(day): count for day, count in counts.items()}
+              for source, counts in per_day.items()}
     days = sorted({day for counts in series.values() for day in counts})
     with _LOCK:
         figure, ax = _figure()
