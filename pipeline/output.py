@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import asdict
 from html import escape
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from pipeline.errors import InputError
 from pipeline.models import IN_THE_FEED, Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version
@@ -230,14 +230,20 @@ tr.added td.new,tr.deleted td.old{background:#f6f6f6}tr.moved td{color:#335}
 """.strip()
 
 
-def _html_ops(ops: Iterable[tuple[int, str]], sides: tuple[int, ...] = (-1, 0, 1)) -> str:
-    tags = {-1: ("<del>", "</del>"), 1: ("<ins>", "</ins>"), 0: ("", "")}
-    return "".join(f"{tags[op][0]}{escape(chunk)}{tags[op][1]}" for op, chunk in ops if op in sides)
+_HTML_TAGS = {-1: ("<del>", "</del>"), 1: ("<ins>", "</ins>"), 0: ("", "")}
+
+
+def html_ops(ops: Iterable[tuple[int, str]], sides: tuple[int, ...] = (-1, 0, 1),
+             mark: Callable[[str, int], str] | None = None) -> str:
+    """The word diff as HTML, escaped, on these sides: deletions in <del>, insertions in <ins>. mark, when
+    given, renders (escaped) each deleted or inserted chunk instead: the workspace marks figures in them."""
+    return "".join(f"{_HTML_TAGS[op][0]}{mark(chunk, op) if mark and op else escape(chunk)}{_HTML_TAGS[op][1]}"
+                   for op, chunk in ops if op in sides)
 
 
 def _html_row(sentence: SentenceOp) -> str:
     if sentence.op == "edited":
-        old, new = _html_ops(sentence.ops, (-1, 0)), _html_ops(sentence.ops, (0, 1))
+        old, new = html_ops(sentence.ops, (-1, 0)), html_ops(sentence.ops, (0, 1))
     else:
         old, new = escape(sentence.old or ""), escape(sentence.new or "")
     label = sentence.op if sentence.shape == "one" else f"{sentence.op} ({sentence.shape})"
@@ -270,7 +276,7 @@ def render_html(report: DiffReport) -> str:
 </header>
 <section id="inline">
 <h2>Inline</h2>
-<div class="text">{_html_ops(diff.ops)}</div>
+<div class="text">{html_ops(diff.ops)}</div>
 </section>
 <section id="side-by-side">
 <h2>Side by side</h2>

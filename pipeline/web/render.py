@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 import storage
 from pipeline.models import Change, DiffReport, SentenceOp
-from pipeline.output import describe_change
+from pipeline.output import describe_change, html_ops
 
 COLLAPSE_AFTER = 2  # unchanged sentences kept visible on each side of a change; longer runs fold away
 TOP_KINDS = ("headline", "byline", "published", "modified", "correction")
@@ -68,14 +68,10 @@ def _marked(text: str, pattern: re.Pattern | None, title: str) -> str:
     return "".join(out) + str(escape(text[last:]))
 
 
-_TAGS = {-1: ("<del>", "</del>"), 1: ("<ins>", "</ins>"), 0: ("", "")}
-
-
 def _ops(sentence: SentenceOp, sides: tuple[int, ...], patterns: dict, title: str) -> Markup:
     if sentence.op == "edited":
         # a figure is marked where the edit touched it; the words around it are only text
-        return Markup("".join(f"{_TAGS[op][0]}{_marked(chunk, patterns[op], title) if op else escape(chunk)}{_TAGS[op][1]}"
-                              for op, chunk in sentence.ops if op in sides))
+        return Markup(html_ops(sentence.ops, sides, lambda chunk, op: _marked(chunk, patterns[op], title)))
     old, new = sentence.old or "", sentence.new or ""
     if sentence.op == "added":
         return Markup(f"<ins>{_marked(new, patterns[1], title)}</ins>" if 1 in sides else "")
