@@ -98,12 +98,6 @@ def newsletter_as_record(entry: CorrectedIssue) -> dict:
 
 # Statistics --------------------------------------------------------------------------------
 
-def compute_stats(db, source: str | None = None, full: bool = True) -> ArchiveStats:
-    """Statistics per source (or of one) and their totals; without full, no changes by kind and no median
-    wait for a first update (see storage.summarise_sources)."""
-    return storage.summarise_sources(db, source, full)
-
-
 def stats_as_record(stats: ArchiveStats) -> dict:
     """What `redline stats --json` prints: sources (name, articles, versions, changes, ...) and totals."""
     def one(s: SourceStats) -> dict:
@@ -210,6 +204,6 @@ def newsedits_rows(db) -> Iterator[dict]:
             yield {"table": "split_sentences", "source": source, "entry_id": version.article_id,
                    "version": version.number, "sent_idx": op.new_index,
                    "sentence": op.new if op.new is not None else op.old,
-                   "op": op.op if earlier is not None or op.op != "added" else "first",
+                   "op": op.op if earlier is not None else "first",
                    "sent_idx_prev": op.old_index}
         previous = (version.article_id, sentences)

@@ -452,7 +452,7 @@ def search(query, source, since, until, limit, config_path, as_json):
 def stats(source, config_path, as_json):
     """Per source and overall: articles, versions, changes by kind, stealth share, median time to first update."""
     _, db = _open(config_path)
-    result = archive.compute_stats(db, source)
+    result = storage.summarise_sources(db, source)
     if as_json:
         click.echo(to_json_line(archive.stats_as_record(result)))
         return

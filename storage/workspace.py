@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from statistics import median
 from typing import Iterator
@@ -135,7 +136,8 @@ def _search_hit(db: Database, row: dict, match: str) -> SearchHit:
 def summarise_sources(db: Database, source: str | None = None, full: bool = True) -> ArchiveStats:
     """Per source: articles, versions, changes by kind, updates and how many were stealth edits, failing and
     gone articles; when full, also the median time from a story's first version to its first update (it
-    reads every article). The totals add the sources up; their median is the median of every story's wait."""
+    reads every article). The totals add the sources up; their median is the median of every story's wait.
+    What `redline stats` prints and the workspace shows."""
     one = "WHERE s.name = :source" if source else ""
     sources = _all(db, f"SELECT s.id, s.name, s.kind, s.last_error, s.last_polled_at FROM sources s {one} ORDER BY s.name",
                    {"source": source})
@@ -154,11 +156,11 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
             + ("AND source_id = (SELECT id FROM sources WHERE name = :source)" if source else ""), {"source": source}):
         kinds.setdefault(source_id, {})[kind] = count
     delays: dict = {}
-    for source_id, hours in db.execute(
-            "SELECT a.source_id, (julianday(a.first_update_at) - julianday(a.first_fetched_at)) * 24 FROM articles a "
-            f"NOT INDEXED WHERE a.first_update_at IS NOT NULL AND {scope}" if full else "SELECT 1, 1 WHERE 0",
-            {"source": source}):
-        delays.setdefault(source_id, []).append(hours)
+    if full:
+        for source_id, hours in db.execute(
+                "SELECT a.source_id, (julianday(a.first_update_at) - julianday(a.first_fetched_at)) * 24 FROM "
+                f"articles a NOT INDEXED WHERE a.first_update_at IS NOT NULL AND {scope}", {"source": source}):
+            delays.setdefault(source_id, []).append(hours)
     ids = [row["id"] for row in sources] + ([] if source or None not in counts else [None])
     names = {row["id"]: row for row in sources}
     stats = []
@@ -219,12 +221,10 @@ def list_timeline(db: Database, article_id: int) -> list[TimelineEntry]:
         "WHERE v.article_id = ? ORDER BY v.number"), [article_id])
     entries = []
     for row in rows:
-        stats = json.loads(row.pop("stats") or "{}")
-        entry = _record(TimelineEntry, row)
-        entries.append(TimelineEntry(**{**entry.__dict__, "words_added": stats.get("words_added", 0),
-                                        "words_removed": stats.get("words_removed", 0),
-                                        "figures_changed": stats.get("figures_changed", 0),
-                                        "extractor_drift": bool(row.get("extractor_drift"))}))
+        stats = json.loads(row.pop("stats") or "{}")  # the diff's statistics: three of them are the entry's
+        entries.append(replace(_record(TimelineEntry, row), words_added=stats.get("words_added", 0),
+                               words_removed=stats.get("words_removed", 0),
+                               figures_changed=stats.get("figures_changed", 0)))
     return entries
 
 

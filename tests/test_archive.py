@@ -46,7 +46,7 @@ def test_stats_add_up_over_sources(db):
     article = add_article(db)
     store(db, article, 1, "The toll is 12")
     store(db, article, 2, "The toll is 15", diff=figure_diff())
-    record = archive.stats_as_record(archive.compute_stats(db))
+    record = archive.stats_as_record(storage.summarise_sources(db))
     [wire] = record["sources"]
     assert record["totals"]["versions"] == wire["versions"] == 2
     assert record["totals"]["changes_by_kind"] == wire["changes_by_kind"] == {"figure": 1, "headline": 1}

@@ -133,7 +133,7 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request, db=Depends(archive_db)):
         since = to_iso(utcnow() - timedelta(days=OVERVIEW_DAYS))[:10]
-        stats = archive.compute_stats(db, full=False)
+        stats = storage.summarise_sources(db, full=False)
         versions = storage.count_per_day(db, "versions", since)
         return page(request, "overview.html", stats=stats, since=since, versions=versions,
                     changes=storage.count_per_day(db, "changes", since),
@@ -217,13 +217,13 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
     @app.get("/stats", response_class=HTMLResponse)
     def stats(request: Request, db=Depends(archive_db)):
         source = request.query_params.get("source") or None
-        return page(request, "stats.html", stats=archive.compute_stats(db, source), source=source,
+        return page(request, "stats.html", stats=storage.summarise_sources(db, source), source=source,
                     kinds=CHANGE_KINDS, sources=_source_names(db))
 
     @app.get("/stats.json")
     def stats_json(request: Request, db=Depends(archive_db)):
         source = request.query_params.get("source") or None
-        return JSONResponse(archive.stats_as_record(archive.compute_stats(db, source)))
+        return JSONResponse(archive.stats_as_record(storage.summarise_sources(db, source)))
 
     @app.get("/plots/{name}.svg")
     def plot(name: str, db=Depends(archive_db)):
@@ -232,7 +232,7 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
             "versions-per-day": lambda: plots.plot_per_day(storage.count_per_day(db, "versions", since)),
             "changes-per-day": lambda: plots.plot_per_day(storage.count_per_day(db, "changes", since), "changes"),
             "update-delays": lambda: plots.plot_update_delays(h for _, h in storage.update_delays(db)),
-            "stealth-share": lambda: plots.plot_stealth_share(archive.compute_stats(db, full=False).sources),
+            "stealth-share": lambda: plots.plot_stealth_share(storage.summarise_sources(db, full=False).sources),
         }
         if name not in drawings:
             raise NotFoundError(f"no plot called {name!r} (there are {', '.join(drawings)})")
