@@ -520,12 +520,12 @@ def record_feed_update(
 def list_headlines(db: Database, article_id: int, origin: str, since_version: int | None = None) -> list[str]:
     """The new headlines of an article's headline changes seen in one place (page or feed) at or after a
     version (default: its latest)."""
-    since = ("?" if since_version is not None else
-             "(SELECT coalesce(max(number), 0) FROM versions WHERE article_id = :article)")
-    sql = ("SELECT after FROM changes WHERE article_id = :article AND kind = 'headline' AND origin = :origin "
-           f"AND coalesce(at_version, 0) >= {since.replace('?', ':since')}")
-    return [row[0] for row in db.execute(sql, {"article": article_id, "origin": origin, "since": since_version})
-            if row[0]]
+    rows = db.execute(
+        "SELECT after FROM changes WHERE article_id = :article AND kind = 'headline' AND origin = :origin "
+        "AND after IS NOT NULL AND coalesce(at_version, 0) >= coalesce(:since, "
+        "(SELECT coalesce(max(number), 0) FROM versions WHERE article_id = :article))",
+        {"article": article_id, "origin": origin, "since": since_version})
+    return [row[0] for row in rows]
 
 
 def _insert_events(db: Database, article_id: int, changes: Iterable[Change], at: datetime, origin: str,
