@@ -140,10 +140,16 @@ def _one(db: Database, sql: str, params: Iterable | dict = ()) -> dict | None:
     return dict(zip([c[0] for c in cursor.description], row)) if row else None
 
 
-def _all(db: Database, sql: str, params: Iterable | dict = ()) -> list[dict]:
+def _rows(db: Database, sql: str, params: Iterable | dict = ()) -> Iterator[dict]:
+    # Row by row: an export of the whole archive never holds it in memory.
     cursor = db.execute(sql, _bind(params))
     names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    for row in cursor:
+        yield dict(zip(names, row))
+
+
+def _all(db: Database, sql: str, params: Iterable | dict = ()) -> list[dict]:
+    return list(_rows(db, sql, params))
 
 
 # Sources -----------------------------------------------------------------------------------
@@ -685,31 +691,21 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
     return [_record(StoredChange, row) for row in rows]
 
 
-def _stream(db: Database, cls, sql: str) -> Iterator:
-    cursor = db.execute(sql)
-    names = [c[0] for c in cursor.description]
-    for row in cursor:
-        yield _record(cls, dict(zip(names, row)))
-
-
 def export_changes(db: Database) -> Iterator[StoredChange]:
     """Every change as list_changes gives it, in the order they were stored, streamed (not loaded)."""
-    return _stream(db, StoredChange, _CHANGE_FIELDS + " ORDER BY c.id")
+    return (_record(StoredChange, row) for row in _rows(db, _CHANGE_FIELDS + " ORDER BY c.id"))
 
 
 def export_alerts(db: Database) -> Iterator[Alert]:
     """Every alert with its change, in the order they were made, streamed."""
-    return _stream(db, Alert, f"SELECT {_ALERT_FIELDS} ORDER BY al.id")
+    return (_record(Alert, row) for row in _rows(db, f"SELECT {_ALERT_FIELDS} ORDER BY al.id"))
 
 
 def export_versions(db: Database) -> Iterator[tuple[str, str | None, Version]]:
     """Every version with its article's URL and source, article by article, oldest first (streamed, not loaded)."""
-    cursor = db.execute("SELECT a.canonical_url AS url, s.name AS source, v.* FROM versions v "
-                        "JOIN articles a ON a.id = v.article_id LEFT JOIN sources s ON s.id = a.source_id "
-                        "ORDER BY a.id, v.number")
-    names = [c[0] for c in cursor.description]
-    for row in cursor:
-        record = dict(zip(names, row))
+    for record in _rows(db, "SELECT a.canonical_url AS url, s.name AS source, v.* FROM versions v "
+                            "JOIN articles a ON a.id = v.article_id LEFT JOIN sources s ON s.id = a.source_id "
+                            "ORDER BY a.id, v.number"):
         yield record["url"], record["source"], _record(Version, record)
 
 
