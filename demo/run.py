@@ -146,7 +146,7 @@ def print_report(console: Console, config: Path, alerts_received: int) -> None:
     from pipeline.diff import compare_versions
     from pipeline.output import describe_change, print_diff
 
-    db = storage.open_db(load_settings(config).database)
+    db = storage.open_archive(load_settings(config))
     counts = storage.count_rows(db)
     issues = storage.list_issues(db)
     console.print(f"\nStored: {counts['articles']} articles, {counts['versions']} versions, "

@@ -7,7 +7,6 @@ import gzip
 import importlib.util
 import io
 import json
-import sqlite3
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 
 from pipeline.config import load_settings
 from pipeline.errors import InputError, RedlineError
+from pipeline.masking import mask_url
 from pipeline.models import ARTICLE_SORTS, ArticleQuery
 from pipeline.output import (EXPORTS, FORMATS, describe_change, diff_as_record, print_diff, print_report, printable,
                              render_report, to_json_line)
@@ -59,7 +59,11 @@ class RedlineGroup(click.Group):
             return super().invoke(ctx)
         except RedlineError as exc:
             raise click.ClickException(str(exc)) from None
-        except sqlite3.Error as exc:  # a fault open_db could not foresee (a disk that filled up, say)
+        except Exception as exc:
+            # A fault open_db could not foresee (a disk that filled up, a server gone), from either driver;
+            # named by module so that psycopg is not imported to recognise its errors.
+            if type(exc).__module__.partition(".")[0] not in ("sqlite3", "psycopg"):
+                raise
             raise click.ClickException(f"the database failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -86,7 +90,7 @@ def init(config_path):
     """Create or migrate the database and register the configured sources."""
     settings, db = _open(config_path, create=True)
     storage.sync_sources(db, settings.sources)
-    click.echo(f"{settings.database}: ready, {len(settings.sources)} source(s)")
+    click.echo(f"{settings.archive}: ready, {len(settings.sources)} source(s)")
 
 
 @cli.command()
@@ -477,7 +481,7 @@ def serve(config_path, host, port):
 
     settings = load_settings(config_path, channels=False)
     click.echo(f"Redline's workspace on http://{host or settings.web.host}:{port or settings.web.port}/ "
-               f"over {settings.database} (Ctrl-C stops it)")
+               f"over {settings.archive} (Ctrl-C stops it)")
     serve_workspace(settings, host, port)
 
 
@@ -500,6 +504,26 @@ def check_db(database, config_path):
 def backup(path, config_path):
     """Copy the archive to PATH, consistently, even while a run is writing."""
     click.echo(f"backed up to {maintenance.backup(load_settings(config_path, channels=False), path)}")
+
+
+@cli.command("migrate-archive")
+@click.argument("source")
+@click.argument("target")
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1), help="Rows per transaction.")
+def migrate_archive(source, target, batch_size):
+    """Copy the archive at SOURCE into TARGET: each an SQLite file or a postgresql:// URL. Resumes an interrupted
+    copy; verifies every version's text against its hash."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        tasks: dict[str, int] = {}
+        for step in maintenance.migrate_archive(source, target, batch_size):
+            if step.table not in tasks:
+                tasks[step.table] = progress.add_task(step.table, total=step.total)
+            progress.update(tasks[step.table], completed=step.copied)
+    click.echo(f"copied {mask_url(source)} into {mask_url(target)}; `redline check-db` checks the copy")
 
 
 @cli.command()

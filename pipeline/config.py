@@ -15,11 +15,13 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
-from pipeline.values import (IMAP_SCHEMES, MAILBOX_SCHEMES, UnsafeToShow, apprise_url, boolean, credentials, fraction,
-                             host_pattern, http_url, ladder, language, link, list_of, non_negative, one_of,
-                             parse_duration, positive, reader, regex, share, template, text)
+from pipeline.masking import mask_url
+from pipeline.values import (IMAP_SCHEMES, MAILBOX_SCHEMES, UnsafeToShow, apprise_url, boolean, credentials,
+                             database_url, fraction, host_pattern, http_url, ladder, language, link, list_of,
+                             non_negative, one_of, parse_duration, positive, reader, regex, share, template, text)
 
 ENV_VAR = "REDLINE_CONFIG"
+DATABASE_URL_VAR = "REDLINE_DATABASE_URL"  # the archive on PostgreSQL, whatever the file says
 DEFAULT_FILE = "redline.toml"
 SOURCE_KINDS = ("rss", "atom", "sitemap", "urls", "newsletter")
 IMAP_CREDENTIALS = "env:REDLINE_IMAP"  # REDLINE_IMAP_USER and REDLINE_IMAP_PASSWORD
@@ -30,9 +32,10 @@ DIRECTIONS = ("any", "up", "down")
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    """Where Redline keeps its SQLite database."""
+    """Where Redline keeps its archive: an SQLite file (path), or a PostgreSQL server (url)."""
 
     path: str = reader(text, default="redline.db")
+    url: str = reader(database_url, default="")  # postgresql://user@host:port/database; $REDLINE_DATABASE_URL wins
     busy_timeout: float = reader(parse_duration, default=30.0)  # how long a write waits for another run's
 
 
@@ -180,6 +183,7 @@ class Settings:
     path: Path | None
     database: Path
     busy_timeout: float = 30.0
+    database_url: str | None = None  # the archive on PostgreSQL; None: the SQLite file at database
     network: NetworkSettings = NetworkSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     diff: DiffSettings = DiffSettings()
@@ -187,6 +191,11 @@ class Settings:
     web: WebSettings = WebSettings()
     sources: tuple[SourceSettings, ...] = ()
     alerts: tuple[RuleSettings, ...] = ()
+
+    @property
+    def archive(self) -> str:
+        """Where the archive is, for messages: the file, or the server's URL with its password masked."""
+        return mask_url(self.database_url) if self.database_url else str(self.database)
 
     def source(self, name: str) -> SourceSettings:
         """The source called name, or ConfigError naming it."""
@@ -255,6 +264,7 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
         path=path,
         database=(base / database.path).resolve(),
         busy_timeout=database.busy_timeout,
+        database_url=database.url or None,
         network=_build(NetworkSettings, data.get("network", {}), where, "network"),
         schedule=_build(ScheduleSettings, data.get("schedule", {}), where, "schedule"),
         diff=_build(DiffSettings, data.get("diff", {}), where, "diff"),
@@ -327,16 +337,22 @@ def load_settings(explicit: str | os.PathLike | None = None, channels: bool = Tr
     """Read and check the config file (see locate_config); defaults when there is none. channels=False skips
     asking Apprise about the alert rules' URLs (check_channels): for commands that send nothing."""
     path = locate_config(explicit)
-    if path is None:
-        return settings_from_dict({})
-    path = path.resolve()
+    settings = settings_from_dict({}) if path is None else settings_from_dict(_read_toml(path.resolve()), path.resolve())
+    if os.environ.get(DATABASE_URL_VAR):
+        try:
+            settings = replace(settings, database_url=database_url(os.environ[DATABASE_URL_VAR]))
+        except ValueError as exc:
+            raise ConfigError("environment", DATABASE_URL_VAR, str(exc)) from None
+    return check_channels(settings) if channels else settings
+
+
+def _read_toml(path: Path) -> dict:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(path, None, "file not found (expected a TOML file)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, None, f"cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"is not valid TOML ({exc})") from None
-    settings = settings_from_dict(data, path)
-    return check_channels(settings) if channels else settings
+

@@ -1,14 +1,17 @@
-"""Looking after an archive: check it, back it up, prune what is no longer needed, compact it."""
+"""Looking after an archive: check it, back it up, copy it to another database, prune what is no longer
+needed, compact it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Iterator
 
 import storage
 from pipeline.config import Settings
 from pipeline.extract import hash_text
-from pipeline.models import utcnow
+from pipeline.errors import InputError
+from pipeline.models import CopyProgress, utcnow
 
 
 def check_db(settings: Settings, database: str | Path | None = None) -> list[str]:
@@ -21,6 +24,21 @@ def check_db(settings: Settings, database: str | Path | None = None) -> list[str
     faults += [f"{url} v{number}: its text does not match its hash {stored[:12]}…"
                for url, number, stored, text in storage.version_texts(db) if hash_text(text) != stored]
     return faults
+
+
+def migrate_archive(source: str | Path, target: str | Path, batch_size: int = 2000,
+                    busy_timeout: float = 30.0) -> Iterator[CopyProgress]:
+    """Copy the archive at source into target, each an SQLite file or a postgresql:// URL (a new archive is made
+    there; an interrupted copy resumes), yielding progress; every version's text is verified against its hash."""
+    if str(source) == str(target):
+        raise InputError(f"{source}: the source and the target are the same archive")
+    origin = storage.open_db(source, create=False, busy_timeout=busy_timeout)
+    destination = storage.open_db(target, busy_timeout=busy_timeout)
+    try:
+        yield from storage.copy_archive(origin, destination, hash_text, batch_size)
+    finally:
+        origin.close()
+        destination.close()
 
 
 def backup(settings: Settings, target: str | Path) -> Path:
@@ -38,8 +56,8 @@ def prune(settings: Settings, older_than: float, now: datetime | None = None) ->
 
 
 def vacuum(settings: Settings) -> tuple[int, int]:
-    """Compact the archive's file; returns its size in bytes before and after."""
-    path = settings.database
-    before = path.stat().st_size if path.exists() else 0
-    storage.vacuum(storage.open_archive(settings, create=False))
-    return before, path.stat().st_size
+    """Compact the archive; returns its size in bytes before and after."""
+    db = storage.open_archive(settings, create=False)
+    before = storage.measure_archive(db)
+    storage.vacuum(db)
+    return before, storage.measure_archive(db)

@@ -552,3 +552,12 @@ def to_iso(moment: datetime) -> str:
 def from_iso(text: str) -> datetime:
     """The aware datetime a to_iso string stands for."""
     return datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class CopyProgress:
+    """How far copying an archive has come: rows of one table copied so far (resumed ones included), of its total."""
+
+    table: str
+    copied: int
+    total: int

@@ -175,6 +175,17 @@ def http_url(value: Any) -> str:
     return url
 
 
+def database_url(value: Any) -> str:
+    """A postgresql:// URL, or "" for none (the archive stays in its SQLite file)."""
+    if not isinstance(value, str):
+        raise ValueError("a postgresql:// URL, or \"\" for the SQLite file at path")
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        from pipeline.masking import mask_url
+
+        raise UnsafeToShow(f"a postgresql:// URL, got {mask_url(value)!r}")
+    return value
+
+
 def language(value: Any) -> str:
     from pipeline.figures import LANGUAGES  # the number tables load only where a language is checked
 

@@ -57,6 +57,7 @@ from storage.db import (  # noqa: E402
     list_versions,
     mailbox_state,
     mark_extractor_drift,
+    measure_archive,
     merge_article,
     migrate,
     open_archive,
@@ -84,6 +85,7 @@ from storage.db import (  # noqa: E402
     vacuum,
     version_texts,
 )
+from storage.copy import TABLES, copy_archive  # noqa: E402
 from storage.workspace import (  # noqa: E402
     MARK_END,
     MARK_START,
@@ -106,11 +108,12 @@ __all__ = [
     "find_articles", "find_faults", "find_revert", "finish_alerts", "get_article", "get_blob",
     "get_diff", "get_host", "get_source", "get_version", "has_issue", "hold_articles", "latest_version",
     "lease_holder", "list_alerts", "list_aliases", "list_articles", "list_headlines", "list_issues", "list_changes", "list_versions",
-    "mailbox_state", "mark_extractor_drift", "merge_article", "migrate", "open_archive", "open_db", "owner_of",
+    "mailbox_state", "mark_extractor_drift", "measure_archive", "merge_article", "migrate", "open_archive", "open_db", "owner_of",
     "pending_alerts", "prune_raw_pages", "record_check", "record_check_error", "record_events",
     "record_feed_update", "record_fetch", "record_issue", "record_poll", "record_reextraction", "record_version",
     "requeue_alerts", "reserve_host_slot", "save_mailbox_state", "save_robots", "source_name", "source_names_by_id",
     "sync_sources", "throttle_host", "vacuum", "version_texts",
+    "TABLES", "copy_archive",
     # the researcher's reads (storage.workspace)
     "MARK_END", "MARK_START", "SORTS", "count_articles", "count_per_day", "list_article_summaries", "list_timeline",
     "match_expression", "open_reader", "page_alerts", "search_versions", "summarise_sources", "update_delays",

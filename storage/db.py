@@ -26,13 +26,19 @@ from pipeline.masking import mask_text, mask_url
 from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched, Host, Issue, Reextraction,
                              Source, StoredChange, StoredDiff, StoredIssue, Version, to_iso)
 from storage.migrations import MIGRATIONS
+from storage.dialect import is_url, on_server, translate
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transaction to end
 
 
 def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> Database:
     """The database at path, migrated if needed, in WAL mode with a busy timeout; created (with its
-    folder) only with create. StorageError names the path and the problem when it cannot be used."""
+    folder) only with create. A postgresql:// URL opens the archive on that server instead.
+    StorageError names the path and the problem when it cannot be used."""
+    if is_url(path):
+        from storage.postgres import open_postgres  # psycopg is loaded only for an archive on a server
+
+        return open_postgres(path, create=create)
     path = Path(path)
     if path.is_dir():
         raise StorageError(f"{path}: is a folder, not a database file")
@@ -52,8 +58,8 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
 
 
 def open_archive(settings, create: bool = True) -> Database:
-    """open_db for the archive the settings name, with their busy timeout."""
-    return open_db(settings.database, create=create, busy_timeout=settings.busy_timeout)
+    """open_db for the archive the settings name ([database] url, else path), with their busy timeout."""
+    return open_db(settings.database_url or settings.database, create=create, busy_timeout=settings.busy_timeout)
 
 
 def _fault(exc: Exception) -> str:
@@ -93,6 +99,10 @@ def _immediate(db: Database) -> Iterator[Database]:
     # reads the schema before an insert) and then writes fails at once with SQLITE_BUSY when another
     # connection wrote in between: the busy timeout never applies to that upgrade in WAL mode.
     # And what a transaction reads to decide a write (a claim, a feed's last title) stays true.
+    if on_server(db):  # PostgreSQL: rows are locked where a read decides a write (_locked)
+        with db.transaction():
+            yield db
+        return
     if db.conn.in_transaction:
         with db.atomic():  # a savepoint inside the transaction already holding the lock
             yield db
@@ -108,6 +118,28 @@ def _immediate(db: Database) -> Iterator[Database]:
         db.rollback()
         raise
     db.commit()
+
+
+def _locked(db: Database, how: str = "FOR UPDATE") -> str:
+    # SQLite's write lock covers the whole file from BEGIN IMMEDIATE; PostgreSQL locks the rows a
+    # transaction reads to decide a write, and lets concurrent claims skip each other's rows.
+    return f" {how}" if on_server(db) else ""
+
+
+def _lock_article(db: Database, article_id: int) -> None:
+    # A check, a feed update or a merge of one article reads, then writes: one writer per article at a time.
+    if on_server(db):
+        db.execute("SELECT 1 FROM articles WHERE id = ? FOR UPDATE", [article_id]).fetchall()
+
+
+def _lock_counts(db: Database, article_id: int, kinds: Iterable[str]) -> None:
+    # The triggers add each change to its (source, kind) count. Two transactions adding kinds in another
+    # order would deadlock on those rows: take them first, in one order.
+    if on_server(db):
+        for kind in sorted(set(kinds)):
+            db.execute("INSERT INTO change_counts (source_id, kind, changes) SELECT coalesce(source_id, 0), ?, 0 "
+                       "FROM articles WHERE id = ? ON CONFLICT (source_id, kind) DO UPDATE "
+                       "SET changes = change_counts.changes", [kind, article_id])
 
 
 # How a stored column becomes a record's field: JSON lists and objects, and SQLite's 0/1 for booleans.
@@ -141,10 +173,23 @@ def _one(db: Database, sql: str, params: Iterable | dict = ()) -> dict | None:
 
 
 def _rows(db: Database, sql: str, params: Iterable | dict = ()) -> Iterator[dict]:
-    # Row by row: an export of the whole archive never holds it in memory.
     cursor = db.execute(sql, _bind(params))
     names = [c[0] for c in cursor.description]
     for row in cursor:
+        yield dict(zip(names, row))
+
+
+def _stream(db: Database, sql: str, params: Iterable | dict = ()) -> Iterator[dict]:
+    # Row by row: an export of the whole archive never holds it in memory. SQLite's cursor reads as it is
+    # iterated; PostgreSQL's would load every row first, so rows come one at a time from the server (the
+    # connection is busy until the last one: a caller asks nothing else of this db meanwhile).
+    if not on_server(db):
+        yield from _rows(db, sql, params)
+        return
+    cursor = db.connection.cursor()
+    names = None
+    for row in cursor.stream(translate(sql), _bind(params) or None):
+        names = names or [c[0] for c in cursor.description]
         yield dict(zip(names, row))
 
 
@@ -187,7 +232,8 @@ def record_poll(db: Database, source_id: int, fetched: Fetched, error: str | Non
         updates = {"last_polled_at": to_iso(fetched.at), "last_error": mask_text(error)}
         if fetched.ok:
             updates.update(etag=fetched.etag, last_modified=fetched.last_modified)
-        db["sources"].update(source_id, updates)
+        db.execute(f"UPDATE sources SET {', '.join(f'{name} = :{name}' for name in updates)} WHERE id = :id",
+                   {**updates, "id": source_id})
 
 
 def source_name(db: Database, source_id: int | None) -> str | None:
@@ -199,7 +245,7 @@ def source_name(db: Database, source_id: int | None) -> str | None:
 def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: datetime) -> int:
     """Track the entries' URLs (due at once); known URLs and aliases are left as they are, except that a story
     a newsletter linked first becomes the story of the feed that publishes it. Returns how many are new."""
-    before = db["articles"].count
+    before = _count(db, "articles")
     # Polls run in parallel: which one found a story first must not decide whose it is.
     publisher = _one(db, "SELECT 1 FROM sources WHERE id = ? AND kind != 'newsletter'", [source_id]) is not None
     with _immediate(db):
@@ -216,7 +262,7 @@ def add_articles(db: Database, source_id: int, entries: Iterable[Entry], now: da
             db.execute("INSERT OR IGNORE INTO article_feeds (article_id, source_id, title, summary, updated) "
                        "SELECT id, ?, ?, ?, ? FROM articles WHERE canonical_url = ?",
                        (source_id, entry.title, entry.summary, entry.updated, entry.url))
-    return db["articles"].count - before
+    return _count(db, "articles") - before
 
 
 def find_articles(db: Database, urls: Iterable[str], source_id: int | None = None) -> dict[str, Article]:
@@ -246,10 +292,15 @@ def owner_of(db: Database, url: str) -> int | None:
     return row["id"] if row else None
 
 
+_SET_ALIAS = ("INSERT INTO article_urls (url, article_id, kind, seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (url) "
+              "DO UPDATE SET article_id = excluded.article_id, kind = excluded.kind, seen_at = excluded.seen_at")
+
+
 def claim_url(db: Database, article_id: int, url: str, kind: str, at: datetime) -> int:
     """Make url the article's canonical URL (the old one becomes an alias of this kind), unless
     another article owns url already: then nothing changes. Returns the id of url's owner."""
     with _immediate(db):
+        _lock_article(db, article_id)
         owner = owner_of(db, url)
         if owner not in (None, article_id):
             return owner
@@ -257,14 +308,14 @@ def claim_url(db: Database, article_id: int, url: str, kind: str, at: datetime) 
         if old != url:
             db.execute("DELETE FROM article_urls WHERE url = ?", [url])
             db.execute("UPDATE articles SET canonical_url = ? WHERE id = ?", [url, article_id])
-            db.execute("INSERT OR REPLACE INTO article_urls (url, article_id, kind, seen_at) VALUES (?, ?, ?, ?)",
-                       [old, article_id, kind, to_iso(at)])
+            db.execute(_SET_ALIAS, [old, article_id, kind, to_iso(at)])
     return article_id
 
 
 def merge_article(db: Database, duplicate_id: int, into_id: int, at: datetime) -> None:
     """Fold an article with no versions into the one that tracks the same story: its URLs become aliases."""
     with _immediate(db):
+        _lock_article(db, duplicate_id)
         if _one(db, "SELECT 1 FROM versions WHERE article_id = ?", [duplicate_id]):
             raise StorageError(f"article {duplicate_id} has versions and cannot be merged into {into_id}")
         url = _one(db, "SELECT canonical_url FROM articles WHERE id = ?", [duplicate_id])["canonical_url"]
@@ -272,11 +323,11 @@ def merge_article(db: Database, duplicate_id: int, into_id: int, at: datetime) -
         db.execute("UPDATE fetches SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
         db.execute("UPDATE changes SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
         # What a feed said under the duplicate's URL stays known, unless it already describes the story.
-        db.execute("UPDATE OR IGNORE article_feeds SET article_id = ? WHERE article_id = ?", [into_id, duplicate_id])
+        db.execute("UPDATE article_feeds SET article_id = ? WHERE article_id = ? AND source_id NOT IN "
+                   "(SELECT source_id FROM article_feeds WHERE article_id = ?)", [into_id, duplicate_id, into_id])
         db.execute("DELETE FROM article_feeds WHERE article_id = ?", [duplicate_id])
         db.execute("DELETE FROM articles WHERE id = ?", [duplicate_id])
-        db.execute("INSERT OR REPLACE INTO article_urls (url, article_id, kind, seen_at) VALUES (?, ?, 'duplicate', ?)",
-                   [url, into_id, to_iso(at)])
+        db.execute(_SET_ALIAS, [url, into_id, "duplicate", to_iso(at)])
 
 
 def add_aliases(db: Database, aliases: dict[str, str], kind: str, at: datetime) -> None:
@@ -352,13 +403,13 @@ def claim_due_articles(
         dead = _dead_holders(db, now)
         ids = [row[0] for row in db.execute(
             f"SELECT id FROM articles WHERE status IN ('active', 'failing') {due} "
-            f"AND (lease_until IS NULL OR lease_until <= ? OR lease_holder IN ({','.join('?' * len(dead))})) "
-            f"ORDER BY priority DESC, next_check_at, id {limit_sql}",
+            f"AND (lease_until IS NULL OR lease_until <= ? OR lease_holder IN ({_marks(dead)})) "
+            f"ORDER BY priority DESC, next_check_at, id {limit_sql}{_locked(db, 'FOR UPDATE SKIP LOCKED')}",
             [*([to_iso(now)] if due else []), to_iso(now), *dead, *([limit] if limit else [])],
         ).fetchall()]
         if ids:
             db.execute(
-                f"UPDATE articles SET lease_until = ?, lease_holder = ? WHERE id IN ({','.join('?' * len(ids))})",
+                f"UPDATE articles SET lease_until = ?, lease_holder = ? WHERE id IN ({_marks(ids)})",
                 [to_iso(now + timedelta(seconds=lease_seconds)), holder, *ids],
             )
     return ids
@@ -374,13 +425,13 @@ def hold_articles(db: Database, ids: Iterable[int], now: datetime, lease_seconds
     with _immediate(db):
         dead = _dead_holders(db, now)
         free = (f"lease_holder IS NULL OR lease_holder = ? OR lease_holder LIKE 'planned:%' OR lease_until <= ? "
-                f"OR lease_holder IN ({','.join('?' * len(dead))})")
+                f"OR lease_holder IN ({_marks(dead)})")
         free_ids = {row[0] for row in db.execute(
-            f"SELECT id FROM articles WHERE id IN ({','.join('?' * len(ids))}) AND ({free})",
+            f"SELECT id FROM articles WHERE id IN ({_marks(ids)}) AND ({free}){_locked(db, 'FOR UPDATE SKIP LOCKED')}",
             [*ids, holder, to_iso(now), *dead]).fetchall()}
         held = [article_id for article_id in ids if article_id in free_ids]  # in the planned order
         if held:
-            db.execute(f"UPDATE articles SET lease_until = ?, lease_holder = ? WHERE id IN ({','.join('?' * len(held))})",
+            db.execute(f"UPDATE articles SET lease_until = ?, lease_holder = ? WHERE id IN ({_marks(held)})",
                        [to_iso(now + timedelta(seconds=lease_seconds)), holder, *held])
     return held
 
@@ -504,6 +555,7 @@ def record_feed_update(
     the queue, and a retired article becomes active again. Returns the change ids, or None when
     the source's record no longer reads as seen (another poll recorded this update first)."""
     with _immediate(db):
+        _lock_article(db, seen.id)
         said = _one(db, "SELECT title, summary, updated FROM article_feeds WHERE article_id = ? AND source_id = ?",
                     [seen.id, source_id]) or {"title": None, "summary": None, "updated": None}
         if (said["title"], said["summary"], said["updated"]) != (seen.feed_title, seen.feed_summary, seen.feed_updated):
@@ -538,6 +590,8 @@ def _insert_events(db: Database, article_id: int, changes: Iterable[Change], at:
                    alerts: Iterable[tuple[int, str, str]], source_id: int | None = None) -> list[int | None]:
     # Changes seen outside a diff belong to the article's latest version; one seen before gives None.
     at_version = db.execute("SELECT max(number) FROM versions WHERE article_id = ?", [article_id]).fetchone()[0]
+    changes = list(changes)
+    _lock_counts(db, article_id, [change.kind for change in changes])
     change_ids = [_insert_change(db, change, article_id, to_iso(at), seq=seq, origin=origin, source_id=source_id,
                                  at_version=at_version) for seq, change in enumerate(changes)]
     _insert_alerts(db, change_ids, alerts, to_iso(at))
@@ -571,6 +625,7 @@ def record_version(
     detected = to_iso(fetched.at)
     change_ids = []
     with _immediate(db):  # it reads before it writes: take the write lock first (see _immediate)
+        _lock_article(db, version.article_id)
         stored = _one(db, "SELECT text_hash FROM versions WHERE article_id = ? AND number = ?",
                       [version.article_id, version.number])
         if stored and stored["text_hash"] == version.text_hash:
@@ -578,24 +633,41 @@ def record_version(
                 "SELECT c.id FROM changes c JOIN diffs d ON d.id = c.diff_id "
                 "WHERE d.article_id = ? AND d.to_number = ? ORDER BY c.seq"), [version.article_id, version.number])]
         _insert_fetch(db, fetched, article_id=version.article_id)
-        db["blobs"].insert({"hash": blob, "codec": "zlib", "bytes": zlib.compress(raw, 6)}, ignore=True)
+        db.execute("INSERT OR IGNORE INTO blobs (hash, codec, bytes) VALUES (?, 'zlib', ?)",
+                   [blob, zlib.compress(raw, 6)])
         row = {f.name: getattr(version, f.name) for f in fields(Version)}
         row.update(notices=json.dumps(list(version.notices)), raw_blob=blob)
-        db["versions"].insert(row)
+        _insert(db, "versions", row)
         if diff is not None:
-            diff_id = db["diffs"].insert({
+            diff_id = _insert(db, "diffs", {
                 "article_id": version.article_id, "from_number": version.number - 1,
                 "to_number": version.number, "stats": json.dumps(diff.stats),
                 "ops": json.dumps(diff.ops, ensure_ascii=False), "created_at": detected,
                 "disclosed": int(diff.disclosed), "disclosures": json.dumps(list(diff.disclosures), ensure_ascii=False),
                 "bumped": int(diff.bumped),
-            }).last_pk
+            })
+            _lock_counts(db, version.article_id, [change.kind for change in diff.changes])
             for seq, change in enumerate(diff.changes):
                 change_ids.append(_insert_change(db, change, version.article_id, detected, diff_id, seq,
                                                  at_version=version.number))
             _insert_alerts(db, change_ids, alerts, detected)
         _save_check(db, checked)
     return change_ids
+
+
+def _marks(values: list | tuple) -> str:
+    # One placeholder per value for IN (...); none is IN (NULL), which matches nothing: PostgreSQL has no IN ().
+    return ",".join("?" * len(values)) or "NULL"
+
+
+def _insert(db: Database, table: str, row: dict) -> int:
+    cursor = db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) RETURNING id",
+                        list(row.values()))
+    return cursor.fetchall()[0][0]
+
+
+def _count(db: Database, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 _CHANGE_COLUMNS = ("diff_id", "article_id", "seq", "kind", "before", "after", "context", "subject", "significance",
@@ -684,7 +756,7 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
         params.append(source)
     sql = _CHANGE_FIELDS + "".join(f" AND {condition}" for condition in where)
     if newest:
-        rows = _all(db, f"SELECT * FROM ({sql} ORDER BY c.detected_at DESC, c.id DESC LIMIT ?) "
+        rows = _all(db, f"SELECT * FROM ({sql} ORDER BY c.detected_at DESC, c.id DESC LIMIT ?) AS newest "
                         "ORDER BY detected_at, id", [*params, newest])
     else:
         rows = _all(db, sql + " ORDER BY c.detected_at, c.id", params)
@@ -693,17 +765,17 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
 
 def export_changes(db: Database) -> Iterator[StoredChange]:
     """Every change as list_changes gives it, in the order they were stored, streamed (not loaded)."""
-    return (_record(StoredChange, row) for row in _rows(db, _CHANGE_FIELDS + " ORDER BY c.id"))
+    return (_record(StoredChange, row) for row in _stream(db, _CHANGE_FIELDS + " ORDER BY c.id"))
 
 
 def export_alerts(db: Database) -> Iterator[Alert]:
     """Every alert with its change, in the order they were made, streamed."""
-    return (_record(Alert, row) for row in _rows(db, f"SELECT {_ALERT_FIELDS} ORDER BY al.id"))
+    return (_record(Alert, row) for row in _stream(db, f"SELECT {_ALERT_FIELDS} ORDER BY al.id"))
 
 
 def export_versions(db: Database) -> Iterator[tuple[str, str | None, Version]]:
     """Every version with its article's URL and source, article by article, oldest first (streamed, not loaded)."""
-    for record in _rows(db, "SELECT a.canonical_url AS url, s.name AS source, v.* FROM versions v "
+    for record in _stream(db, "SELECT a.canonical_url AS url, s.name AS source, v.* FROM versions v "
                             "JOIN articles a ON a.id = v.article_id LEFT JOIN sources s ON s.id = a.source_id "
                             "ORDER BY a.id, v.number"):
         yield record["url"], record["source"], _record(Version, record)
@@ -771,11 +843,11 @@ def claim_alerts(db: Database, ids: Iterable[int], now: datetime, holder: str | 
         return []
     with _immediate(db):
         claimed = [row[0] for row in db.execute(
-            f"SELECT al.id FROM alerts al WHERE al.id IN ({','.join('?' * len(ids))}) AND {_DUE}",
+            f"SELECT al.id FROM alerts al WHERE al.id IN ({_marks(ids)}) AND {_DUE}",
             [*ids, to_iso(now)]).fetchall()]
         if claimed:
             db.execute(f"UPDATE alerts SET status = 'sending', claimed_at = ?, claimed_by = ? "
-                       f"WHERE id IN ({','.join('?' * len(claimed))})", [to_iso(now), holder, *claimed])
+                       f"WHERE id IN ({_marks(claimed)})", [to_iso(now), holder, *claimed])
     return claimed
 
 
@@ -789,7 +861,7 @@ def finish_alerts(db: Database, ids: Iterable[int], at: datetime, error: str | N
         db.execute(
             "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
             "claimed_at = NULL, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
-            f"WHERE id IN ({','.join('?' * len(ids))})",
+            f"WHERE id IN ({_marks(ids)})",
             [status, error, to_iso(retry_at) if retry_at else None, status, to_iso(at), *ids],
         )
 
@@ -804,7 +876,7 @@ def expire_claims(db: Database, claimed_before: datetime, note: str) -> int:
         dead = [holder for holder in holders if not _alive(holder)]
         cursor = db.execute(
             "UPDATE alerts SET status = 'uncertain', last_error = ? WHERE status = 'sending' AND (claimed_at < ? "
-            f"OR claimed_by IN ({','.join('?' * len(dead))}))", [note, to_iso(claimed_before), *dead])
+            f"OR claimed_by IN ({_marks(dead)}))", [note, to_iso(claimed_before), *dead])
     return cursor.rowcount
 
 
@@ -813,7 +885,7 @@ def list_alerts(db: Database, status: str | None = None, newest: int | None = No
     where = " WHERE al.status = ?" if status else ""
     params = [status] if status else []
     if newest:
-        rows = _all(db, f"SELECT * FROM (SELECT {_ALERT_FIELDS}{where} ORDER BY al.id DESC LIMIT ?) ORDER BY id",
+        rows = _all(db, f"SELECT * FROM (SELECT {_ALERT_FIELDS}{where} ORDER BY al.id DESC LIMIT ?) AS newest ORDER BY id",
                     [*params, newest])
     else:
         rows = _all(db, f"SELECT {_ALERT_FIELDS}{where} ORDER BY al.id", params)
@@ -826,7 +898,7 @@ def requeue_alerts(db: Database, ids: Iterable[int]) -> list[int]:
     ids = list(ids)
     if not ids:
         return []
-    marks = ",".join("?" * len(ids))
+    marks = _marks(ids)
     with _immediate(db):
         requeued = [row[0] for row in db.execute(
             f"SELECT id FROM alerts WHERE id IN ({marks}) AND status IN ('failed', 'abandoned', 'uncertain')",
@@ -864,7 +936,7 @@ def throttle_host(db: Database, origin: str, until: datetime) -> None:
     """Hold every request to the origin until then, and count the throttle."""
     with _immediate(db):
         db.execute("INSERT INTO hosts (origin, blocked_until, throttles) VALUES (?, ?, 1) ON CONFLICT(origin) "
-                   "DO UPDATE SET blocked_until = excluded.blocked_until, throttles = throttles + 1",
+                   "DO UPDATE SET blocked_until = excluded.blocked_until, throttles = hosts.throttles + 1",
                    [origin, to_iso(until)])
 
 
@@ -880,7 +952,7 @@ def reserve_host_slot(db: Database, origin: str, clock: float, spacing: float) -
     with _immediate(db):
         end = db.execute(
             "INSERT INTO hosts (origin, next_slot_at) VALUES (:origin, :clock + :spacing) ON CONFLICT(origin) "
-            "DO UPDATE SET next_slot_at = max(coalesce(next_slot_at, 0), :clock) + :spacing RETURNING next_slot_at",
+            "DO UPDATE SET next_slot_at = max(coalesce(hosts.next_slot_at, 0), :clock) + :spacing RETURNING next_slot_at",
             {"origin": origin, "clock": clock, "spacing": spacing},
         ).fetchall()[0][0]  # read to the end, so the statement is finished before the commit
     return end - spacing
@@ -888,7 +960,7 @@ def reserve_host_slot(db: Database, origin: str, clock: float, spacing: float) -
 
 def count_rows(db: Database) -> dict[str, int]:
     """How many rows each of Redline's tables holds."""
-    return {name: db[name].count for name in
+    return {name: _count(db, name) for name in
             ("sources", "articles", "versions", "diffs", "changes", "alerts", "fetches")}
 
 
@@ -968,13 +1040,7 @@ def find_faults(db: Database) -> list[str]:
     """What is wrong with the archive, one line each (none: it is sound): SQLite's own integrity and
     foreign-key checks, the full-text index, raw pages missing or not matching their hash, gaps in
     an article's version numbers, version and change counts kept on articles, and diffs whose versions are missing."""
-    faults = [f"integrity: {row[0]}" for row in db.execute("PRAGMA integrity_check").fetchall() if row[0] != "ok"]
-    faults += [f"{table} row {rowid}: refers to a missing row of {parent}"
-               for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check").fetchall()]
-    try:
-        db.execute("INSERT INTO versions_fts (versions_fts) VALUES ('integrity-check')")
-    except sqlite3.DatabaseError as exc:
-        faults.append(f"full-text index: {exc}")
+    faults = [] if on_server(db) else _sqlite_faults(db)  # PostgreSQL enforces its keys as it writes
     faults += [f"article {article_id} v{number}: its raw page {blob} is missing"
                for article_id, number, blob in db.execute(
                    "SELECT article_id, number, raw_blob FROM versions v WHERE raw_blob IS NOT NULL "
@@ -993,24 +1059,25 @@ def find_faults(db: Database) -> list[str]:
     faults += [f"article {article_id}: counts {versions} version(s) and {found} change(s), but {real_versions} and "
                f"{real_changes} are stored (the workspace would rank it wrongly)"
                for article_id, versions, found, real_versions, real_changes in db.execute(
-                   "SELECT a.id, a.versions, a.changes_found, (SELECT count(*) FROM versions v WHERE v.article_id = a.id), "
-                   "(SELECT count(*) FROM changes c WHERE c.article_id = a.id) AS real_changes FROM articles a "
-                   "WHERE a.versions != (SELECT count(*) FROM versions v WHERE v.article_id = a.id) "
-                   "OR a.changes_found != real_changes OR a.first_update_at IS NOT (SELECT fetched_at FROM versions v "
-                   "WHERE v.article_id = a.id AND v.number = 2)").fetchall()]
+                   "SELECT id, versions, changes_found, real_versions, real_changes FROM (SELECT a.id, a.versions, "
+                   "a.changes_found, a.first_update_at, (SELECT count(*) FROM versions v WHERE v.article_id = a.id) "
+                   "AS real_versions, (SELECT count(*) FROM changes c WHERE c.article_id = a.id) AS real_changes, "
+                   "(SELECT fetched_at FROM versions v WHERE v.article_id = a.id AND v.number = 2) AS second_at "
+                   "FROM articles a) AS kept WHERE versions != real_versions OR changes_found != real_changes "
+                   "OR first_update_at IS NOT second_at").fetchall()]
     faults += [f"article {article_id}: counts {updates} update(s) and {stealth} stealth edit(s), but its diffs say "
                f"{real_updates} and {real_stealth}"
                for article_id, updates, stealth, real_updates, real_stealth in db.execute(
                    "SELECT id, updates, stealth_edits, real_updates, real_stealth FROM (SELECT a.id, a.updates, "
                    "a.stealth_edits, (SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.extractor_drift = 0) "
                    "AS real_updates, (SELECT count(*) FROM diffs d WHERE d.article_id = a.id AND d.extractor_drift = 0 "
-                   "AND d.disclosed = 0 AND d.bumped = 0) AS real_stealth FROM articles a) "
+                   "AND d.disclosed = 0 AND d.bumped = 0) AS real_stealth FROM articles a) AS kept "
                    "WHERE updates != real_updates OR stealth_edits != real_stealth").fetchall()]
     faults += [f"change counts of source {source_id or '(none)'}, kind {kind}: {kept} kept, {real} stored"
                for source_id, kind, kept, real in db.execute(
-                   "SELECT source_id, kind, sum(kept), sum(real) FROM (SELECT source_id, kind, changes AS kept, 0 AS real "
+                   "SELECT source_id, kind, sum(kept), sum(stored) FROM (SELECT source_id, kind, changes AS kept, 0 AS stored "
                    "FROM change_counts UNION ALL SELECT coalesce(a.source_id, 0), c.kind, 0, 1 FROM changes c "
-                   "JOIN articles a ON a.id = c.article_id) GROUP BY source_id, kind HAVING sum(kept) != sum(real)"
+                   "JOIN articles a ON a.id = c.article_id) AS counts GROUP BY source_id, kind HAVING sum(kept) != sum(stored)"
                ).fetchall()]
     faults += [f"diff {diff_id} of article {article_id}: v{from_number}→v{to_number} lacks a version"
                for diff_id, article_id, from_number, to_number in db.execute(
@@ -1021,15 +1088,31 @@ def find_faults(db: Database) -> list[str]:
     return faults
 
 
+def _sqlite_faults(db: Database) -> list[str]:
+    # SQLite's own integrity and foreign-key checks, and its full-text index's.
+    faults = [f"integrity: {row[0]}" for row in db.execute("PRAGMA integrity_check").fetchall() if row[0] != "ok"]
+    faults += [f"{table} row {rowid}: refers to a missing row of {parent}"
+               for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check").fetchall()]
+    try:
+        db.execute("INSERT INTO versions_fts (versions_fts) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as exc:
+        faults.append(f"full-text index: {exc}")
+    return faults
+
+
 def version_texts(db: Database) -> Iterator[tuple[str, int, str, str]]:
     """(article URL, number, stored text hash, text) of every version, streamed."""
-    yield from db.execute("SELECT a.canonical_url, v.number, v.text_hash, v.text FROM versions v "
-                          "JOIN articles a ON a.id = v.article_id ORDER BY v.article_id, v.number")
+    for row in _stream(db, "SELECT a.canonical_url, v.number, v.text_hash, v.text FROM versions v "
+                           "JOIN articles a ON a.id = v.article_id ORDER BY v.article_id, v.number"):
+        yield tuple(row.values())
 
 
 def backup(db: Database, target: str | Path) -> None:
     """Copy the archive to target through SQLite's online backup: a consistent copy, even while
     another run writes. target must not exist yet."""
+    if on_server(db):
+        raise StorageError(f"{target}: `redline backup` copies an SQLite archive; an archive on PostgreSQL is "
+                           "backed up by the server's own tools (pg_dump), or copied with `redline migrate-archive`")
     target = Path(target)
     if target.exists():
         raise StorageError(f"{target}: already exists (a backup never overwrites a file)")
@@ -1045,7 +1128,7 @@ def prune_raw_pages(db: Database, checked_before: datetime,
                     statuses: tuple[str, ...] = ("retired", "gone", "redirected")) -> tuple[int, int]:
     """Drop the raw pages of articles no longer checked (of these statuses, last checked before that
     moment); their texts, diffs and changes stay. Returns (versions touched, raw pages deleted)."""
-    marks = ",".join("?" * len(statuses))
+    marks = _marks(statuses)
     with _immediate(db):
         touched = db.execute(
             f"UPDATE versions SET raw_blob = NULL WHERE raw_blob IS NOT NULL AND article_id IN (SELECT id FROM "
@@ -1059,3 +1142,10 @@ def prune_raw_pages(db: Database, checked_before: datetime,
 def vacuum(db: Database) -> None:
     """Give the space of deleted rows back to the file system (it needs the archive to itself a moment)."""
     db.execute("VACUUM")
+
+
+def measure_archive(db: Database) -> int:
+    """The archive's size in bytes: its file's pages, or its database on the server."""
+    if on_server(db):
+        return db.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    return db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]

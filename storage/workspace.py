@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from pipeline.errors import InputError, NotFoundError
 from pipeline.models import ARTICLE_SORTS, Alert, ArchiveStats, ArticleQuery, ArticleSummary, SearchHit, SourceStats, TimelineEntry
 from storage.db import _ALERT_FIELDS, _all, _one, _record
+from storage.dialect import is_url, on_server
 
 # The order of each of ARTICLE_SORTS (latest, changes, versions, first_seen), each with its index (migration 8).
 SORTS = dict(zip(ARTICLE_SORTS, ("a.last_changed_at DESC NULLS LAST, a.id DESC", "a.changes_found DESC, a.id DESC",
@@ -31,7 +32,11 @@ MARK_START, MARK_END = "\x02", "\x03"
 
 
 def open_reader(path: str | Path) -> Database:
-    """A read-only connection to an existing archive (the workspace never writes)."""
+    """A read-only connection to an existing archive, a file or a postgresql:// URL (the workspace never writes)."""
+    if is_url(path):
+        from storage.postgres import open_postgres
+
+        return open_postgres(path, read_only=True)
     if not Path(path).is_file():
         raise NotFoundError(f"{path}: no archive here")
     connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
@@ -39,18 +44,38 @@ def open_reader(path: str | Path) -> Database:
     return Database(connection)
 
 
+def _terms(text: str) -> list[str]:
+    terms = [quoted or bare for quoted, bare in _TERM.findall(text)]
+    terms = [t for t in terms if t.strip()]
+    if not terms:
+        raise InputError(f"search {text!r}: give at least one word")
+    return terms
+
+
 def match_expression(text: str) -> str:
     """An FTS5 query for what a reader typed: every word must appear, "quoted words" as a phrase.
 
     Each term is quoted, so FTS5's own syntax (AND, NEAR, column:, *) is searched for as words."""
-    terms = [(quoted or bare).replace('"', '""') for quoted, bare in _TERM.findall(text)]
-    terms = [t for t in terms if t.strip()]
-    if not terms:
-        raise InputError(f"search {text!r}: give at least one word")
-    return " ".join(f'"{term}"' for term in terms)
+    return " ".join(f'"{term.replace(chr(34), chr(34) * 2)}"' for term in _terms(text))
 
 
-def _article_filters(query: ArticleQuery) -> tuple[list[str], dict]:
+def _holds(db: Database, text: str, version: str = "v") -> tuple[str, dict]:
+    # A condition that the versions row named `version` holds what a reader typed, and its parameters. SQLite
+    # asks its FTS5 table; PostgreSQL its text search, each term a phrase (its own parser splits the words).
+    if not on_server(db):
+        return (f"{version}.id IN (SELECT rowid FROM versions_fts WHERE versions_fts MATCH :match)",
+                {"match": match_expression(text)})
+    query, terms = _text_query(text)
+    return f"search_document({version}.title, {version}.text) @@ {query}", terms
+
+
+def _text_query(text: str) -> tuple[str, dict]:
+    terms = _terms(text)
+    query = " && ".join(f"phraseto_tsquery('simple', :term{i})" for i in range(len(terms)))
+    return f"({query})", {f"term{i}": term for i, term in enumerate(terms)}
+
+
+def _article_filters(db: Database, query: ArticleQuery) -> tuple[list[str], dict]:
     where, params = [], {}
     if query.source:
         where.append("a.source_id = (SELECT id FROM sources WHERE name = :source)")
@@ -66,9 +91,9 @@ def _article_filters(query: ArticleQuery) -> tuple[list[str], dict]:
     if query.gone:
         where.append("a.status = 'gone'")
     if query.text:
-        where.append("a.id IN (SELECT v.article_id FROM versions v WHERE v.id IN "
-                     "(SELECT rowid FROM versions_fts WHERE versions_fts MATCH :match))")
-        params["match"] = match_expression(query.text)
+        holds, terms = _holds(db, query.text)
+        where.append(f"a.id IN (SELECT v.article_id FROM versions v WHERE {holds})")
+        params.update(terms)
     return where, params
 
 
@@ -76,7 +101,7 @@ def list_article_summaries(db: Database, query: ArticleQuery) -> list[ArticleSum
     """One page of the article list (query.limit rows from query.offset), filtered and in query.sort's order."""
     if query.sort not in SORTS:
         raise InputError(f"sort {query.sort!r}: expected one of {', '.join(SORTS)}")
-    where, params = _article_filters(query)
+    where, params = _article_filters(db, query)
     sql = (
         "SELECT a.id, a.canonical_url AS url, s.name AS source, coalesce(a.title, a.feed_title) AS title, a.status, "
         "a.first_seen_at, a.last_changed_at, a.versions, a.changes_found AS changes, a.last_error, "
@@ -99,36 +124,46 @@ def search_versions(db: Database, text: str, source: str | None = None, since: s
     """Articles whose stored versions hold the words searched for, the most recently stored first: for each,
     its latest matching version with a snippet, the first version that held them and, when a later version
     dropped them, the version where they disappeared. Looks at the newest SEARCH_WINDOW matching versions."""
-    params = {"match": match_expression(text), "window": SEARCH_WINDOW, "limit": limit, "offset": offset,
+    holds, terms = _holds(db, text, "m")
+    params = {**terms, "window": SEARCH_WINDOW, "limit": limit, "offset": offset,
               "source": source, "since": since or "", "until": until or "9999"}
     filters = ["v.fetched_at >= :since", "v.fetched_at < :until"]
     if source:
         filters.append("a.source_id = (SELECT id FROM sources WHERE name = :source)")
+    # SQLite's FTS5 table gives the newest matches first by itself; PostgreSQL reads them from its index.
+    matched = ("SELECT rowid AS id FROM versions_fts WHERE versions_fts MATCH :match ORDER BY rowid DESC" if not
+               on_server(db) else f"SELECT m.id FROM versions m WHERE {holds} ORDER BY m.id DESC")
     rows = _all(db, (
-        "WITH matched AS (SELECT rowid AS id FROM versions_fts WHERE versions_fts MATCH :match "
-        "ORDER BY rowid DESC LIMIT :window) "
+        f"WITH matched AS ({matched} LIMIT :window) "
         "SELECT v.article_id, max(v.id) AS version_id, max(v.number) AS version "
         "FROM matched m JOIN versions v ON v.id = m.id JOIN articles a ON a.id = v.article_id "
         f"WHERE {' AND '.join(filters)} GROUP BY v.article_id ORDER BY max(v.id) DESC LIMIT :limit OFFSET :offset"
     ), params)
-    return [_search_hit(db, row, params["match"]) for row in rows]
+    return [_search_hit(db, row, text) for row in rows]
 
 
-def _search_hit(db: Database, row: dict, match: str) -> SearchHit:
+def _search_hit(db: Database, row: dict, text: str) -> SearchHit:
+    holds, terms = _holds(db, text)
+    if on_server(db):
+        snippet, versions, which = (
+            f"ts_headline('simple', v.text, {_text_query(text)[0]}, 'MaxWords=24, MinWords=12, MaxFragments=1, "
+            "FragmentDelimiter=…, StartSel=' || :start || ', StopSel=' || :end)", "versions v", f"{holds} AND v.id = :id")
+    else:  # snippet() reads the match of its own FTS5 query
+        snippet, versions, which = ("snippet(versions_fts, -1, :start, :end, '…', 24)",
+                                    "versions_fts JOIN versions v ON v.id = versions_fts.rowid",
+                                    "versions_fts MATCH :match AND versions_fts.rowid = :id")
     found = _one(db, (
-        "SELECT v.number, v.fetched_at, coalesce(v.title, a.title) AS title, a.canonical_url AS url, "
-        "s.name AS source, a.versions, snippet(versions_fts, -1, :start, :end, '…', 24) AS snippet "
-        "FROM versions_fts JOIN versions v ON v.id = versions_fts.rowid JOIN articles a ON a.id = v.article_id "
-        "LEFT JOIN sources s ON s.id = a.source_id WHERE versions_fts MATCH :match AND versions_fts.rowid = :id"
-    ), {"match": match, "id": row["version_id"], "start": MARK_START, "end": MARK_END})
+        "SELECT v.number, v.fetched_at, coalesce(v.title, a.title) AS title, a.canonical_url AS url, s.name AS source, "
+        f"a.versions, {snippet} AS snippet FROM {versions} JOIN articles a ON a.id = v.article_id "
+        f"LEFT JOIN sources s ON s.id = a.source_id WHERE {which}"
+    ), {**terms, "id": row["version_id"], "start": MARK_START, "end": MARK_END})
     holding = [number for (number,) in db.execute(
-        "SELECT v.number FROM versions v WHERE v.article_id = :article AND EXISTS (SELECT 1 FROM versions_fts "
-        "WHERE versions_fts MATCH :match AND versions_fts.rowid = v.id) ORDER BY v.number",
-        {"article": row["article_id"], "match": match}).fetchall()]
+        f"SELECT v.number FROM versions v WHERE v.article_id = :article AND {holds} ORDER BY v.number",
+        {**terms, "article": row["article_id"]}).fetchall()]
     last = holding[-1] if holding else found["number"]
     return SearchHit(article_id=row["article_id"], url=found["url"], source=found["source"], title=found["title"],
                      version=found["number"], fetched_at=found["fetched_at"],
-                     snippet=" ".join((found["snippet"] or "").split()),
+                     snippet=" ".join((found["snippet"] or "").split()).replace(f"{MARK_END} {MARK_START}", " "),
                      first_version=holding[0] if holding else None,
                      disappeared_at=last + 1 if last < found["versions"] else None, versions=found["versions"])
 
@@ -143,12 +178,12 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
                    {"source": source})
     if source and not sources:
         raise NotFoundError(f"source {source!r} is not in the archive")
-    scope = "a.source_id IN (SELECT id FROM sources s " + one + ")" if source else "1"
+    scope = "a.source_id IN (SELECT id FROM sources s " + one + ")" if source else "1 = 1"
     counts = {row["source_id"]: row for row in _all(db, (  # one pass over the articles: the triggers keep the counts
         "SELECT a.source_id, count(*) AS articles, sum(a.versions) AS versions, sum(a.changes_found) AS changes, "
         "sum(a.updates) AS updates, sum(a.stealth_edits) AS stealth, sum(a.bumped_edits) AS bumped, "
-        "sum(a.status = 'failing') AS failing, "
-        f"sum(a.status = 'gone') AS gone FROM articles a NOT INDEXED WHERE {scope} GROUP BY a.source_id"),
+        "sum(CASE a.status WHEN 'failing' THEN 1 ELSE 0 END) AS failing, "
+        f"sum(CASE a.status WHEN 'gone' THEN 1 ELSE 0 END) AS gone FROM articles a NOT INDEXED WHERE {scope} GROUP BY a.source_id"),
         {"source": source})}
     kinds: dict = {}
     for source_id, kind, count in db.execute(  # kept per source and kind by triggers (migration 8)

@@ -109,9 +109,85 @@ def site():
 
 
 @pytest.fixture
-def db(tmp_path):
-    """A fresh, migrated database for each test."""
-    return storage.open_db(tmp_path / "redline.db")
+def db(request, tmp_path):
+    """A fresh, migrated archive for each test: an SQLite file, or a database on the PostgreSQL test server
+    for the tests of a module that runs on both (ARCHIVES below)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield storage.open_db(tmp_path / "redline.db")
+        return
+    archive = storage.open_db(request.getfixturevalue("postgres_url"))
+    yield archive
+    archive.close()
+
+
+def pytest_generate_tests(metafunc):
+    # A module with ARCHIVES = ("sqlite", "postgresql") runs each test that takes `db` on both archives,
+    # but those that name their own (pytest.mark.parametrize("db", [...], indirect=True)).
+    archives = getattr(metafunc.module, "ARCHIVES", None)
+    named = any(mark.args and mark.args[0] == "db" for mark in metafunc.definition.iter_markers("parametrize"))
+    if archives and "db" in metafunc.fixturenames and not named:
+        metafunc.parametrize("db", archives, indirect=True)
+
+
+# The PostgreSQL server the archive's server tests make their databases on (one per test, from a migrated
+# template, dropped after). Without one they are skipped, saying why; under CI=true they fail instead.
+POSTGRES = os.environ.get("REDLINE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+class PostgresServer:
+    """The test server: makes and drops databases on it (names unique to this test session)."""
+
+    def __init__(self, admin):
+        self.admin, self.prefix, self.made = admin, f"redline_test_{os.getpid()}", 0
+        self.template: str | None = None  # a migrated archive to copy fresh ones from
+
+    def url(self, name: str) -> str:
+        return POSTGRES.rsplit("/", 1)[0] + "/" + name
+
+    def create(self, template: str | None = None) -> str:
+        """A new database (a copy of template, if given); returns its URL."""
+        self.made += 1
+        name = f"{self.prefix}_{self.made}"
+        self.admin.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        from storage.postgres import close_pools
+
+        close_pools(url)  # this process's connections to it end first
+        self.admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The PostgreSQL test server, and the URL of a migrated archive to copy fresh ones from."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # psycopg missing, or no server there
+        message = f"no PostgreSQL server at {POSTGRES} ({type(exc).__name__}: {str(exc).strip()[:120]})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}: CI runs the PostgreSQL tests (set REDLINE_TEST_POSTGRES)")
+        pytest.skip(f"{message}: the PostgreSQL archive tests need one (REDLINE_TEST_POSTGRES)")
+    from storage.postgres import close_pools
+
+    server = PostgresServer(admin)
+    template = server.create()
+    storage.open_db(template).close()
+    close_pools(template)  # a template database must have no connections
+    server.template = template.rsplit("/", 1)[1]
+    yield server
+    server.drop(template)
+    admin.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a fresh, migrated archive database on the test server, dropped after the test."""
+    url = postgres_server.create(template=postgres_server.template)
+    yield url
+    postgres_server.drop(url)
 
 
 @pytest.fixture

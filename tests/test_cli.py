@@ -644,7 +644,8 @@ def test_the_command_line_loads_nothing_heavy_until_a_command_needs_it():
 
     heavy = ("apprise", "jinja2", "airflow", "fastapi", "uvicorn", "matplotlib", "numpy", "pandas",
              # and until a command needs them: storage's sqlite-utils, the stages' libraries, rich's colours
-             "sqlite_utils", "httpx", "trafilatura", "courlan", "feedparser", "rich")
+             "sqlite_utils", "httpx", "trafilatura", "courlan", "feedparser", "rich",
+             "psycopg")  # only for an archive on PostgreSQL
     code = f"import sys, pipeline.cli; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
@@ -777,6 +778,6 @@ def test_a_reading_command_loads_storage_but_not_the_stages(tracked):
     config, _ = tracked
     code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
             f"result = CliRunner().invoke(cli, ['changes', '--config', {str(config)!r}]); assert result.exit_code == 0; "
-            "print(' '.join(m for m in ('sqlite_utils', 'httpx', 'trafilatura', 'feedparser') if m in sys.modules))")
+            "print(' '.join(m for m in ('sqlite_utils', 'httpx', 'trafilatura', 'feedparser', 'psycopg') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == ["sqlite_utils"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import (
+    DATABASE_URL_VAR,
     DEFAULT_LADDER,
     ENV_VAR,
     NetworkSettings,
@@ -88,6 +89,7 @@ def config_error(folder: Path, text: str) -> ConfigError:
 def no_ambient_config(monkeypatch, tmp_path):
     """Each test starts in an empty folder with no $REDLINE_CONFIG."""
     monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv(DATABASE_URL_VAR, raising=False)
     monkeypatch.chdir(tmp_path)
 
 
@@ -230,6 +232,25 @@ def test_absolute_database_path_is_kept(tmp_path):
     target = tmp_path / "abs" / "x.db"
     path = write(tmp_path, f'[database]\npath = "{target.as_posix()}"\n')
     assert load_settings(path).database == target.resolve()
+
+
+def test_a_database_url_puts_the_archive_on_postgresql_and_the_environment_wins(tmp_path, monkeypatch):
+    path = write(tmp_path, '[database]\nurl = "postgresql://redline:secret@db.example:5432/news"\n')
+    settings = load_settings(path)
+    assert settings.database_url == "postgresql://redline:secret@db.example:5432/news"
+    assert settings.archive == "postgresql://redline:****@db.example:5432/news"  # what messages show
+    monkeypatch.setenv(DATABASE_URL_VAR, "postgresql://other/archive")
+    assert load_settings(path).database_url == "postgresql://other/archive"
+    assert load_settings().database_url == "postgresql://other/archive"  # with no file too
+
+
+def test_a_database_url_that_is_not_postgresql_is_an_error_that_hides_its_password(tmp_path, monkeypatch):
+    (tmp_path / "bad").mkdir()
+    error = config_error(tmp_path / "bad", '[database]\nurl = "mysql://u:secret@h/db"\n')
+    assert error.key == "database.url" and "a postgresql:// URL" in str(error) and "secret" not in str(error)
+    monkeypatch.setenv(DATABASE_URL_VAR, "sqlite:///x.db")
+    with pytest.raises(ConfigError, match=f"{DATABASE_URL_VAR}.*a postgresql:// URL"):
+        load_settings()
 
 
 # Which file is read -----------------------------------------------------------------------

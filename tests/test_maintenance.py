@@ -13,6 +13,7 @@ import storage
 from pipeline import cycle, maintenance
 from pipeline.cli import cli
 from pipeline.errors import StorageError
+from pipeline.models import Change
 
 
 @pytest.fixture
@@ -121,3 +122,62 @@ def test_prune_drops_raw_pages_of_articles_no_longer_checked_and_keeps_their_tex
     assert maintenance.prune(archive, 30 * 86400, now=later) == (0, 0)
     before, after = maintenance.vacuum(archive)
     assert after <= before
+
+
+# migrate-archive: SQLite to PostgreSQL and back ---------------------------------------------
+
+def contents(db) -> tuple:
+    """What a reader sees of an archive: every article with its counts, version, change and alert, and the stats."""
+    articles = storage.list_articles(db)
+    return (storage.count_rows(db), articles, [storage.list_versions(db, a.id) for a in articles],
+            storage.list_changes(db), storage.list_alerts(db), storage.summarise_sources(db),
+            sorted(storage.get_blob(db, v.raw_blob) for a in articles for v in storage.list_versions(db, a.id)))
+
+
+def test_an_archive_copied_to_postgresql_and_back_is_the_same_archive(archive, postgres_url, tmp_path):
+    steps = list(maintenance.migrate_archive(archive.database, postgres_url, batch_size=3))
+    assert {step.table for step in steps} == {table for table, _ in storage.TABLES}
+    last = {step.table: step for step in steps}
+    assert all(step.copied == step.total for step in last.values())
+    back = tmp_path / "back.db"
+    assert list(maintenance.migrate_archive(postgres_url, back))
+    original, on_server, returned = (storage.open_db(where) for where in (archive.database, postgres_url, back))
+    assert contents(on_server) == contents(original) == contents(returned)
+    assert storage.find_faults(on_server) == [] and maintenance.check_db(archive, back) == []
+    # The copy is an archive to go on with: new rows are numbered after the copied ones.
+    article = storage.list_articles(on_server)[0]
+    storage.record_events(on_server, article.id, [Change("gone", None, "404")], cycle.utcnow())
+    assert max(c.id for c in storage.list_changes(on_server)) > max(c.id for c in storage.list_changes(original))
+
+
+def test_an_interrupted_copy_resumes_where_it_stopped(archive, postgres_url):
+    steps = maintenance.migrate_archive(archive.database, postgres_url, batch_size=2)
+    for step in steps:
+        if step.table == "changes" and step.copied:
+            break  # as if killed: some changes are in, the rest and what follows are not
+    steps.close()
+    copy = storage.open_db(postgres_url)
+    assert 0 < storage.count_rows(copy)["changes"] < storage.count_rows(storage.open_db(archive.database))["changes"]
+    resumed = list(maintenance.migrate_archive(archive.database, postgres_url, batch_size=2))
+    assert resumed[0].table == "sources" and resumed[0].copied == resumed[0].total  # nothing copied twice
+    assert contents(storage.open_db(postgres_url)) == contents(storage.open_db(archive.database))
+
+
+def test_a_text_that_does_not_match_its_hash_stops_the_copy_and_names_the_version(archive, tmp_path):
+    tamper(archive, "UPDATE versions SET text = text || ' (altered)' WHERE id = 2")
+    target = tmp_path / "copy.db"
+    with pytest.raises(StorageError, match=r"article \d+ v\d+: its copied text does not match its hash"):
+        list(maintenance.migrate_archive(archive.database, target, batch_size=1))
+    copied = storage.open_db(target).execute("SELECT id FROM versions").fetchall()
+    assert copied == [(1,)]  # the batch before is kept, the altered one is not
+
+
+def test_migrate_archive_command(archive, postgres_url):
+    result = CliRunner().invoke(cli, ["migrate-archive", str(archive.database), postgres_url])
+    assert result.exit_code == 0, result.output
+    assert "copied" in result.output
+    assert storage.count_rows(storage.open_db(postgres_url)) == storage.count_rows(storage.open_db(archive.database))
+    same = CliRunner().invoke(cli, ["migrate-archive", str(archive.database), str(archive.database)])
+    assert same.exit_code == 1 and "the source and the target are the same archive" in same.output
+    missing = CliRunner().invoke(cli, ["migrate-archive", "/nonexistent/redline.db", postgres_url])
+    assert missing.exit_code == 1 and "/nonexistent/redline.db: no database there" in missing.output

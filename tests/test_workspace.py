@@ -1,4 +1,4 @@
-"""Tests for storage/workspace.py: the researcher's reads, on a fresh archive per test."""
+"""Tests for storage/workspace.py: the researcher's reads, on a fresh archive per test (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 import storage
 from pipeline.errors import InputError, NotFoundError
 from pipeline.models import ArticleQuery, Change
-from test_storage import NOW, add_article, figure_diff, store
+from test_storage import NOW, add_article, figure_diff, get_row, location, store
+
+ARCHIVES = ("sqlite", "postgresql")  # every test taking `db` runs on both (conftest.py)
 
 
 @pytest.mark.parametrize("typed, expression", [
@@ -31,10 +33,10 @@ def test_counts_on_articles_follow_versions_and_changes_by_trigger(db):
     one, two = add_article(db, "https://x.example/one"), add_article(db, "https://x.example/two")
     store(db, one, 1, "The toll is 12")
     store(db, one, 2, "The toll is 15", diff=figure_diff())
-    assert (db["articles"].get(one)["versions"], db["articles"].get(one)["changes_found"]) == (2, 2)
+    assert (get_row(db, "articles", one)["versions"], get_row(db, "articles", one)["changes_found"]) == (2, 2)
     storage.record_events(db, two, [Change("gone", None, "404")], NOW)
     storage.merge_article(db, two, one, NOW)  # the duplicate's change moves to the story it duplicates
-    assert db["articles"].get(one)["changes_found"] == 3
+    assert get_row(db, "articles", one)["changes_found"] == 3
     assert storage.find_faults(db) == []
     db.execute("UPDATE articles SET versions = 7 WHERE id = ?", [one])
     assert any("counts 7 version(s)" in fault for fault in storage.find_faults(db))
@@ -107,8 +109,8 @@ def test_the_timeline_carries_each_edit_and_reads_no_text(db):
 
 
 def test_the_reader_cannot_write(db, tmp_path):
-    reader = storage.open_reader(tmp_path / "redline.db")
-    with pytest.raises(Exception, match="readonly"):
+    reader = storage.open_reader(location(db))
+    with pytest.raises(Exception, match="readonly|read-only"):
         reader.execute("DELETE FROM articles")
     with pytest.raises(NotFoundError):
         storage.open_reader(tmp_path / "missing.db")

@@ -92,7 +92,7 @@ def _token_guard(token: str) -> Callable:
 def create_app(settings: Settings, token: str | None = None, dependencies: tuple = ()) -> FastAPI:
     """The workspace over settings' archive. token, when given, is required of every request (as a bearer
     token, ?token= once, or its cookie); dependencies guard every route (Airflow's login, when mounted there)."""
-    path, ready = settings.database, threading.Event()
+    location, ready = settings.database_url or settings.database, threading.Event()
     environment = _environment()
     app = FastAPI(title="Redline workspace", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=list(dependencies))
@@ -101,11 +101,12 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
 
     def archive_db() -> Iterator:
         if not ready.is_set():  # once: the archive exists and is migrated (Airflow may start before its first run)
-            if not path.is_file():
-                raise NotFoundError(f"no archive at {path} yet: `redline init`, or the first DAG run, makes it")
+            if not settings.database_url and not settings.database.is_file():
+                raise NotFoundError(f"no archive at {settings.archive} yet: `redline init`, or the first DAG run, "
+                                    "makes it")
             storage.open_archive(settings, create=False).close()
             ready.set()
-        db = storage.open_reader(path)
+        db = storage.open_reader(location)
         try:
             yield db
         finally:
