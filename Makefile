@@ -12,7 +12,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(CURDIR)/.airflow/airflow.db
 
-.PHONY: demo test airflow airflow-shell bench crash-test imap-server browser bytecode explore install clean
+.PHONY: demo test airflow airflow-cluster airflow-cluster-stop airflow-shell bench crash-test imap-server browser bytecode explore install clean
 
 demo: $(STAMP) bytecode .airflow/airflow.db .airflow/env
 	$(BIN)/redline demo --workdir .airflow/demo
@@ -47,6 +47,16 @@ airflow: $(STAMP) bytecode .airflow/airflow.db .airflow/jwt_secret .airflow/env
 	echo "  (now: curl -X POST http://127.0.0.1:8765/_control/advance; its log: .airflow/newsroom.log)"; \
 	PATH="$(CURDIR)/$(BIN):$$PATH" REDLINE_CONFIG="$${REDLINE_CONFIG:-$(CURDIR)/demo/redline.toml}" \
 	AIRFLOW__API_AUTH__JWT_SECRET="$$(cat .airflow/jwt_secret)" $(BIN)/airflow standalone
+
+# Airflow distributed on this machine (docs/deployment.md): CeleryExecutor with Redis as broker, Airflow's
+# metadata and Redline's archive in PostgreSQL, an API server, a scheduler, a DAG processor and WORKERS Celery
+# workers. Needs the PostgreSQL and Redis these machines run (REDLINE_CLUSTER_POSTGRES, REDLINE_CLUSTER_BROKER).
+WORKERS ?= 2
+airflow-cluster: $(STAMP) bytecode
+	$(BIN)/python -m deploy.cluster start --workers $(WORKERS)
+
+airflow-cluster-stop:
+	$(BIN)/python -m deploy.cluster stop
 
 # A shell in which `airflow` and `redline` use this project's Airflow home, config and DAGs
 # (a bare .venv/bin/airflow would make and use ~/airflow). Or: `. .airflow/env` in your own shell.
@@ -93,13 +103,13 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,cluster]'
 	touch $@
 
 # pip compiles what it installs, but not an editable project: where PYTHONDONTWRITEBYTECODE is set (as on
 # these machines) every command and Airflow task would compile Redline's modules again (0.12 s of CPU each).
 bytecode: $(STAMP)
-	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q pipeline storage demo dags plugins > /dev/null
+	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q pipeline storage demo dags plugins deploy > /dev/null
 
 .airflow/airflow.db: $(STAMP)
 	mkdir -p .airflow

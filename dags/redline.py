@@ -1,8 +1,10 @@
 """
 Redline's DAGs: poll sources, check articles, deliver alerts.
 
-Each task body is one call into `pipeline.cycle`; configuration comes from
-`$REDLINE_CONFIG` (redline.toml) when the task runs, never at parse time.
+Each task body is one call into `pipeline.cycle`; configuration is read when the task runs, never at
+parse time (load_settings below): from the Airflow Variable `redline_config` or `$REDLINE_CONFIG`, the
+archive's address from the Connection `redline_archive` when there is one. Tasks pass ids and counts
+only, so any worker of a distributed deployment can run any of them.
 Imports of the pipeline happen inside the tasks so parsing this file stays cheap.
 """
 
@@ -19,11 +21,31 @@ START = datetime(2026, 1, 1)
 DEFAULT_ARGS = {
     "owner": "redline",
     "retries": int(os.environ.get("REDLINE_TASK_RETRIES", "2")),
-    "retry_delay": timedelta(minutes=1),
+    "retry_delay": timedelta(seconds=int(os.environ.get("REDLINE_RETRY_DELAY", "60"))),
     "retry_exponential_backoff": True,
 }
 COMMON = {"start_date": START, "catchup": False, "max_active_runs": 1,
           "default_args": DEFAULT_ARGS, "tags": ["redline"]}
+
+
+def load_settings():
+    """Redline's settings for this task: the TOML text of the Variable redline_config if set, else the file
+    $REDLINE_CONFIG names; the archive on the server the Connection redline_archive names, if it exists (its
+    password stays in Airflow's secrets backend), else [database] or $REDLINE_DATABASE_URL."""
+    from dataclasses import replace
+
+    from airflow.sdk import Connection, Variable
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from pipeline import config
+    from pipeline.values import database_url
+
+    text = Variable.get("redline_config", default=None)
+    settings = config.settings_from_text(text, "Variable redline_config") if text else config.load_settings()
+    try:
+        archive = Connection.get("redline_archive")
+    except AirflowNotFoundException:
+        return settings
+    return replace(settings, database_url=database_url(archive.get_uri()))
 
 
 def connection_login(credentials: str) -> tuple[str, str] | None:
@@ -66,15 +88,15 @@ source; the others go on.
 def redline_poll_sources():
     @task
     def list_sources() -> list[str]:
-        from pipeline import config, cycle
+        from pipeline import cycle
 
-        return cycle.source_names(config.load_settings())
+        return cycle.source_names(load_settings())
 
     @task(max_active_tis_per_dagrun=4)
     def poll_source(name: str) -> dict:
-        from pipeline import config, cycle
+        from pipeline import cycle
 
-        settings = config.load_settings()
+        settings = load_settings()
         return cycle.poll_source(settings, name, login=connection_login(settings.source(name).credentials))
 
     # A feed that rewrote a headline is a change too: delivery need not wait for the next check.
@@ -100,16 +122,16 @@ Asset, which schedules `redline_deliver_alerts`. Trigger with
 def redline_check_articles():
     @task
     def plan_batches(params=None) -> list[list[int]]:
-        from pipeline import config, cycle
+        from pipeline import cycle
 
         # hand_off: the mapped check tasks, in other processes, take these claims over.
-        return cycle.plan_batches(config.load_settings(), everything=params["recheck_all"], hand_off=True)
+        return cycle.plan_batches(load_settings(), everything=params["recheck_all"], hand_off=True)
 
     @task(max_active_tis_per_dagrun=4)
     def check_batch(batch: list[int]) -> dict:
-        from pipeline import config, cycle
+        from pipeline import cycle
 
-        return cycle.check_batch(config.load_settings(), batch)
+        return cycle.check_batch(load_settings(), batch)
 
     announce_changes(check_batch.expand(batch=plan_batches()))
 
@@ -135,9 +157,9 @@ with their error (`redline alerts`).
 def redline_deliver_alerts():
     @task
     def deliver_alerts() -> dict:
-        from pipeline import config, cycle
+        from pipeline import cycle
 
-        return cycle.deliver_alerts(config.load_settings())
+        return cycle.deliver_alerts(load_settings())
 
     deliver_alerts()
 

@@ -346,6 +346,16 @@ def load_settings(explicit: str | os.PathLike | None = None, channels: bool = Tr
     return check_channels(settings) if channels else settings
 
 
+def settings_from_text(text: str, name: str) -> Settings:
+    """Settings from TOML text held somewhere other than a file (an Airflow Variable, say), named in errors;
+    relative paths resolve against the working folder."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(name, None, f"is not valid TOML ({exc})") from None
+    return settings_from_dict(data, None)
+
+
 def _read_toml(path: Path) -> dict:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))

@@ -87,3 +87,17 @@ def test_task_logs_say_what_each_task_did(airflow_db, dagbag, newsroom, tmp_path
     assert "source Demo newsroom: HTTP 200, 6 new article(s)" in logged
     assert "checked 6 article(s): changes 0, new_version 6" in logged
     assert "alerts: 0 sent" in logged
+
+
+def test_settings_from_a_variable_and_the_archive_from_a_connection(airflow_db, dagbag, newsroom, tmp_path,
+                                                                     monkeypatch, postgres_url):
+    # What a distributed deployment gives its workers instead of files: the config as the Variable
+    # redline_config, the archive (and its password) as the Connection redline_archive.
+    config = write_config(tmp_path, newsroom.url)
+    monkeypatch.delenv("REDLINE_CONFIG", raising=False)
+    monkeypatch.setenv("AIRFLOW_VAR_REDLINE_CONFIG", config.read_text(encoding="utf-8"))
+    monkeypatch.setenv("AIRFLOW_CONN_REDLINE_ARCHIVE", postgres_url)
+    assert run_round(dagbag) == ["success"] * 3
+    db = storage.open_db(postgres_url)
+    assert len(storage.list_articles(db)) == len(newsroom.stories) and storage.count_rows(db)["versions"] > 0
+    assert not (tmp_path / "redline.db").exists()
