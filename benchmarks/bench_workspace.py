@@ -165,6 +165,95 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def postgres_copy(path: Path) -> str | None:
+    """The URL of a copy of the archive on the local PostgreSQL server (made once, by `migrate-archive`, and
+    kept as the database redline_bench_<versions>); None, saying why, when there is no server."""
+    from pipeline import maintenance
+
+    server = os.environ.get("REDLINE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+    name = f"redline_bench_{VERSIONS}"
+    try:
+        import psycopg
+
+        with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                admin.execute(f"CREATE DATABASE {name}")
+    except Exception as exc:  # noqa: BLE001 - no server: the SQLite figures stand alone
+        print(f"(no PostgreSQL at {server}: {exc}; its column is left out)")
+        return None
+    url = f"{server}/{name}"
+    copied = storage.open_db(url)
+    done = storage.count_rows(copied)["versions"] == VERSIONS  # the last table copied is tiny: a rerun resumes it
+    copied.close()
+    if not done:  # resumes an interrupted copy; a finished one is left as it is
+        started = time.perf_counter()
+        for _ in maintenance.migrate_archive(path, url, batch_size=5000):
+            pass
+        print(f"copied the archive into PostgreSQL ({name}) in {time.perf_counter() - started:.0f} s")
+        analysed = storage.open_db(url)
+        analysed.execute("ANALYZE")
+        analysed.close()
+    return url
+
+
+def pages_to_read(articles: int, changed: list[int], rng: random.Random) -> dict[str, list[str]]:
+    sorts = list(storage.SORTS)
+    return {
+        "article list": [f"/articles?sort={rng.choice(sorts)}&page={rng.randint(1, 20)}" for _ in range(REQUESTS)],
+        "list, filtered": [rng.choice((f"/articles?source={SOURCES[rng.randrange(8)]}", "/articles?figure=1",
+                                       "/articles?stealth=1", "/articles?gone=1&sort=changes"))
+                           for _ in range(REQUESTS)],
+        "list, text filter": [f"/articles?q=%22story+{rng.randint(1, articles)}%22" for _ in range(REQUESTS // 2)]
+        + [f"/articles?q={rng.choice(WORDS)}" for _ in range(5)],
+        "article page": [f"/articles/{a}" for a in changed],
+        "diff page": [f"/articles/{a}/diff" for a in changed],
+        "search": [f"/search?q={rng.choice(WORDS)}+{rng.choice(WORDS)}" for _ in range(REQUESTS)],
+        "search, phrase": [f"/search?q=%22story+{rng.randint(1, articles)}%22" for _ in range(REQUESTS)],
+        "overview": ["/"] * 10,
+        "stats page": ["/stats"] * 5,
+    }
+
+
+def read_pages(config: Path, pages: dict[str, list[str]], env: dict | None = None, port: int = 8059) -> dict:
+    """Serve the archive config names with `redline serve` and read every page: name → (samples); also
+    `redline stats` (3 runs, whole process) and the server's peak RSS."""
+    redline = str(Path(sys.executable).with_name("redline"))
+    environment = {**os.environ, **(env or {})}
+    server = subprocess.Popen([redline, "serve", "--config", str(config), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, env=environment)
+    url = f"http://127.0.0.1:{port}"
+    results = {}
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url + "/articles", timeout=60)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for name, paths in pages.items():
+                samples = []
+                for page in paths:
+                    started = time.perf_counter()
+                    response = client.get(page)
+                    samples.append(time.perf_counter() - started)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{page}: {response.status_code} {response.text[:300]}")
+                results[name] = samples
+        stats = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run([redline, "stats", "--config", str(config)], check=True, stdout=subprocess.DEVNULL,
+                           env=environment)
+            stats.append(time.perf_counter() - started)
+        results["redline stats"] = stats
+        results["peak RSS MiB"] = _peak_rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(10)
+    return results
+
+
 def main() -> None:
     path = archive_path()
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -176,54 +265,19 @@ def main() -> None:
     print(f"archive: {articles:,} articles, {total:,} versions, {path.stat().st_size / 2**30:.2f} GiB")
     config = path.with_suffix(".toml")
     config.write_text(f'[database]\npath = "{path}"\n', encoding="utf-8")
-    port = 8059
-    server = subprocess.Popen([str(Path(sys.executable).with_name("redline")), "serve", "--config", str(config),
-                               "--port", str(port)], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     rng = random.Random(11)
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(url + "/articles", timeout=60)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        sorts = list(storage.SORTS)
-        pages = {
-            "article list": [f"/articles?sort={rng.choice(sorts)}&page={rng.randint(1, 20)}" for _ in range(REQUESTS)],
-            "list, filtered": [rng.choice((f"/articles?source={SOURCES[rng.randrange(8)]}", "/articles?figure=1",
-                                           "/articles?stealth=1", "/articles?gone=1&sort=changes"))
-                               for _ in range(REQUESTS)],
-            "list, text filter": [f"/articles?q=%22story+{rng.randint(1, articles)}%22" for _ in range(REQUESTS // 2)]
-            + [f"/articles?q={rng.choice(WORDS)}" for _ in range(5)],
-            "article page": [f"/articles/{a}" for a in changed],
-            "diff page": [f"/articles/{a}/diff" for a in changed],
-            "search": [f"/search?q={rng.choice(WORDS)}+{rng.choice(WORDS)}" for _ in range(REQUESTS)],
-            "search, phrase": [f"/search?q=%22story+{rng.randint(1, articles)}%22" for _ in range(REQUESTS)],
-            "overview": ["/"] * 10,
-            "stats page": ["/stats"] * 5,
-        }
-        with httpx.Client(base_url=url, timeout=120) as client:
-            for name, paths in pages.items():
-                samples = []
-                for page in paths:
-                    started = time.perf_counter()
-                    response = client.get(page)
-                    samples.append(time.perf_counter() - started)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{page}: {response.status_code} {response.text[:300]}")
-                print(f"{name:<16} {_percentiles(samples)}  ({len(samples)} requests)")
-        stats = []
-        for _ in range(3):
-            started = time.perf_counter()
-            subprocess.run([str(Path(sys.executable).with_name("redline")), "stats", "--config", str(config)],
-                           check=True, stdout=subprocess.DEVNULL)
-            stats.append(time.perf_counter() - started)
-        print(f"{'redline stats':<16} best {min(stats):.2f} s, worst {max(stats):.2f} s (whole process, 3 runs)")
-        print(f"server peak RSS  {_peak_rss_mib(server.pid):.0f} MiB")
-    finally:
-        server.terminate()
-        server.wait(10)
+    pages = pages_to_read(articles, changed, rng)
+    runs = {"SQLite": read_pages(config, pages)}
+    url = postgres_copy(path)
+    if url:
+        runs["PostgreSQL"] = read_pages(config, pages, {"REDLINE_DATABASE_URL": url})
+    print(f"{'page':<16} " + "  ".join(f"{name:^34}" for name in runs))
+    for name in pages:
+        print(f"{name:<16} " + "  ".join(f"{_percentiles(run[name]):<34}" for run in runs.values())
+              + f"  ({len(pages[name])} requests)")
+    stats = [f"best {min(run['redline stats']):.2f} s, worst {max(run['redline stats']):.2f} s" for run in runs.values()]
+    print(f"{'redline stats':<16} " + "  ".join(f"{line:<34}" for line in stats) + "  (whole process, 3 runs)")
+    print(f"{'server peak RSS':<16} " + "  ".join(f"{run['peak RSS MiB']:<34.0f}" for run in runs.values()) + "  MiB")
     print("bare baseline (the page's core query alone, sqlite3, same archive):")
     offsets = [[rng.randint(0, 19) * 50] for _ in range(REQUESTS)]
     print(f"{'  list query':<16} {_percentiles(_bare(path, 'SELECT id, canonical_url, title FROM articles ORDER BY changes_found DESC, id DESC LIMIT 50 OFFSET ?', offsets))}")

@@ -15,6 +15,7 @@ Processes, logs and pid files live in .airflow/cluster/; stop ends what start st
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -106,6 +107,29 @@ class Cluster:
         if done.returncode:
             raise SystemExit(f"airflow {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         return done.stdout
+
+    def run_dag(self, dag_id: str, conf: dict | None = None, during=None, timeout: float = 900) -> str:
+        """Trigger a run of a (paused) DAG and wait for its end, calling during() while it runs; its state.
+        The DAG is unpaused for the run and paused again after."""
+        import psycopg
+
+        self.airflow("dags", "unpause", dag_id)
+        run_id = f"redline-{time.time_ns()}"
+        self.airflow("dags", "trigger", dag_id, "--run-id", run_id, *(["--conf", json.dumps(conf)] if conf else []))
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with psycopg.connect(f"{self.postgres}/{self.metadata_db}") as metadata:  # Airflow's own record
+                    state, = metadata.execute("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s",
+                                              [dag_id, run_id]).fetchone()
+                if state in ("success", "failed"):
+                    return state
+                if during:
+                    during()
+                time.sleep(1)
+        finally:
+            self.airflow("dags", "pause", dag_id)
+        raise TimeoutError(f"{dag_id} run {run_id} did not finish in {timeout:.0f} s")
 
     def start(self) -> dict[str, int]:
         """Start the cluster (its databases made and Airflow's migrated first); returns name → pid once the

@@ -3,7 +3,7 @@
 Tables are copied in the order their foreign keys need, each in the order of its key, one batch per
 transaction: an interrupted copy resumes after the last key the target holds. The counts that triggers
 keep (per article, and change_counts) are not copied: the target's own triggers count them again as the
-versions, diffs and changes arrive, so they are true of what was copied.
+versions, diffs and changes arrive, so they are true of what was copied; nor is PostgreSQL's search column.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ TABLES = (
     ("article_urls", ("url",)), ("hosts", ("origin",)), ("article_feeds", ("article_id", "source_id")),
     ("issues", ("id",)), ("issue_links", ("issue_id", "position")), ("mailbox_state", ("source_id",)),
 )
-# Kept by the target's triggers as the rows they count arrive (migration 8).
-COUNTED = {"articles": {"versions", "changes_found", "first_fetched_at", "first_update_at", "updates",
-                        "stealth_edits", "bumped_edits"}}
+# Not copied: what the target derives itself. Its triggers keep the counts as the rows they count arrive
+# (migration 8), and PostgreSQL computes each version's search document.
+DERIVED = {"articles": {"versions", "changes_found", "first_fetched_at", "first_update_at", "updates",
+                        "stealth_edits", "bumped_edits"}, "versions": {"search"}}
 
 
 def copy_archive(source: Database, target: Database, hash_text: Callable[[str], str],
@@ -72,7 +73,7 @@ def _last_key(db: Database, table: str, key: tuple[str, ...]) -> tuple | None:
 def _batches(db: Database, table: str, key: tuple[str, ...], after: tuple | None, size: int) -> Iterator[list[dict]]:
     # Keyset pages, so a resumed copy starts where the target ends and no page rereads the ones before.
     columns = [c[0] for c in db.execute(f"SELECT * FROM {table} LIMIT 0").description if
-               c[0] not in COUNTED.get(table, ())]
+               c[0] not in DERIVED.get(table, ())]
     keys = ", ".join(key)
     while True:
         where = f"WHERE ({keys}) > ({_marks(key)})" if after else ""

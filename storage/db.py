@@ -694,16 +694,21 @@ def _blob_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+# A version's own columns: PostgreSQL's also holds its search document, which no reader needs.
+_VERSION_COLUMNS = ", ".join(f.name for f in fields(Version))
+_V_COLUMNS = ", ".join(f"v.{f.name}" for f in fields(Version))  # the same, of versions v in a join
+
+
 def latest_version(db: Database, article_id: int) -> Version | None:
     """The newest version of the article, or None before the first."""
     return _record(Version, _one(
-        db, "SELECT * FROM versions WHERE article_id = ? ORDER BY number DESC LIMIT 1", [article_id]))
+        db, f"SELECT {_VERSION_COLUMNS} FROM versions WHERE article_id = ? ORDER BY number DESC LIMIT 1", [article_id]))
 
 
 def get_version(db: Database, article_id: int, number: int) -> Version:
     """Version number of the article, or NotFoundError."""
     version = _record(Version, _one(
-        db, "SELECT * FROM versions WHERE article_id = ? AND number = ?", [article_id, number]))
+        db, f"SELECT {_VERSION_COLUMNS} FROM versions WHERE article_id = ? AND number = ?", [article_id, number]))
     if version is None:
         raise NotFoundError(f"article {article_id} has no version {number}")
     return version
@@ -712,7 +717,7 @@ def get_version(db: Database, article_id: int, number: int) -> Version:
 def list_versions(db: Database, article_id: int) -> list[Version]:
     """All versions of the article, oldest first."""
     return [_record(Version, row) for row in _all(
-        db, "SELECT * FROM versions WHERE article_id = ? ORDER BY number", [article_id])]
+        db, f"SELECT {_VERSION_COLUMNS} FROM versions WHERE article_id = ? ORDER BY number", [article_id])]
 
 
 def find_revert(db: Database, article_id: int, text_hash: str, title: str | None) -> int | None:
@@ -775,7 +780,7 @@ def export_alerts(db: Database) -> Iterator[Alert]:
 
 def export_versions(db: Database) -> Iterator[tuple[str, str | None, Version]]:
     """Every version with its article's URL and source, article by article, oldest first (streamed, not loaded)."""
-    for record in _stream(db, "SELECT a.canonical_url AS url, s.name AS source, v.* FROM versions v "
+    for record in _stream(db, f"SELECT a.canonical_url AS url, s.name AS source, {_V_COLUMNS} FROM versions v "
                             "JOIN articles a ON a.id = v.article_id LEFT JOIN sources s ON s.id = a.source_id "
                             "ORDER BY a.id, v.number"):
         yield record["url"], record["source"], _record(Version, record)
@@ -841,14 +846,12 @@ def claim_alerts(db: Database, ids: Iterable[int], now: datetime, holder: str | 
     holder, ids = holder or lease_holder(), list(ids)
     if not ids:
         return []
-    with _immediate(db):
-        claimed = [row[0] for row in db.execute(
-            f"SELECT al.id FROM alerts al WHERE al.id IN ({_marks(ids)}) AND {_DUE}",
-            [*ids, to_iso(now)]).fetchall()]
-        if claimed:
-            db.execute(f"UPDATE alerts SET status = 'sending', claimed_at = ?, claimed_by = ? "
-                       f"WHERE id IN ({_marks(claimed)})", [to_iso(now), holder, *claimed])
-    return claimed
+    with _immediate(db):  # one statement: a second claimer waiting on these rows finds them no longer due
+        claimed = {row[0] for row in db.execute(
+            f"UPDATE alerts AS al SET status = 'sending', claimed_at = ?, claimed_by = ? "
+            f"WHERE al.id IN ({_marks(ids)}) AND {_DUE} RETURNING id", [to_iso(now), holder, *ids, to_iso(now)]
+        ).fetchall()}
+    return [alert_id for alert_id in ids if alert_id in claimed]
 
 
 def finish_alerts(db: Database, ids: Iterable[int], at: datetime, error: str | None = None,
@@ -898,15 +901,11 @@ def requeue_alerts(db: Database, ids: Iterable[int]) -> list[int]:
     ids = list(ids)
     if not ids:
         return []
-    marks = _marks(ids)
     with _immediate(db):
-        requeued = [row[0] for row in db.execute(
-            f"SELECT id FROM alerts WHERE id IN ({marks}) AND status IN ('failed', 'abandoned', 'uncertain')",
-            ids).fetchall()]
-        if requeued:
-            db.execute(f"UPDATE alerts SET status = 'pending', next_attempt_at = NULL WHERE id IN "
-                       f"({','.join('?' * len(requeued))})", requeued)
-    return requeued
+        requeued = {row[0] for row in db.execute(
+            f"UPDATE alerts SET status = 'pending', next_attempt_at = NULL WHERE id IN ({_marks(ids)}) "
+            "AND status IN ('failed', 'abandoned', 'uncertain') RETURNING id", ids).fetchall()}
+    return [alert_id for alert_id in ids if alert_id in requeued]
 
 
 # Hosts -------------------------------------------------------------------------------------

@@ -171,11 +171,12 @@ SCHEMA = [
     "revert_of integer, banner text, UNIQUE (article_id, number))",
     "CREATE INDEX idx_versions_article_id_text_hash ON versions (article_id, text_hash)",
     "CREATE INDEX idx_versions_fetched_at ON versions (fetched_at)",
-    # SQLite's FTS5 table indexes title and text with its unicode61 tokenizer: words, case folded, no stemming.
-    # 'simple' is that configuration here; the index is on the expression search_document() spells.
-    "CREATE FUNCTION search_document(title text, body text) RETURNS tsvector LANGUAGE sql IMMUTABLE "
-    "AS $$ SELECT to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || body) $$",
-    "CREATE INDEX idx_versions_search ON versions USING gin (search_document(title, text))",
+    # SQLite's FTS5 table indexes title and text with its unicode61 tokenizer: words, case folded, no stemming;
+    # 'simple' is that configuration here. Stored, so that a search for common words can also walk the versions
+    # newest first and test each cheaply, stopping at its limit, where the index would gather every match.
+    "ALTER TABLE versions ADD COLUMN search tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || text)) STORED",
+    "CREATE INDEX idx_versions_search ON versions USING gin (search)",
     f"CREATE TABLE diffs (id {_ID}, article_id bigint REFERENCES articles (id), from_number integer, "
     "to_number integer, stats text, ops text, created_at text, disclosed integer, disclosures text, "
     "extractor_drift integer NOT NULL DEFAULT 0, bumped integer NOT NULL DEFAULT 0, "

@@ -66,7 +66,7 @@ def _holds(db: Database, text: str, version: str = "v") -> tuple[str, dict]:
         return (f"{version}.id IN (SELECT rowid FROM versions_fts WHERE versions_fts MATCH :match)",
                 {"match": match_expression(text)})
     query, terms = _text_query(text)
-    return f"search_document({version}.title, {version}.text) @@ {query}", terms
+    return f"{version}.search @@ {query}", terms
 
 
 def _text_query(text: str) -> tuple[str, dict]:

@@ -6,13 +6,10 @@ under CI=true) and the fundus corpus."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 import storage
@@ -74,25 +71,6 @@ def cluster(postgres_server, postgres_url, tmp_path):
         postgres_server.drop(metadata)
 
 
-def run(cluster, dag_id: str, conf: dict | None = None, during=None, timeout: float = 600) -> str:
-    """Trigger a DAG run and wait for its end (calling during() while it runs); its state."""
-    cluster.airflow("dags", "unpause", dag_id)
-    run_id = f"test-{time.monotonic_ns()}"
-    cluster.airflow("dags", "trigger", dag_id, "--run-id", run_id, *(["--conf", json.dumps(conf)] if conf else []))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with psycopg.connect(f"{cluster.postgres}/{cluster.metadata_db}") as metadata:  # Airflow's own record
-            state, = metadata.execute("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s",
-                                      [dag_id, run_id]).fetchone()
-        if state in ("success", "failed"):
-            cluster.airflow("dags", "pause", dag_id)
-            return state
-        if during:
-            during()
-        time.sleep(2)
-    raise AssertionError(f"{dag_id} run {run_id} did not finish in {timeout:.0f} s")
-
-
 def doubles(db) -> list:
     return db.execute("SELECT article_id, text_hash, count(*) FROM versions GROUP BY article_id, text_hash "
                       "HAVING count(*) > 1").fetchall()
@@ -101,7 +79,7 @@ def doubles(db) -> list:
 def test_two_workers_check_a_thousand_articles_and_one_is_killed_mid_run(cluster):
     cluster, room = cluster
     archive = cluster.archive_url
-    assert run(cluster, "redline_poll_sources") == "success"
+    assert cluster.run_dag("redline_poll_sources") == "success"
     assert storage.count_rows(storage.open_db(archive))["articles"] == 1000
 
     killed = []
@@ -112,7 +90,7 @@ def test_two_workers_check_a_thousand_articles_and_one_is_killed_mid_run(cluster
             cluster.kill("worker1")  # the worker and its task processes, at once
             killed.append(versions)
 
-    assert run(cluster, "redline_check_articles", {"recheck_all": True}, during=kill_a_worker_mid_run) == "success"
+    assert cluster.run_dag("redline_check_articles", {"recheck_all": True}, during=kill_a_worker_mid_run) == "success"
     assert killed, "the run ended before a worker could be killed mid-run"
     db = storage.open_db(archive)
     assert storage.count_rows(db)["versions"] == 1000 and doubles(db) == []
@@ -120,7 +98,7 @@ def test_two_workers_check_a_thousand_articles_and_one_is_killed_mid_run(cluster
     assert list(cluster.running()) == ["api-server", "dag-processor", "scheduler", "worker2"]
 
     room.round(1)  # one article in ten changes; the remaining worker checks them all
-    assert run(cluster, "redline_check_articles", {"recheck_all": True}) == "success"
+    assert cluster.run_dag("redline_check_articles", {"recheck_all": True}) == "success"
     db = storage.open_db(archive)
     assert storage.count_rows(db)["versions"] == 1100 and doubles(db) == []
     assert storage.find_faults(db) == []

@@ -899,3 +899,37 @@ def test_processes_claiming_at_once_share_the_due_articles_without_overlap(db):
     outputs = [claimer.communicate("done\n", timeout=60) for claimer in claimers]
     assert [p.returncode for p in claimers] == [0] * 8, [err for _, err in outputs]
     assert len(claimed) == len(set(claimed)) == 60  # every due article once: 6 runs got 10, 2 got none
+
+
+def test_processes_claiming_the_same_alerts_at_once_claim_each_once(db):
+    import subprocess
+    import sys
+    import time
+
+    article = add_article(db)
+    store(db, article, 1, "The toll is 12")
+    store(db, article, 2, "The toll is 15", diff=figure_diff(),
+          alerts=[(seq, f"rule{n}", "json://x") for seq in (0, 1) for n in range(10)])
+    ids = [alert.id for alert in storage.pending_alerts(db, NOW)]
+    code = ("import sys; from datetime import datetime, timezone; import storage;"
+            "db = storage.open_db(sys.argv[1]); ids = [int(i) for i in sys.argv[2:]]; sys.stdin.readline();"
+            "print(' '.join(map(str, storage.claim_alerts(db, ids, datetime(2026, 11, 1, tzinfo=timezone.utc)))),"
+            " flush=True); sys.stdin.readline()")
+    claimers = [subprocess.Popen([sys.executable, "-c", code, location(db), *map(str, ids)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    # Another transaction holds the alerts meanwhile: every claimer has read them as due and waits to write.
+    holder = storage.open_db(location(db))
+    if getattr(holder, "dialect", "sqlite") == "postgresql":
+        holder.connection.execute("BEGIN")
+        holder.connection.execute("SELECT id FROM alerts FOR UPDATE")
+    else:
+        holder.execute("BEGIN IMMEDIATE")
+    for claimer in claimers:
+        claimer.stdin.write("go\n")
+        claimer.stdin.flush()
+    time.sleep(1.5)
+    holder.execute("COMMIT")
+    claimed = [int(n) for claimer in claimers for n in claimer.stdout.readline().split()]
+    outputs = [claimer.communicate("done\n", timeout=60) for claimer in claimers]
+    assert [p.returncode for p in claimers] == [0] * 6, [err for _, err in outputs]
+    assert sorted(claimed) == sorted(ids) and len(ids) == 20  # each alert claimed by exactly one run
