@@ -49,8 +49,9 @@ class NetworkSettings:
     max_bytes: int = reader(positive(int), default=5_000_000)
     max_redirects: int = reader(positive(int), default=5)
     total_timeout: float = reader(parse_duration, default=60.0)
-    # Politeness: at most host_connections requests in flight per host (per process), each
-    # starting at least host_delay after the previous one to that host (across processes);
+    # Politeness: at most host_connections requests in flight per host (per process; across every
+    # worker on a PostgreSQL archive), each starting at least host_delay after the previous one to
+    # that host (across processes);
     # robots.txt's Crawl-delay raises host_delay, up to max_crawl_delay.
     max_connections: int = reader(positive(int), default=8)
     host_connections: int = reader(positive(int), default=2)

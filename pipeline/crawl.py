@@ -3,8 +3,9 @@
 A Crawler serves one process (a check batch, a poll) and may be shared by its
 threads. What every process must honour lives in the database's `hosts` table:
 the cached robots.txt of each origin, how long a throttling host asked to be left
-alone, and when its next request may start. The requests themselves go through
-pipeline.fetch.
+alone, and when its next request may start; on a shared PostgreSQL archive, also the
+requests in flight to each origin (`host_requests`), so that `host_connections` holds
+across workers. The requests themselves go through pipeline.fetch.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Crawler:
             agent = product_token(self.network.user_agent)
             return _skipped(url, now, "robots", f"{url}: robots.txt of {origin} disallows it for {agent!r}")
         start = self._book_slot(db, origin, self._spacing(host if robots else None))
-        with self._released(), self._slot(origin):
+        with self._shared_slot(db, origin), self._released(), self._slot(origin):
             if start > time.time():
                 time.sleep(start - time.time())
             fetched = fetch_url(self.client, url, self.network, now, **options)
@@ -145,6 +146,26 @@ class Crawler:
             slot = self._slots.setdefault(origin, threading.BoundedSemaphore(self.network.host_connections))
         with slot:
             yield
+
+    @contextmanager
+    def _shared_slot(self, db, origin: str) -> Iterator[None]:
+        # On an archive that several workers share (PostgreSQL), host_connections holds across them: each
+        # request is counted in the archive while in flight, and waits (the database turn released) for a
+        # place. On SQLite, one machine's archive, the per-process limit (_slot) is the one that applies.
+        if not storage.on_server(db):
+            yield
+            return
+        hold = self.network.total_timeout + self.network.connect_timeout  # a dead process's place frees then
+        pause = 0.02
+        while (request := storage.take_host_request(db, origin, time.time(), self.network.host_connections,
+                                                    hold)) is None:
+            with self._released():
+                time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        try:
+            yield
+        finally:
+            storage.end_host_request(db, request)
 
     def _spacing(self, host: _Host | None) -> float:
         crawl_delay = host.rules.crawl_delay if host and host.rules else None

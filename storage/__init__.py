@@ -29,6 +29,7 @@ from storage.db import (  # noqa: E402
     clear_throttle,
     count_held_elsewhere,
     count_rows,
+    end_host_request,
     expire_claims,
     export_alerts,
     export_changes,
@@ -81,11 +82,13 @@ from storage.db import (  # noqa: E402
     source_name,
     source_names_by_id,
     sync_sources,
+    take_host_request,
     throttle_host,
     vacuum,
     version_texts,
 )
 from storage.copy import TABLES, copy_archive  # noqa: E402
+from storage.dialect import on_server  # noqa: E402
 from storage.workspace import (  # noqa: E402
     MARK_END,
     MARK_START,
@@ -104,7 +107,7 @@ from storage.workspace import (  # noqa: E402
 
 __all__ = [
     "Database", "add_aliases", "add_articles", "backup", "claim_alerts", "claim_due_articles", "claim_url",
-    "clear_throttle", "count_held_elsewhere", "count_rows", "expire_claims", "export_alerts", "export_changes", "export_versions", "find_article",
+    "clear_throttle", "count_held_elsewhere", "count_rows", "end_host_request", "expire_claims", "export_alerts", "export_changes", "export_versions", "find_article",
     "find_articles", "find_faults", "find_revert", "finish_alerts", "get_article", "get_blob",
     "get_diff", "get_host", "get_source", "get_version", "has_issue", "hold_articles", "latest_version",
     "lease_holder", "list_alerts", "list_aliases", "list_articles", "list_headlines", "list_issues", "list_changes", "list_versions",
@@ -112,8 +115,8 @@ __all__ = [
     "pending_alerts", "prune_raw_pages", "record_check", "record_check_error", "record_events",
     "record_feed_update", "record_fetch", "record_issue", "record_poll", "record_reextraction", "record_version",
     "requeue_alerts", "reserve_host_slot", "save_mailbox_state", "save_robots", "source_name", "source_names_by_id",
-    "sync_sources", "throttle_host", "vacuum", "version_texts",
-    "TABLES", "copy_archive",
+    "sync_sources", "take_host_request", "throttle_host", "vacuum", "version_texts",
+    "TABLES", "copy_archive", "on_server",
     # the researcher's reads (storage.workspace)
     "MARK_END", "MARK_START", "SORTS", "count_articles", "count_per_day", "list_article_summaries", "list_timeline",
     "match_expression", "open_reader", "page_alerts", "search_versions", "summarise_sources", "update_delays",

@@ -957,6 +957,28 @@ def reserve_host_slot(db: Database, origin: str, clock: float, spacing: float) -
     return end - spacing
 
 
+def take_host_request(db: Database, origin: str, clock: float, limit: int, hold: float,
+                      holder: str | None = None) -> int | None:
+    """Count one more request in flight to the origin, if fewer than limit are (whichever process sent them);
+    its id, or None when the origin is full. It counts until end_host_request, or until clock + hold passes
+    (its process died). clock is time.time()."""
+    with _immediate(db):
+        if on_server(db):  # the origin's row serialises the count-then-insert of every worker
+            db.execute("INSERT INTO hosts (origin) VALUES (?) ON CONFLICT (origin) DO NOTHING", [origin])
+            db.execute("SELECT 1 FROM hosts WHERE origin = ? FOR UPDATE", [origin]).fetchall()
+        db.execute("DELETE FROM host_requests WHERE origin = ? AND until < ?", [origin, clock])
+        if db.execute("SELECT count(*) FROM host_requests WHERE origin = ?", [origin]).fetchone()[0] >= limit:
+            return None
+        return db.execute("INSERT INTO host_requests (origin, holder, until) VALUES (?, ?, ?) RETURNING id",
+                          [origin, holder or lease_holder(), clock + hold]).fetchall()[0][0]
+
+
+def end_host_request(db: Database, request_id: int) -> None:
+    """The request counted by take_host_request is over."""
+    with _immediate(db):
+        db.execute("DELETE FROM host_requests WHERE id = ?", [request_id])
+
+
 def count_rows(db: Database) -> dict[str, int]:
     """How many rows each of Redline's tables holds."""
     return {name: _count(db, name) for name in

@@ -236,6 +236,15 @@ def _workspace(db: Database) -> None:
                              index_name="idx_diffs_article_disclosed")
 
 
+def _host_requests(db: Database) -> None:
+    # Requests in flight per origin, whichever process sent them: on a shared archive (PostgreSQL, several
+    # workers) a host's connection limit holds across workers. A row lives until its request ends, or
+    # until `until` (time.time() of its deadline) for one whose process died.
+    db.execute("CREATE TABLE host_requests (id INTEGER PRIMARY KEY, origin TEXT NOT NULL, holder TEXT, "
+               "until REAL NOT NULL)")
+    db.execute("CREATE INDEX idx_host_requests_origin ON host_requests (origin, until)")
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
@@ -245,4 +254,5 @@ MIGRATIONS = [
     (6, "lease and claim holders", _lease_holders),
     (7, "newsletter issues and their links", _newsletters),
     (8, "workspace: counts kept per article and per source and kind, an index per list order; diffs.bumped", _workspace),
+    (9, "requests in flight per host, across processes", _host_requests),
 ]

@@ -161,3 +161,27 @@ def test_an_address_the_guard_refuses_is_reported_as_such_and_nothing_is_cached(
     fixed = make_settings(sources=source, network={"host_delay": 0, "allow_hosts": [f"127.0.0.1:{site.port}"]})
     [poll] = cycle.poll_sources(fixed)  # the change counts at once, not an hour later
     assert poll["error"] is None and poll["status"] == 200
+
+
+def test_workers_sharing_an_archive_on_postgresql_share_each_host_s_connections(site, make_settings, postgres_url):
+    # Three crawlers, as three workers would have, each with its own connection to the archive on the server:
+    # host_connections = 2 holds for all of them together (per process, it would allow 6).
+    site.page("/robots.txt", "", status=404)
+    for i in range(9):
+        site.page(f"/s{i}", PAGE)
+    settings = make_settings(network={"allow_private": True, "host_delay": 0, "host_connections": 2})
+    site.delay = 0.3
+    with open_client(settings.network) as client:
+        workers = [Crawler(settings.network, client) for _ in range(3)]
+        workers[0].fetch(storage.open_db(postgres_url), site.url + "/robots.txt", NOW)
+
+        def fetch(n):
+            assert workers[n % 3].fetch(storage.open_db(postgres_url), site.url + f"/s{n}", NOW).ok
+
+        threads = [threading.Thread(target=fetch, args=(n,)) for n in range(9)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert site.most_in_flight == 2
+    assert storage.open_db(postgres_url).execute("SELECT count(*) FROM host_requests").fetchone()[0] == 0

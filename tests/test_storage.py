@@ -933,3 +933,17 @@ def test_processes_claiming_the_same_alerts_at_once_claim_each_once(db):
     outputs = [claimer.communicate("done\n", timeout=60) for claimer in claimers]
     assert [p.returncode for p in claimers] == [0] * 6, [err for _, err in outputs]
     assert sorted(claimed) == sorted(ids) and len(ids) == 20  # each alert claimed by exactly one run
+
+
+def test_requests_in_flight_to_a_host_are_counted_whoever_sent_them(db):
+    origin = "https://news.example.org"
+    first = storage.take_host_request(db, origin, 1000.0, limit=2, hold=60)
+    other = storage.open_db(location(db))  # another process
+    assert storage.take_host_request(other, origin, 1000.5, limit=2, hold=60) is not None
+    assert storage.take_host_request(db, origin, 1001.0, limit=2, hold=60) is None  # full
+    assert storage.take_host_request(db, "https://other.example", 1001.0, limit=2, hold=60) is not None
+    storage.end_host_request(db, first)
+    assert storage.take_host_request(db, origin, 1001.0, limit=2, hold=60) is not None
+    assert storage.take_host_request(db, origin, 1001.0, limit=2, hold=60) is None
+    # a request whose process died frees its place when its deadline passes
+    assert storage.take_host_request(db, origin, 1061.0, limit=2, hold=60) is not None
