@@ -190,9 +190,6 @@ def postgres_copy(path: Path) -> str | None:
         for _ in maintenance.migrate_archive(path, url, batch_size=5000):
             pass
         print(f"copied the archive into PostgreSQL ({name}) in {time.perf_counter() - started:.0f} s")
-        analysed = storage.open_db(url)
-        analysed.execute("ANALYZE")
-        analysed.close()
     return url
 
 

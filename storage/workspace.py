@@ -59,12 +59,16 @@ def match_expression(text: str) -> str:
     return " ".join(f'"{term.replace(chr(34), chr(34) * 2)}"' for term in _terms(text))
 
 
-def _holds(db: Database, text: str, version: str = "v") -> tuple[str, dict]:
+def _holds(db: Database, text: str, version: str = "v", each: bool = False) -> tuple[str, dict]:
     # A condition that the versions row named `version` holds what a reader typed, and its parameters. SQLite
-    # asks its FTS5 table; PostgreSQL its text search, each term a phrase (its own parser splits the words).
+    # asks its FTS5 table: for a few rows (each), one lookup per row; else the set of every match, gathered
+    # once. PostgreSQL asks its text search, each term a phrase (its own parser splits the words).
     if not on_server(db):
-        return (f"{version}.id IN (SELECT rowid FROM versions_fts WHERE versions_fts MATCH :match)",
-                {"match": match_expression(text)})
+        match = {"match": match_expression(text)}
+        if each:
+            return (f"EXISTS (SELECT 1 FROM versions_fts WHERE versions_fts MATCH :match "
+                    f"AND versions_fts.rowid = {version}.id)", match)
+        return f"{version}.id IN (SELECT rowid FROM versions_fts WHERE versions_fts MATCH :match)", match
     query, terms = _text_query(text)
     return f"{version}.search @@ {query}", terms
 
@@ -143,7 +147,7 @@ def search_versions(db: Database, text: str, source: str | None = None, since: s
 
 
 def _search_hit(db: Database, row: dict, text: str) -> SearchHit:
-    holds, terms = _holds(db, text)
+    holds, terms = _holds(db, text, each=True)
     if on_server(db):
         snippet, versions, which = (
             f"ts_headline('simple', v.text, {_text_query(text)[0]}, 'MaxWords=24, MinWords=12, MaxFragments=1, "
