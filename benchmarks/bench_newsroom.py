@@ -175,6 +175,13 @@ class Newsroom:
     def stats(self) -> dict:
         return httpx.get(f"{self.url}/_stats").json()
 
+    def write_config(self, path: Path) -> Path:
+        """A redline.toml that follows this newsroom's sitemap (its archive left to [database]'s default or
+        $REDLINE_DATABASE_URL)."""
+        path.write_text(f'[network]\nallow_private = true\nhost_delay = 0\n\n[[sources]]\nname = "newsroom"\n'
+                        f'kind = "sitemap"\nurl = "{self.url}/news-sitemap.xml"\n', encoding="utf-8")
+        return path
+
     def close(self) -> None:
         self._stop.set()
         self._process.join(5)

@@ -17,7 +17,6 @@ Needs the local PostgreSQL and Redis; says so and stops without them.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -118,19 +117,11 @@ def bare_copy(source: Path) -> float:
 
 # 2. A newsroom on the cluster ----------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def cluster_throughput(room: Newsroom, folder: Path) -> None:
     import storage
-    from deploy.cluster import Cluster
+    from deploy.cluster import Cluster, free_port
 
-    config = folder / "redline.toml"
-    config.write_text(f'[network]\nallow_private = true\nhost_delay = 0\n\n[[sources]]\nname = "newsroom"\n'
-                      f'kind = "sitemap"\nurl = "{room.url}/news-sitemap.xml"\n', encoding="utf-8")
+    config = room.write_config(folder / "redline.toml")
     rows = []
     archive = fresh_database("redline_bench_alone")  # the floor: one process, no Airflow
     room.round(0)
@@ -145,7 +136,7 @@ def cluster_throughput(room: Newsroom, folder: Path) -> None:
         import redis
 
         redis.Redis.from_url(BROKER).flushdb()
-        cluster = Cluster(home=folder / f"cluster-{workers}", port=_free_port(), postgres=SERVER, broker=BROKER,
+        cluster = Cluster(home=folder / f"cluster-{workers}", port=free_port(), postgres=SERVER, broker=BROKER,
                           metadata_db="redline_bench_airflow", archive=archive, config=config, workers=workers,
                           env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"})
         try:

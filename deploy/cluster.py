@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -198,6 +199,13 @@ class Cluster:
         for name in pids:
             (self.home / f"{name}.pid").unlink(missing_ok=True)
         return list(pids)
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _alive(pid: int) -> bool:

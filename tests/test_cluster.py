@@ -7,7 +7,6 @@ under CI=true) and the fundus corpus."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ def _missing() -> str | None:
 @pytest.fixture
 def cluster(postgres_server, postgres_url, tmp_path):
     """A two-worker cluster with its own home, port, metadata database and broker database; stopped after."""
-    from deploy.cluster import Cluster
+    from deploy.cluster import Cluster, free_port
 
     if reason := _missing():
         if os.environ.get("CI") == "true":
@@ -46,13 +45,8 @@ def cluster(postgres_server, postgres_url, tmp_path):
     from benchmarks.bench_newsroom import Newsroom
 
     room = Newsroom(CORPUS / "fundus")
-    config = tmp_path / "redline.toml"
-    config.write_text(f'[network]\nallow_private = true\nhost_delay = 0\n\n[[sources]]\nname = "newsroom"\n'
-                      f'kind = "sitemap"\nurl = "{room.url}/news-sitemap.xml"\n', encoding="utf-8")
+    config = room.write_config(tmp_path / "redline.toml")
     metadata = postgres_server.create()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()
@@ -60,7 +54,7 @@ def cluster(postgres_server, postgres_url, tmp_path):
     # tasks a killed worker had taken but not started are back in the queue after a minute.
     env = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True", "REDLINE_TASK_RETRIES": "2",
            "REDLINE_RETRY_DELAY": "5", "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "60"}
-    cluster = Cluster(home=tmp_path / "cluster", port=port, postgres=metadata.rsplit("/", 1)[0], broker=REDIS,
+    cluster = Cluster(home=tmp_path / "cluster", port=free_port(), postgres=metadata.rsplit("/", 1)[0], broker=REDIS,
                       metadata_db=metadata.rsplit("/", 1)[1], archive=postgres_url, config=config, env=env)
     try:
         cluster.start()
