@@ -229,9 +229,12 @@ SCHEMA = [
     "last_uid bigint)",
     "CREATE TABLE change_counts (source_id bigint NOT NULL, kind text NOT NULL, changes integer NOT NULL, "
     "PRIMARY KEY (source_id, kind))",
-    *(f"CREATE INDEX idx_articles_{'_'.join(columns)} ON articles ({', '.join(columns)})"
-      for columns in (("changes_found", "id"), ("versions", "id"), ("last_changed_at", "id"), ("first_seen_at", "id"),
-                      ("source_id", "status"))),
+    # One per order of the workspace's list (storage.workspace.SORTS), in that order: PostgreSQL cannot read
+    # an ascending index backwards as "DESC NULLS LAST".
+    *(f"CREATE INDEX idx_articles_{name} ON articles ({columns})"
+      for name, columns in (("changes_found_id", "changes_found, id"), ("versions_id", "versions, id"),
+                            ("last_changed_at_id", "last_changed_at DESC NULLS LAST, id DESC"),
+                            ("first_seen_at_id", "first_seen_at, id"), ("source_id_status", "source_id, status"))),
 ]
 
 
