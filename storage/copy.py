@@ -93,7 +93,13 @@ def _insert_rows(db: Database, table: str, rows: list[dict]) -> None:
     sql = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({_marks(columns)})"
     values = [[row[name] for name in columns] for row in rows]
     if on_server(db):
-        db.connection.cursor().executemany(translate(sql), values)
+        # The one INSERT, thousands of times: parsed and planned once (connections prepare nothing otherwise,
+        # see storage.postgres; an INSERT's plan cannot go wrong with its values).
+        db.connection.prepare_threshold = 0
+        try:
+            db.connection.cursor().executemany(translate(sql), values)
+        finally:
+            db.connection.prepare_threshold = None
     else:
         db.conn.executemany(sql, values)
 
