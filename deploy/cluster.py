@@ -30,7 +30,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-LOG_PORT = 8793  # worker n serves its task logs on LOG_PORT + n
+LOG_PORT = 8793  # the n-th process of the cluster gets LOG_PORT + n for its task-log server (the workers: 8796 up)
 
 
 @dataclass(frozen=True)
