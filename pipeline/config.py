@@ -194,6 +194,11 @@ class Settings:
     alerts: tuple[RuleSettings, ...] = ()
 
     @property
+    def archive_location(self) -> str | Path:
+        """Where the archive is: the server's URL, else the SQLite file."""
+        return self.database_url or self.database
+
+    @property
     def archive(self) -> str:
         """Where the archive is, for messages: the file, or the server's URL with its password masked."""
         return mask_url(self.database_url) if self.database_url else str(self.database)
@@ -366,4 +371,3 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(path, None, f"cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"is not valid TOML ({exc})") from None
-

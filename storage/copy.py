@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 from pipeline.errors import StorageError
 from pipeline.models import CopyProgress
 from storage.db import Database, _immediate, _marks, _stream
-from storage.dialect import on_server, translate
+from storage.dialect import on_server
 
 # In the order their foreign keys need, with the key each is copied in the order of.
 TABLES = (
@@ -92,16 +92,7 @@ def _insert_rows(db: Database, table: str, rows: list[dict]) -> None:
     columns = list(rows[0])
     sql = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({_marks(columns)})"
     values = [[row[name] for name in columns] for row in rows]
-    if on_server(db):
-        # The one INSERT, thousands of times: parsed and planned once (connections prepare nothing otherwise,
-        # see storage.postgres; an INSERT's plan cannot go wrong with its values).
-        db.connection.prepare_threshold = 0
-        try:
-            db.connection.cursor().executemany(translate(sql), values)
-        finally:
-            db.connection.prepare_threshold = None
-    else:
-        db.conn.executemany(sql, values)
+    (db if on_server(db) else db.conn).executemany(sql, values)  # the one INSERT, thousands of times
 
 
 def _verify_texts(db: Database, batch: list[dict], hash_text: Callable[[str], str]) -> None:

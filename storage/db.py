@@ -26,7 +26,7 @@ from pipeline.masking import mask_text, mask_url
 from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched, Host, Issue, Reextraction,
                              Source, StoredChange, StoredDiff, StoredIssue, Version, to_iso)
 from storage.migrations import MIGRATIONS
-from storage.dialect import is_url, on_server, translate
+from storage.dialect import is_url, on_server
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transaction to end
 
@@ -59,7 +59,7 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
 
 def open_archive(settings, create: bool = True) -> Database:
     """open_db for the archive the settings name ([database] url, else path), with their busy timeout."""
-    return open_db(settings.database_url or settings.database, create=create, busy_timeout=settings.busy_timeout)
+    return open_db(settings.archive_location, create=create, busy_timeout=settings.busy_timeout)
 
 
 def _fault(exc: Exception) -> str:
@@ -183,14 +183,7 @@ def _stream(db: Database, sql: str, params: Iterable | dict = ()) -> Iterator[di
     # Row by row: an export of the whole archive never holds it in memory. SQLite's cursor reads as it is
     # iterated; PostgreSQL's would load every row first, so rows come one at a time from the server (the
     # connection is busy until the last one: a caller asks nothing else of this db meanwhile).
-    if not on_server(db):
-        yield from _rows(db, sql, params)
-        return
-    cursor = db.connection.cursor()
-    names = None
-    for row in cursor.stream(translate(sql), _bind(params) or None):
-        names = names or [c[0] for c in cursor.description]
-        yield dict(zip(names, row))
+    yield from db.stream(sql, _bind(params)) if on_server(db) else _rows(db, sql, params)
 
 
 def _all(db: Database, sql: str, params: Iterable | dict = ()) -> list[dict]:
@@ -963,9 +956,9 @@ def take_host_request(db: Database, origin: str, clock: float, limit: int, hold:
     its id, or None when the origin is full. It counts until end_host_request, or until clock + hold passes
     (its process died). clock is time.time()."""
     with _immediate(db):
-        if on_server(db):  # the origin's row serialises the count-then-insert of every worker
-            db.execute("INSERT INTO hosts (origin) VALUES (?) ON CONFLICT (origin) DO NOTHING", [origin])
-            db.execute("SELECT 1 FROM hosts WHERE origin = ? FOR UPDATE", [origin]).fetchall()
+        if on_server(db):  # the origin's row, made or locked, serialises the count-then-insert of every worker
+            db.execute("INSERT INTO hosts (origin) VALUES (?) ON CONFLICT (origin) DO UPDATE SET origin = hosts.origin",
+                       [origin])
         db.execute("DELETE FROM host_requests WHERE origin = ? AND until < ?", [origin, clock])
         if db.execute("SELECT count(*) FROM host_requests WHERE origin = ?", [origin]).fetchone()[0] >= limit:
             return None

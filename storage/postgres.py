@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import psycopg
-from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from pipeline.errors import StorageError
@@ -48,9 +47,23 @@ class Postgres:
     def execute(self, sql: str, params=()) -> psycopg.Cursor:
         return self.connection.execute(translate(sql), params or None)
 
-    @property
-    def in_transaction(self) -> bool:
-        return self.connection.info.transaction_status != pq.TransactionStatus.IDLE
+    def stream(self, sql: str, params=()) -> Iterator[dict]:
+        """Rows as dicts, one at a time from the server (execute's cursor would load them all first). The
+        connection is busy until the last one: ask nothing else of it meanwhile."""
+        cursor = self.connection.cursor()
+        names = None
+        for row in cursor.stream(translate(sql), params or None):
+            names = names or [column.name for column in cursor.description]
+            yield dict(zip(names, row))
+
+    def executemany(self, sql: str, rows: list) -> None:
+        """One statement for many rows, prepared once: an INSERT's plan cannot go wrong with its values (the
+        connection prepares nothing otherwise, see _pool)."""
+        self.connection.prepare_threshold = 0
+        try:
+            self.connection.cursor().executemany(translate(sql), rows)
+        finally:
+            self.connection.prepare_threshold = None
 
     @contextmanager
     def transaction(self) -> Iterator[Postgres]:

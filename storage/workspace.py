@@ -143,14 +143,16 @@ def search_versions(db: Database, text: str, source: str | None = None, since: s
         "FROM matched m JOIN versions v ON v.id = m.id JOIN articles a ON a.id = v.article_id "
         f"WHERE {' AND '.join(filters)} GROUP BY v.article_id ORDER BY max(v.id) DESC LIMIT :limit OFFSET :offset"
     ), params)
-    return [_search_hit(db, row, text) for row in rows]
-
-
-def _search_hit(db: Database, row: dict, text: str) -> SearchHit:
+    # Built once for every hit: the test of each hit's versions, and PostgreSQL's query for the snippet.
     holds, terms = _holds(db, text, each=True)
-    if on_server(db):
+    query = _text_query(text)[0] if on_server(db) else None
+    return [_search_hit(db, row, holds, terms, query) for row in rows]
+
+
+def _search_hit(db: Database, row: dict, holds: str, terms: dict, query: str | None) -> SearchHit:
+    if query:
         snippet, versions, which = (
-            f"ts_headline('simple', v.text, {_text_query(text)[0]}, 'MaxWords=24, MinWords=12, MaxFragments=1, "
+            f"ts_headline('simple', v.text, {query}, 'MaxWords=24, MinWords=12, MaxFragments=1, "
             "FragmentDelimiter=…, StartSel=' || :start || ', StopSel=' || :end)", "versions v", f"{holds} AND v.id = :id")
     else:  # snippet() reads the match of its own FTS5 query
         snippet, versions, which = ("snippet(versions_fts, -1, :start, :end, '…', 24)",

@@ -92,7 +92,7 @@ def _token_guard(token: str) -> Callable:
 def create_app(settings: Settings, token: str | None = None, dependencies: tuple = ()) -> FastAPI:
     """The workspace over settings' archive. token, when given, is required of every request (as a bearer
     token, ?token= once, or its cookie); dependencies guard every route (Airflow's login, when mounted there)."""
-    location, ready = settings.database_url or settings.database, threading.Event()
+    ready = threading.Event()
     environment = _environment()
     app = FastAPI(title="Redline workspace", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=list(dependencies))
@@ -106,7 +106,7 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
                                     "makes it")
             storage.open_archive(settings, create=False).close()
             ready.set()
-        db = storage.open_reader(location)
+        db = storage.open_reader(settings.archive_location)
         try:
             yield db
         finally:
