@@ -88,20 +88,21 @@ def version_of(page: bytes, anchor: bytes, number: int) -> bytes:
     return page.replace(anchor, anchor + inserted, 1)
 
 
-def changes_in(article: int, round_: int) -> bool:
-    """Whether an article changes in a round (round 0 is the first publication)."""
-    return round_ > 0 and article % CHANGED_SHARE == round_ % CHANGED_SHARE
+def changes_in(article: int, round_: int, share: int = CHANGED_SHARE) -> bool:
+    """Whether an article changes in a round (round 0 is the first publication): one in `share` does."""
+    return round_ > 0 and article % share == round_ % share
 
 
 # The newsroom (in a child process) ---------------------------------------------------------
 
-def _newsroom(folder: Path, ready, stop) -> None:
+def _newsroom(folder: Path, articles: int | None, share: int, ready, stop) -> None:
     pages, left_out = editable_pages(folder)
-    state = {"round": 0, "requests": 0, "not_modified": 0}
+    articles = articles or len(pages)
+    state = {"round": 0, "requests": 0, "not_modified": 0, "bytes": 0}
     lock = threading.Lock()
 
     def version(article: int) -> int:
-        return 1 + sum(changes_in(article, r) for r in range(1, state["round"] + 1))
+        return 1 + sum(changes_in(article, r, share) for r in range(1, state["round"] + 1))
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -110,7 +111,7 @@ def _newsroom(folder: Path, ready, stop) -> None:
         def do_GET(self):
             parts = self.path.strip("/").split("/")
             if parts[0] == "_round":
-                state.update(round=int(parts[1]), requests=0, not_modified=0)
+                state.update(round=int(parts[1]), requests=0, not_modified=0, bytes=0)
                 return self.send(200, b"ok", "text/plain")
             if parts[0] == "_stats":
                 return self.send(200, json.dumps(state).encode(), "application/json")
@@ -120,7 +121,7 @@ def _newsroom(folder: Path, ready, stop) -> None:
                 return self.send(200, b"User-agent: *\nAllow: /\n", "text/plain")
             if parts[0] == "news-sitemap.xml":
                 return self.send(200, sitemap(self.server.server_address[1]), "application/xml")
-            if parts[0] == "a" and len(parts) == 3 and int(parts[1]) < ARTICLES:
+            if parts[0] == "a" and len(parts) == 3 and int(parts[1]) < articles:
                 article = int(parts[1])
                 etag = f'"{article}-{version(article)}"'
                 if self.headers.get("If-None-Match") == etag:
@@ -129,6 +130,8 @@ def _newsroom(folder: Path, ready, stop) -> None:
                     return self.send(304, b"", None, ETag=etag)
                 page, anchor = pages[article % len(pages)]
                 body = served(version_of(page, anchor, version(article)), f"http://{self.headers['Host']}{self.path}")
+                with lock:
+                    state["bytes"] += len(body)
                 return self.send(200, body, "text/html; charset=utf-8", ETag=etag)
             self.send(404, b"not found", "text/plain")
 
@@ -147,26 +150,30 @@ def _newsroom(folder: Path, ready, stop) -> None:
 
     def sitemap(port: int) -> bytes:
         urls = "".join(f"<url><loc>http://127.0.0.1:{port}/a/{i}/story</loc><news:news><news:title>Story {i}"
-                       "</news:title></news:news></url>" for i in range(ARTICLES))
+                       "</news:title></news:news></url>" for i in range(articles))
         return (f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
                 f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">{urls}</urlset>').encode()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    ready.send((server.server_address[1], len(pages), left_out))
+    ready.send((server.server_address[1], len(pages), left_out, articles))
     stop.wait()
 
 
 class Newsroom:
-    """The child process serving the newsroom; `round(n)` publishes round n, `stats()` counts requests."""
+    """The child process serving the newsroom; `round(n)` publishes round n, `stats()` counts requests
+    (and the bytes of the pages served) since then.
 
-    def __init__(self, folder: Path):
+    articles: how many (default ARTICLES; None, one per corpus page); one in `share` changes each round."""
+
+    def __init__(self, folder: Path, articles: int | None = ARTICLES, share: int = CHANGED_SHARE):
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
         self._stop = context.Event()
-        self._process = context.Process(target=_newsroom, args=(folder, send, self._stop), daemon=True)
+        self._process = context.Process(target=_newsroom, args=(folder, articles, share, send, self._stop),
+                                        daemon=True)
         self._process.start()
-        port, self.pages, self.left_out = receive.recv()
+        port, self.pages, self.left_out, self.articles = receive.recv()
         self.url = f"http://127.0.0.1:{port}"
 
     def round(self, number: int) -> None:
@@ -175,11 +182,12 @@ class Newsroom:
     def stats(self) -> dict:
         return httpx.get(f"{self.url}/_stats").json()
 
-    def write_config(self, path: Path) -> Path:
-        """A redline.toml that follows this newsroom's sitemap (its archive left to [database]'s default or
-        $REDLINE_DATABASE_URL)."""
-        path.write_text(f'[network]\nallow_private = true\nhost_delay = 0\n\n[[sources]]\nname = "newsroom"\n'
-                        f'kind = "sitemap"\nurl = "{self.url}/news-sitemap.xml"\n', encoding="utf-8")
+    def write_config(self, path: Path, archive: Path | None = None) -> Path:
+        """A redline.toml that follows this newsroom's sitemap, its archive at `archive` (default: left to
+        [database]'s default or $REDLINE_DATABASE_URL)."""
+        database = f'[database]\npath = "{archive}"\n\n' if archive else ""
+        path.write_text(f'{database}[network]\nallow_private = true\nhost_delay = 0\n\n[[sources]]\n'
+                        f'name = "newsroom"\nkind = "sitemap"\nurl = "{self.url}/news-sitemap.xml"\n', encoding="utf-8")
         return path
 
     def close(self) -> None:
@@ -194,11 +202,16 @@ def check_everything(settings) -> dict:
                              for batch in cycle.plan_batches(settings, everything=True)])
 
 
-def main(corpus: str | None = None) -> None:
+def fundus_folder(corpus: str | None = None) -> Path:
+    """The corpus's fundus pages: the folder given, $REDLINE_CORPUS, or ../shared/corpus."""
     folder = Path(corpus or os.environ.get("REDLINE_CORPUS") or ROOT.parent / "shared" / "corpus") / "fundus"
     if not (folder / "mapping.csv").is_file():
         raise SystemExit(f"{folder}: no fundus corpus here (expected mapping.csv; pass the corpus folder)")
-    room = Newsroom(folder)
+    return folder
+
+
+def main(corpus: str | None = None) -> None:
+    room = Newsroom(fundus_folder(corpus))
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:

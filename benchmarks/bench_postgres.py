@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_newsroom import ARTICLES, Newsroom
+from benchmarks.bench_newsroom import ARTICLES, Newsroom, fundus_folder
 from benchmarks.bench_workspace import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,8 +168,7 @@ def main() -> None:
         print(f"skipped: PostgreSQL at {SERVER} and Redis at {BROKER} are needed ({exc})")
         return
     migrate_speed()
-    folder = Path(os.environ.get("REDLINE_CORPUS") or ROOT.parent / "shared" / "corpus") / "fundus"
-    room = Newsroom(folder)
+    room = Newsroom(fundus_folder())
     try:
         with tempfile.TemporaryDirectory() as tmp:
             cluster_throughput(room, Path(tmp))

@@ -1,0 +1,150 @@
+"""Redline against the bare floor on a replay newsroom: every corpus page, four versions, one process per round.
+
+The newsroom (bench_newsroom's) serves each editable fundus page once, as one article; in each of three
+rounds every article's body gains a sentence, then a last round changes nothing. In each round, as a
+scheduler would, one `redline run --all` process polls the sitemap and checks every article, and one bare
+floor process checks the same pages: a conditional GET, `trafilatura.extract` of what changed, a word
+diff against the last text, and the text stored in a bare SQLite table. CPU and peak memory are each
+process's own (wait4), so start-up is included, as it is in production.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.bench_newsroom import Newsroom, fundus_folder
+
+CHANGE_ROUNDS = 3
+ROOT = Path(__file__).resolve().parent.parent
+REDLINE = [str(Path(sys.executable).with_name("redline"))]
+FLOOR = [sys.executable, "-m", "benchmarks.bench_replay", "floor"]
+# changedetection.io 0.60 on the same kind of newsroom (50 pages x 4 versions), as measured for issue 13;
+# not rerun here (it is not installed with the project): CPU ms per changed and unchanged check, disk MB.
+CHANGEDETECTION = (75.0, 8.6, 7.6)
+
+
+def floor(urls_file: str, archive: str) -> None:
+    """The bare floor: what any change tracker must do per article, with nothing else."""
+    import httpx
+    import trafilatura
+    from diff_match_patch import diff_match_patch
+
+    def word_diff(old: str, new: str) -> list:
+        codes: dict[str, str] = {}
+        encode = lambda text: "".join(codes.setdefault(w, chr(len(codes) + 1)) for w in text.split())  # noqa: E731
+        return diff_match_patch().diff_main(encode(old), encode(new), False)
+
+    db = sqlite3.connect(archive)
+    db.execute("CREATE TABLE IF NOT EXISTS versions (url TEXT, number INTEGER, etag TEXT, text TEXT, "
+               "PRIMARY KEY (url, number))")
+    with httpx.Client() as client:
+        for url in Path(urls_file).read_text().split():
+            last = db.execute("SELECT number, etag, text FROM versions WHERE url = ? ORDER BY number DESC LIMIT 1",
+                              [url]).fetchone()
+            response = client.get(url, headers={"If-None-Match": last[1]} if last else {})
+            if response.status_code == 304:
+                continue
+            text = trafilatura.extract(response.content, url=url) or ""
+            if last and text == last[2]:
+                continue
+            if last:
+                word_diff(last[2], text)
+            db.execute("INSERT INTO versions VALUES (?, ?, ?, ?)",
+                       [url, last[0] + 1 if last else 1, response.headers.get("ETag"), text])
+    db.commit()
+
+
+# A child's peak RSS starts at its parent's (Linux carries it over fork and exec): the command is started
+# by this small launcher, not by the benchmark's large process, and its own usage is read with wait4.
+_LAUNCHER = ("import os, sys; pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions="
+             "[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]); _, status, usage = os.wait4(pid, 0); "
+             "print(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)")
+
+
+def measured(command: list[str]) -> tuple[float, float]:
+    """Run a command; its (CPU seconds, peak RSS MiB) alone."""
+    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], cwd=ROOT, capture_output=True,
+                              text=True, check=True)
+    status, cpu, rss = launched.stdout.split()
+    if status != "0":
+        raise SystemExit(f"{' '.join(command)} failed ({status}): {launched.stderr[-2000:]}")
+    return float(cpu), float(rss)
+
+
+def disk(archive: Path) -> dict[str, int]:
+    """Bytes of an SQLite file by what they hold: raw pages, full-text index, the rest; and the whole."""
+    with sqlite3.connect(archive) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        parts = dict(db.execute(
+            "SELECT CASE WHEN name = 'blobs' OR name LIKE 'sqlite_autoindex_blobs%' THEN 'raw pages' "
+            "WHEN name LIKE 'versions_fts%' THEN 'text index' WHEN name = 'versions' THEN 'texts' "
+            "WHEN name = 'diffs' THEN 'diffs' ELSE 'rest' END AS part, sum(pgsize) FROM dbstat GROUP BY part"))
+    return {**parts, "whole": archive.stat().st_size}
+
+
+def main(corpus: str | None = None) -> None:
+    room = Newsroom(fundus_folder(corpus), articles=None, share=1)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            urls = tmp / "urls.txt"
+            urls.write_text("\n".join(f"{room.url}/a/{i}/story" for i in range(room.articles)))
+            config = room.write_config(tmp / "redline.toml", archive=tmp / "redline.db")
+            sides = {"floor": FLOOR + [str(urls), str(tmp / "floor.db")],
+                     "redline": REDLINE + ["run", "--all", "--config", str(config)]}
+            rounds = {side: [] for side in sides}
+            served = 0
+            for published in [*range(CHANGE_ROUNDS + 1), CHANGE_ROUNDS]:
+                for side, command in sides.items():
+                    room.round(published)
+                    cpu, rss = measured(command)
+                    stats = room.stats()
+                    rounds[side].append((cpu, rss, stats["requests"]))
+                    served += stats["bytes"] if side == "redline" else 0
+            room.round(CHANGE_ROUNDS)
+            idle = {"redline run, nothing due": measured(REDLINE + ["run", "--config", str(config)]),
+                    "redline --help": measured(REDLINE + ["--help"]),
+                    "bare python -c pass": measured([sys.executable, "-c", "pass"])}
+            versions = {"floor": sqlite3.connect(tmp / "floor.db").execute("SELECT count(*) FROM versions").fetchone()[0],
+                        "redline": sqlite3.connect(tmp / "redline.db").execute("SELECT count(*) FROM versions").fetchone()[0]}
+            sizes = {"floor": disk(tmp / "floor.db"), "redline": disk(tmp / "redline.db")}
+    finally:
+        room.close()
+    report(room, rounds, versions, sizes, served, idle)
+
+
+def report(room, rounds, versions, sizes, served, idle) -> None:
+    articles = room.articles
+    print(f"{articles} articles (every editable fundus page, {room.left_out} left out), "
+          f"{1 + CHANGE_ROUNDS} versions each; one process per round; CPU ms per check:")
+    print(f"  {'':24s} {'first':>7s} {'changed':>8s} {'unchanged':>10s} {'requests':>9s} {'versions':>9s} "
+          f"{'disk MB':>8s} {'peak MiB':>9s}")
+    figures = {}
+    for side, runs in rounds.items():
+        first = runs[0][0] / articles * 1000
+        changed = sum(cpu for cpu, _, _ in runs[1:-1]) / (CHANGE_ROUNDS * articles) * 1000
+        unchanged = runs[-1][0] / articles * 1000
+        figures[side] = (first, changed, unchanged)
+        print(f"  {side:24s} {first:7.1f} {changed:8.1f} {unchanged:10.1f} {sum(r for _, _, r in runs):9d} "
+              f"{versions[side]:9d} {sizes[side]['whole'] / 1e6:8.1f} {max(rss for _, rss, _ in runs):9.0f}")
+    ratios = [r / f for r, f in zip(figures["redline"], figures["floor"])]
+    print(f"  {'redline / floor':24s} {ratios[0]:6.2f}x {ratios[1]:7.2f}x {ratios[2]:9.2f}x "
+          f"{'':9s} {'':9s} {sizes['redline']['whole'] / sizes['floor']['whole']:7.1f}x")
+    print(f"  {'changedetection.io (cited)':24s} {'':7s} {CHANGEDETECTION[0]:8.1f} {CHANGEDETECTION[1]:10.1f} "
+          f"{'':9s} {'':9s} {CHANGEDETECTION[2]:8.1f}  (issue 13: 50 pages x 4 versions, not rerun)")
+    parts = sizes["redline"]
+    print(f"  redline's archive: {', '.join(f'{k} {v / 1e6:.2f} MB' for k, v in sorted(parts.items()) if k != 'whole')}"
+          f"; raw pages served {served / 1e6:.1f} MB, archive without its text index "
+          f"{(parts['whole'] - parts.get('text index', 0)) / served:.1%} of them")
+    print("  start-up, CPU s / peak MiB: " + "; ".join(f"{k} {cpu:.3f} / {rss:.0f}" for k, (cpu, rss) in idle.items()))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["floor"]:
+        floor(*sys.argv[2:4])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else None)
