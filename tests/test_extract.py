@@ -439,6 +439,16 @@ def test_extract_article_survives_broken_json_ld():
     assert extract_article(news_page(head=head), "http://127.0.0.1/flood").text == "\n".join(BODY)
 
 
+def test_extract_article_reads_the_byline_of_json_ld_that_trafilatura_would_clean_into_broken_json():
+    # trafilatura's clean-up turns the escaped quote (\\u0022) into a bare one and can no longer parse the
+    # block; its regex fallback takes only names of two words or more, so the byline was lost.
+    head = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", '
+            '"description": "The \\u0022worst\\u0022 '
+            'flood", "author": {"@type": "Person", "name": "Reuters"}}</script>')
+
+    assert extract_article(news_page(head=head), "http://127.0.0.1/flood").byline == "Reuters"
+
+
 def test_extract_article_finds_the_update_banner_of_the_demo_dateline():
     assert extract_article(*page_of("flood-toll", 1)).banner == "Updated 11 March 2025, 09:15 UTC"
     assert extract_article(*page_of("flood-toll", 0)).banner is None
@@ -552,3 +562,7 @@ def test_count_words_counts_numbers_and_words_not_punctuation():
 ])
 def test_normalize_text_handles_more_typography(raw, normal):
     assert normalize_text(raw) == normal
+
+
+def test_normalize_text_breaks_lines_at_vertical_tabs_and_form_feeds_as_splitlines_does():
+    assert normalize_text("one\vtwo  three\ffour \u2019five\u2019") == "one\ntwo three\nfour 'five'"
