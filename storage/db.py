@@ -626,8 +626,7 @@ def record_version(
                 "SELECT c.id FROM changes c JOIN diffs d ON d.id = c.diff_id "
                 "WHERE d.article_id = ? AND d.to_number = ? ORDER BY c.seq"), [version.article_id, version.number])]
         _insert_fetch(db, fetched, article_id=version.article_id)
-        db.execute("INSERT OR IGNORE INTO blobs (hash, codec, bytes) VALUES (?, 'zlib', ?)",
-                   [blob, zlib.compress(raw, 6)])
+        _store_page(db, version.article_id, blob, raw)
         row = {f.name: getattr(version, f.name) for f in fields(Version)}
         row.update(notices=json.dumps(list(version.notices)), raw_blob=blob)
         _insert(db, "versions", row)
@@ -685,6 +684,46 @@ def _insert_change(db: Database, change: Change, article_id: int, detected: str,
 
 def _blob_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
+
+
+# Raw pages are kept with zstandard. An article's next page is stored as a delta against its previous one
+# (that page as zstd's dictionary): a revision of a 250 kB page costs tens of bytes, not a page. A chain
+# starts afresh with a whole page every CHAIN pages, so reading one back unpacks at most CHAIN.
+CHAIN = 8
+_WHOLE_LEVEL, _DELTA_LEVEL = 9, 3  # a whole page is packed once per article and chain; a delta at every revision
+
+
+def _store_page(db: Database, article_id: int, blob: str, raw: bytes) -> None:
+    import zstandard
+
+    if _one(db, "SELECT 1 AS found FROM blobs WHERE hash = ?", [blob]):
+        return  # the same bytes are kept once, whoever fetched them
+    base = _one(db, "SELECT b.hash, b.depth FROM versions v JOIN blobs b ON b.hash = v.raw_blob WHERE v.article_id = ? "
+                "ORDER BY v.number DESC LIMIT 1", [article_id])
+    if base is None or base["depth"] + 1 >= CHAIN:
+        row = [blob, "zstd", zstandard.ZstdCompressor(level=_WHOLE_LEVEL).compress(raw), None, 0]
+    else:
+        packer = zstandard.ZstdCompressor(level=_DELTA_LEVEL, dict_data=_dictionary(get_blob(db, base["hash"])))
+        row = [blob, "zstd-delta", packer.compress(raw), base["hash"], base["depth"] + 1]
+    db.execute("INSERT OR IGNORE INTO blobs (hash, codec, bytes, base, depth) VALUES (?, ?, ?, ?, ?)", row)
+
+
+def _dictionary(page: bytes):
+    import zstandard
+
+    return zstandard.ZstdCompressionDict(page, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def _unpack(db: Database, codec: str, data: bytes, base: str | None) -> bytes:
+    import zstandard
+
+    if codec == "zlib":  # archives before migration 10
+        return zlib.decompress(data)
+    if codec == "zstd":
+        return zstandard.ZstdDecompressor().decompress(data)
+    if codec == "zstd-delta":
+        return zstandard.ZstdDecompressor(dict_data=_dictionary(get_blob(db, base))).decompress(data)
+    raise StorageError(f"raw page codec {codec!r} is unknown (expected zlib, zstd or zstd-delta)")
 
 
 # A version's own columns: PostgreSQL's also holds its search document, which no reader needs.
@@ -803,10 +842,10 @@ def mark_extractor_drift(db: Database, article_id: int, to_number: int) -> None:
 
 def get_blob(db: Database, blob_hash: str) -> bytes:
     """The raw page stored under this hash, decompressed."""
-    row = _one(db, "SELECT codec, bytes FROM blobs WHERE hash = ?", [blob_hash])
+    row = _one(db, "SELECT codec, bytes, base FROM blobs WHERE hash = ?", [blob_hash])
     if row is None:
         raise NotFoundError(f"blob {blob_hash} is not in the database")
-    return zlib.decompress(row["bytes"])
+    return _unpack(db, row["codec"], bytes(row["bytes"]), row["base"])
 
 
 # Alerts ------------------------------------------------------------------------------------
@@ -1050,6 +1089,27 @@ def list_issues(db: Database, source: str | None = None, article_id: int | None 
 
 # Maintenance -------------------------------------------------------------------------------
 
+def _page_fault(db: Database, blob_hash: str, base: str | None, damaged: dict[str, bool]) -> str | None:
+    """What is wrong with one stored raw page, if anything; damaged remembers the pages already judged."""
+    try:
+        intact = _blob_hash(get_blob(db, blob_hash)) == blob_hash
+        fault = None if intact else "its bytes do not match its hash"
+    except (zlib.error, NotFoundError, StorageError) as exc:
+        fault = f"cannot be unpacked ({exc})"
+    except Exception as exc:  # noqa: BLE001 - zstandard.ZstdError, without loading zstandard to name it
+        if type(exc).__module__.split(".")[0] != "zstandard":
+            raise
+        fault = "its bytes do not match its hash"
+    if fault and base is not None:
+        if base not in damaged:
+            row = _one(db, "SELECT base FROM blobs WHERE hash = ?", [base])
+            damaged[base] = row is None or _page_fault(db, base, row["base"], damaged) is not None
+        if damaged[base]:
+            fault = f"it is packed against raw page {base}, which is missing or damaged"
+    damaged[blob_hash] = fault is not None
+    return fault
+
+
 def find_faults(db: Database) -> list[str]:
     """What is wrong with the archive, one line each (none: it is sound): SQLite's own integrity and
     foreign-key checks, the full-text index, raw pages missing or not matching their hash, gaps in
@@ -1059,13 +1119,10 @@ def find_faults(db: Database) -> list[str]:
                for article_id, number, blob in db.execute(
                    "SELECT article_id, number, raw_blob FROM versions v WHERE raw_blob IS NOT NULL "
                    "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = v.raw_blob)").fetchall()]
-    for blob_hash, codec, data in db.execute("SELECT hash, codec, bytes FROM blobs"):
-        try:
-            intact = codec == "zlib" and _blob_hash(zlib.decompress(data)) == blob_hash
-        except zlib.error:
-            intact = False
-        if not intact:
-            faults.append(f"raw page {blob_hash}: its bytes do not match its hash")
+    damaged: dict[str, bool] = {}
+    for row in _stream(db, "SELECT hash, base FROM blobs ORDER BY hash"):
+        if fault := _page_fault(db, row["hash"], row["base"], damaged):
+            faults.append(f"raw page {row['hash']}: {fault}")
     faults += [f"article {article_id}: versions numbered {low}..{high} but {count} stored (a gap)"
                for article_id, low, high, count in db.execute(
                    "SELECT article_id, min(number), max(number), count(*) FROM versions GROUP BY article_id "
@@ -1148,8 +1205,11 @@ def prune_raw_pages(db: Database, checked_before: datetime,
             f"UPDATE versions SET raw_blob = NULL WHERE raw_blob IS NOT NULL AND article_id IN (SELECT id FROM "
             f"articles WHERE status IN ({marks}) AND coalesce(last_checked_at, first_seen_at) < ?)",
             [*statuses, to_iso(checked_before)]).rowcount
-        deleted = db.execute("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.raw_blob = blobs.hash)"
-                             ).rowcount
+        deleted = 0
+        while dropped := db.execute(  # a page some kept page is a delta against stays, until that one goes
+                "DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.raw_blob = blobs.hash) "
+                "AND NOT EXISTS (SELECT 1 FROM blobs d WHERE d.base = blobs.hash)").rowcount:
+            deleted += dropped
     return touched, deleted
 
 

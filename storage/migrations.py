@@ -245,6 +245,14 @@ def _host_requests(db: Database) -> None:
     db.execute("CREATE INDEX idx_host_requests_origin ON host_requests (origin, until)")
 
 
+def _packed_pages(db: Database) -> None:
+    # Raw pages in zstandard, a later page of an article as a delta against the page named by base (depth:
+    # how many deltas lie between it and a whole page). Pages stored before keep their codec (zlib).
+    db["blobs"].add_column("base", str)
+    db["blobs"].add_column("depth", int, not_null_default=0)
+    db["blobs"].create_index(["base"], index_name="idx_blobs_base")
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
@@ -255,4 +263,5 @@ MIGRATIONS = [
     (7, "newsletter issues and their links", _newsletters),
     (8, "workspace: counts kept per article and per source and kind, an index per list order; diffs.bumped", _workspace),
     (9, "requests in flight per host, across processes", _host_requests),
+    (10, "raw pages packed with zstandard, later pages as deltas", _packed_pages),
 ]

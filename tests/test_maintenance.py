@@ -61,12 +61,22 @@ def test_a_missing_raw_page_a_gap_and_a_diff_without_its_version_are_named(archi
 
 
 def test_check_db_exits_non_zero_naming_each_problem(archive, tmp_path):
-    tamper(archive, "UPDATE blobs SET bytes = x'00' WHERE rowid = 1")
+    tamper(archive, "UPDATE blobs SET bytes = x'00' WHERE hash NOT IN (SELECT base FROM blobs WHERE base IS NOT NULL) "
+                    "AND rowid = (SELECT max(rowid) FROM blobs)")  # a page no other page is packed against
     config = tmp_path / "c.toml"
     config.write_text(f'[database]\npath = "{archive.database}"\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["check-db", "--config", str(config)])
     assert result.exit_code == 1
     assert "do not match its hash" in result.output and "1 problem(s) found" in result.output
+
+
+def test_a_damaged_page_names_the_later_pages_packed_against_it(archive):
+    db = storage.open_db(archive.database)
+    [(delta, base)] = db.execute("SELECT hash, base FROM blobs WHERE base IS NOT NULL LIMIT 1").fetchall()
+    tamper(archive, f"UPDATE blobs SET bytes = x'00' WHERE hash = '{base}'")
+    faults = "\n".join(maintenance.check_db(archive))
+    assert f"raw page {base}: its bytes do not match its hash" in faults
+    assert f"raw page {delta}: it is packed against raw page {base}, which is missing or damaged" in faults
 
 
 def test_a_backup_taken_while_a_run_writes_restores_every_version(archive, newsroom, tmp_path):

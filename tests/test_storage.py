@@ -13,6 +13,7 @@ import storage
 from pipeline.config import SourceSettings
 from pipeline.errors import NotFoundError, StorageError
 from pipeline.models import Alias, Change, Diff, Entry, Fetched, Reextraction, Version, to_iso
+from storage.db import CHAIN
 from storage.migrations import MIGRATIONS
 
 ARCHIVES = ("sqlite", "postgresql")  # every test taking `db` runs on both (conftest.py)
@@ -947,3 +948,67 @@ def test_requests_in_flight_to_a_host_are_counted_whoever_sent_them(db):
     assert storage.take_host_request(db, origin, 1001.0, limit=2, hold=60) is None
     # a request whose process died frees its place when its deadline passes
     assert storage.take_host_request(db, origin, 1061.0, limit=2, hold=60) is not None
+
+
+# Raw pages (migration 10) -------------------------------------------------------------------
+
+PAGE = b"<html><body>%s</body></html>" % b"".join(
+    b"<p>Paragraph %d of the story, with its own words.</p>" % n for n in range(400))
+
+
+def page(n: int) -> bytes:
+    """PAGE revised n times: a sentence inserted per revision."""
+    return PAGE.replace(b"</body>", b"".join(b"<p>Update %d.</p>" % k for k in range(n)) + b"</body>")
+
+
+def blob_rows(db) -> dict:
+    return {row["hash"]: row for row in rows(db, "blobs")}
+
+
+def test_a_later_page_is_a_small_delta_of_the_previous_and_reads_back_exactly(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1", raw=page(0))
+    store(db, article_id, 2, "v2", raw=page(1))
+    first, second = (storage.get_version(db, article_id, n).raw_blob for n in (1, 2))
+    packed = blob_rows(db)
+    assert (packed[first]["codec"], packed[first]["base"], packed[first]["depth"]) == ("zstd", None, 0)
+    assert (packed[second]["codec"], packed[second]["base"], packed[second]["depth"]) == ("zstd-delta", first, 1)
+    assert len(packed[second]["bytes"]) < 100 < len(packed[first]["bytes"]) < len(PAGE) // 5
+    assert (storage.get_blob(db, first), storage.get_blob(db, second)) == (page(0), page(1))
+
+
+def test_a_chain_of_deltas_starts_afresh_with_a_whole_page(db):
+    article_id = add_article(db)
+    for number in range(1, CHAIN + 3):
+        store(db, article_id, number, f"v{number}", raw=page(number))
+    packed = blob_rows(db)
+    blobs = [storage.get_version(db, article_id, n).raw_blob for n in range(1, CHAIN + 3)]
+    assert [packed[b]["depth"] for b in blobs] == [*range(CHAIN), 0, 1]
+    assert [packed[b]["codec"] for b in blobs].count("zstd") == 2
+    assert [storage.get_blob(db, b) for b in blobs] == [page(n) for n in range(1, CHAIN + 3)]
+
+
+def test_pages_stored_before_migration_10_still_read(db):
+    import zlib
+
+    db.execute("INSERT INTO blobs (hash, codec, bytes) VALUES (?, 'zlib', ?)", ["a" * 64, zlib.compress(PAGE)])
+    assert storage.get_blob(db, "a" * 64) == PAGE
+
+
+def test_an_unknown_codec_is_named(db):
+    db.execute("INSERT INTO blobs (hash, codec, bytes) VALUES (?, 'lz4', ?)", ["b" * 64, b"x"])
+    with pytest.raises(StorageError, match="codec 'lz4' is unknown"):
+        storage.get_blob(db, "b" * 64)
+
+
+def test_pruning_keeps_a_page_another_page_is_a_delta_of(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1", raw=page(0))
+    store(db, article_id, 2, "v2", raw=page(1))
+    second = storage.get_version(db, article_id, 2).raw_blob
+    db.execute("UPDATE versions SET raw_blob = NULL WHERE number = 1")  # as when another article shared the page
+
+    assert storage.prune_raw_pages(db, NOW - timedelta(days=1)) == (0, 0)
+    assert storage.get_blob(db, second) == page(1)
+    db.execute("UPDATE versions SET raw_blob = NULL WHERE number = 2")
+    assert storage.prune_raw_pages(db, NOW - timedelta(days=1)) == (0, 2)  # the delta, then the page it needed
