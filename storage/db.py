@@ -714,16 +714,19 @@ def _dictionary(page: bytes):
     return zstandard.ZstdCompressionDict(page, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
 
 
-def _unpack(db: Database, codec: str, data: bytes, base: str | None) -> bytes:
+def _unpack(db: Database, blob_hash: str, codec: str, data: bytes, base: str | None) -> bytes:
     import zstandard
 
-    if codec == "zlib":  # archives before migration 10
-        return zlib.decompress(data)
-    if codec == "zstd":
-        return zstandard.ZstdDecompressor().decompress(data)
-    if codec == "zstd-delta":
-        return zstandard.ZstdDecompressor(dict_data=_dictionary(get_blob(db, base))).decompress(data)
-    raise StorageError(f"raw page codec {codec!r} is unknown (expected zlib, zstd or zstd-delta)")
+    try:
+        if codec == "zlib":  # archives before migration 10
+            return zlib.decompress(data)
+        if codec == "zstd":
+            return zstandard.ZstdDecompressor().decompress(data)
+        if codec == "zstd-delta":
+            return zstandard.ZstdDecompressor(dict_data=_dictionary(get_blob(db, base))).decompress(data)
+    except (zlib.error, zstandard.ZstdError) as exc:
+        raise StorageError(f"raw page {blob_hash}: its bytes do not match its hash ({codec}: {exc})") from exc
+    raise StorageError(f"raw page {blob_hash}: codec {codec!r} is unknown (expected zlib, zstd or zstd-delta)")
 
 
 # A version's own columns: PostgreSQL's also holds its search document, which no reader needs.
@@ -845,7 +848,7 @@ def get_blob(db: Database, blob_hash: str) -> bytes:
     row = _one(db, "SELECT codec, bytes, base FROM blobs WHERE hash = ?", [blob_hash])
     if row is None:
         raise NotFoundError(f"blob {blob_hash} is not in the database")
-    return _unpack(db, row["codec"], bytes(row["bytes"]), row["base"])
+    return _unpack(db, blob_hash, row["codec"], bytes(row["bytes"]), row["base"])
 
 
 # Alerts ------------------------------------------------------------------------------------
@@ -1092,20 +1095,16 @@ def list_issues(db: Database, source: str | None = None, article_id: int | None 
 def _page_fault(db: Database, blob_hash: str, base: str | None, damaged: dict[str, bool]) -> str | None:
     """What is wrong with one stored raw page, if anything; damaged remembers the pages already judged."""
     try:
-        intact = _blob_hash(get_blob(db, blob_hash)) == blob_hash
-        fault = None if intact else "its bytes do not match its hash"
-    except (zlib.error, NotFoundError, StorageError) as exc:
-        fault = f"cannot be unpacked ({exc})"
-    except Exception as exc:  # noqa: BLE001 - zstandard.ZstdError, without loading zstandard to name it
-        if type(exc).__module__.split(".")[0] != "zstandard":
-            raise
-        fault = "its bytes do not match its hash"
+        fault = None if _blob_hash(get_blob(db, blob_hash)) == blob_hash else \
+            f"raw page {blob_hash}: its bytes do not match its hash"
+    except (NotFoundError, StorageError) as exc:
+        fault = str(exc)
     if fault and base is not None:
         if base not in damaged:
             row = _one(db, "SELECT base FROM blobs WHERE hash = ?", [base])
             damaged[base] = row is None or _page_fault(db, base, row["base"], damaged) is not None
         if damaged[base]:
-            fault = f"it is packed against raw page {base}, which is missing or damaged"
+            fault = f"raw page {blob_hash}: it is packed against raw page {base}, which is missing or damaged"
     damaged[blob_hash] = fault is not None
     return fault
 
@@ -1122,7 +1121,7 @@ def find_faults(db: Database) -> list[str]:
     damaged: dict[str, bool] = {}
     for row in _stream(db, "SELECT hash, base FROM blobs ORDER BY hash"):
         if fault := _page_fault(db, row["hash"], row["base"], damaged):
-            faults.append(f"raw page {row['hash']}: {fault}")
+            faults.append(fault)
     faults += [f"article {article_id}: versions numbered {low}..{high} but {count} stored (a gap)"
                for article_id, low, high, count in db.execute(
                    "SELECT article_id, min(number), max(number), count(*) FROM versions GROUP BY article_id "

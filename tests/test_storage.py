@@ -997,7 +997,7 @@ def test_pages_stored_before_migration_10_still_read(db):
 
 def test_an_unknown_codec_is_named(db):
     db.execute("INSERT INTO blobs (hash, codec, bytes) VALUES (?, 'lz4', ?)", ["b" * 64, b"x"])
-    with pytest.raises(StorageError, match="codec 'lz4' is unknown"):
+    with pytest.raises(StorageError, match=f"raw page {'b' * 64}: codec 'lz4' is unknown"):
         storage.get_blob(db, "b" * 64)
 
 
