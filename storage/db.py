@@ -1119,9 +1119,11 @@ def find_faults(db: Database) -> list[str]:
                    "SELECT article_id, number, raw_blob FROM versions v WHERE raw_blob IS NOT NULL "
                    "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = v.raw_blob)").fetchall()]
     damaged: dict[str, bool] = {}
-    for row in _stream(db, "SELECT hash, base FROM blobs ORDER BY hash"):
-        if fault := _page_fault(db, row["hash"], row["base"], damaged):
-            faults.append(fault)
+    after = ""
+    # In pages, not one stream: reading a page back asks the connection more (PostgreSQL's is busy while it streams).
+    while pages := _all(db, "SELECT hash, base FROM blobs WHERE hash > ? ORDER BY hash LIMIT 500", [after]):
+        faults += filter(None, (_page_fault(db, row["hash"], row["base"], damaged) for row in pages))
+        after = pages[-1]["hash"]
     faults += [f"article {article_id}: versions numbered {low}..{high} but {count} stored (a gap)"
                for article_id, low, high, count in db.execute(
                    "SELECT article_id, min(number), max(number), count(*) FROM versions GROUP BY article_id "

@@ -988,6 +988,13 @@ def test_a_chain_of_deltas_starts_afresh_with_a_whole_page(db):
     assert [storage.get_blob(db, b) for b in blobs] == [page(n) for n in range(1, CHAIN + 3)]
 
 
+def test_check_db_reads_every_packed_page_back(db):
+    article_id = add_article(db)
+    for number in range(1, 4):
+        store(db, article_id, number, f"v{number}", raw=page(number))
+    assert storage.find_faults(db) == []
+
+
 def test_pages_stored_before_migration_10_still_read(db):
     import zlib
 
