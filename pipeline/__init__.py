@@ -1,3 +1,25 @@
 """Redline: track how news stories change after they are published."""
 
+import importlib.util
+import sys
+
 __version__ = "0.2.0"
+
+# httpx loads its command-line tool when it is imported, and with it rich and pygments when they are installed
+# (Airflow installs them): 50 ms of every Redline process's start, for a tool Redline never runs. httpx
+# expects that import to be able to fail (it does without click or rich), and a None in sys.modules fails it.
+sys.modules.setdefault("httpx._main", None)
+
+
+def import_lazily(name: str):
+    """The module called name, loaded when its first attribute is read. Every process pays for what it imports
+    before doing anything: a run with nothing due need not load extraction and diffing, nor `redline --help`
+    storage (measure with python -X importtime)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

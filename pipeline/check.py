@@ -14,19 +14,23 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import storage
 from pipeline import alerts, lifecycle, schedule
 from pipeline.config import DiffSettings, ScheduleSettings, Settings, SourceSettings
-from pipeline.crawl import Crawler
-from pipeline.diff import compare_pages, find_stealth_edit
 from pipeline.errors import ExtractionError, WallError
 from pipeline.extract import count_words, ensure_html, extract_article, hash_text
-from pipeline.fetch import decode_body, open_client
 from pipeline.models import (Article, Change, CheckOutcome, Extracted, Fetched, Verdict, Version, from_iso, to_iso,
                              utcnow)
-from pipeline.reread import reread_version, same_page
-from pipeline.sources import canonicalize_url, find_canonical_link
+
+if TYPE_CHECKING:
+    from pipeline.crawl import Crawler
+
+# The network, diffing and URL canonicalisation are imported by the functions that use them: planning loads
+# no httpx, and a run whose pages all answer 304 or come back byte-identical never loads diff-match-patch,
+# the figure tables, courlan or feedparser (an import inside a function is thread-safe; after the first,
+# it is a dict lookup).
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,9 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
     Up to network.max_connections articles are in flight at once, but only one thread at a
     time works on the database: the others are waiting on the network meanwhile.
     """
+    from pipeline.crawl import Crawler
+    from pipeline.fetch import open_client
+
     now = now or utcnow()
     db = storage.open_archive(settings)
     held = storage.hold_articles(db, article_ids, now, settings.schedule.lease)
@@ -157,6 +164,8 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
     only because the extractor changed. A text that collapsed to less than diff.shrink of the
     last one is held as suspect until a second check finds the same text.
     """
+    from pipeline.reread import reread_version, same_page
+
     rules = settings.diff_for(source)
     try:
         page = _read_page(fetched, rules)
@@ -182,6 +191,8 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
 
 def _read_page(fetched: Fetched, rules: DiffSettings) -> Extracted:
     """The article a fetched page holds; WallError or ExtractionError when it holds none."""
+    from pipeline.fetch import decode_body
+
     ensure_html(fetched.body, fetched.content_type, fetched.final_url)
     # The HTTP charset first (as browsers do): guessing from the bytes alone garbles e.g. ISO-8859-2.
     return extract_article(decode_body(fetched.body, fetched.content_type), fetched.final_url, rules)
@@ -221,6 +232,8 @@ def _record_verdict(db, ladder: ScheduleSettings, article: Article, checked: Art
 
 def _store_version(db, settings: Settings, ladder: ScheduleSettings, checked: Article, fetched: Fetched,
                    verdict: Verdict, now: datetime) -> CheckOutcome:
+    from pipeline.diff import compare_pages, find_stealth_edit
+
     page, previous = verdict.page, verdict.previous
     text_hash = hash_text(page.text)
     version = Version(
@@ -299,6 +312,8 @@ def _settle_identity(db, crawler: Crawler, settings: Settings, source: SourceSet
                      fetched: Fetched, page: Extracted, previous: Version | None, now: datetime) -> CheckOutcome | None:
     """Follow a page that names another URL as its own (a redirect, rel=canonical): an outcome if the
     check ends here (a duplicate, or a redirect to a different story), None to go on storing it."""
+    from pipeline.sources import canonicalize_url, find_canonical_link
+
     final = canonicalize_url(fetched.final_url)
     target = find_canonical_link(fetched.body, fetched.final_url) or final
     if target == checked.canonical_url:

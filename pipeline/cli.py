@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
 import json
 import sys
@@ -14,6 +13,7 @@ from typing import Iterable, Iterator
 
 import click
 
+from pipeline import import_lazily
 from pipeline.config import load_settings
 from pipeline.errors import InputError, RedlineError
 from pipeline.masking import mask_url
@@ -22,27 +22,12 @@ from pipeline.output import (EXPORTS, FORMATS, describe_change, diff_as_record, 
                              render_report, to_json_line)
 from pipeline.values import parse_duration
 
-
-def _lazy(name: str):
-    """The module called name, loaded when the command first uses it: `redline --help`, `extract` and `compare`
-    never load storage (sqlite-utils) or the stages (httpx, trafilatura, courlan), and a reading command only
-    what it reads with (python -X importtime -c "import pipeline.cli")."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-storage = _lazy("storage")
-archive = _lazy("pipeline.archive")
-cycle = _lazy("pipeline.cycle")
-maintenance = _lazy("pipeline.maintenance")
-stages_diff = _lazy("pipeline.diff")
-stages_extract = _lazy("pipeline.extract")
+storage = import_lazily("storage")
+archive = import_lazily("pipeline.archive")
+cycle = import_lazily("pipeline.cycle")
+maintenance = import_lazily("pipeline.maintenance")
+stages_diff = import_lazily("pipeline.diff")
+stages_extract = import_lazily("pipeline.extract")
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False),

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pipeline.check import check_batch, held_elsewhere, plan_batches
+from pipeline import import_lazily
 from pipeline.config import Settings
-from pipeline.deliver import deliver_alerts, resend_alerts
-from pipeline.feed import changes_feed, write_feeds
 from pipeline.models import utcnow
-from pipeline.poll import poll_source, poll_sources
-from pipeline.reread import diff_versions, reextract
 
-__all__ = ["source_names", "poll_source", "poll_sources", "plan_batches", "held_elsewhere", "check_batch", "deliver_alerts",
-           "resend_alerts", "diff_versions", "reextract", "changes_feed", "write_feeds", "run_cycle", "sum_counts",
-           "utcnow"]
+# A stage's module (and the libraries it needs: httpx, feedparser, trafilatura, diff-match-patch) loads
+# when the stage is first used, so a process pays at start only for what it does.
+poll = import_lazily("pipeline.poll")
+check = import_lazily("pipeline.check")
+deliver = import_lazily("pipeline.deliver")
+feed = import_lazily("pipeline.feed")
+reread = import_lazily("pipeline.reread")
+_STAGES = {"poll_source": poll, "poll_sources": poll, "plan_batches": check, "held_elsewhere": check,
+           "check_batch": check, "deliver_alerts": deliver, "resend_alerts": deliver, "diff_versions": reread,
+           "reextract": reread, "changes_feed": feed, "write_feeds": feed}
+
+__all__ = ["source_names", *_STAGES, "run_cycle", "sum_counts", "utcnow"]
+
+
+def __getattr__(name: str):
+    if name in _STAGES:
+        return getattr(_STAGES[name], name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def source_names(settings: Settings) -> list[str]:
@@ -30,13 +41,13 @@ def source_names(settings: Settings) -> list[str]:
 def run_cycle(settings: Settings, now: datetime | None = None, everything: bool = False) -> dict:
     """One full cycle without Airflow: poll every source, check what is due, deliver alerts."""
     now = now or utcnow()
-    polls = poll_sources(settings, now)
-    batches = plan_batches(settings, now, everything)
-    held = held_elsewhere(settings, now, everything)
-    checks = sum_counts([check_batch(settings, batch, now) for batch in batches])
+    polls = poll.poll_sources(settings, now) if settings.sources else []
+    batches = check.plan_batches(settings, now, everything)
+    held = check.held_elsewhere(settings, now, everything)
+    checks = sum_counts([check.check_batch(settings, batch, now) for batch in batches])
     if held:
         checks["held_elsewhere"] = checks.get("held_elsewhere", 0) + held
-    return {"polls": polls, "checks": checks, "alerts": deliver_alerts(settings, now)}
+    return {"polls": polls, "checks": checks, "alerts": deliver.deliver_alerts(settings, now)}
 
 
 def sum_counts(results: list[dict]) -> dict[str, int]:

@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import NamedTuple
 
 import storage
-from pipeline import alerts, lifecycle, mail
+from pipeline import alerts, import_lazily, lifecycle
 from pipeline.config import Settings, SourceSettings
 from pipeline.crawl import Crawler
 from pipeline.errors import FeedError, InvalidURLError
 from pipeline.fetch import BINARY_TYPES, decode_body, open_client
-from pipeline.imap import read_imap
 from pipeline.masking import mask_text, mask_url
 from pipeline.models import Entry, Fetched, Issue, from_iso, to_iso, utcnow
 from pipeline.sources import filter_entries, needs_resolving, parse_feed, parse_sitemap, read_source, story_url
 from pipeline.values import IMAP_SCHEMES
+
+# Newsletters' mail parsing (email, mailbox, lxml.html) and IMAP load with the first newsletter read.
+mail = import_lazily("pipeline.mail")
+imap = import_lazily("pipeline.imap")
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +198,7 @@ def _messages(db, settings: Settings, config: SourceSettings, source_id: int, lo
         return
     user, password = login or _environment_login(config)
     uidvalidity, last_uid = storage.mailbox_state(db, source_id)
-    validity, messages = read_imap(config.url, user, password, settings.network, last_uid, uidvalidity)
+    validity, messages = imap.read_imap(config.url, user, password, settings.network, last_uid, uidvalidity)
     for uid, raw, skipped in messages:
         yield f"UID {uid}", raw, skipped
     storage.save_mailbox_state(db, source_id, validity, max([uid for uid, _, _ in messages], default=last_uid

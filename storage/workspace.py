@@ -41,7 +41,7 @@ def open_reader(path: str | Path) -> Database:
         raise NotFoundError(f"{path}: no archive here")
     connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     connection.execute("PRAGMA busy_timeout = 5000")
-    return Database(connection)
+    return Database(connection, execute_plugins=False)
 
 
 def _terms(text: str) -> list[str]:

@@ -781,3 +781,25 @@ def test_a_reading_command_loads_storage_but_not_the_stages(tracked):
             "print(' '.join(m for m in ('sqlite_utils', 'httpx', 'trafilatura', 'feedparser', 'psycopg') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == ["sqlite_utils"]
+
+
+@pytest.mark.parametrize("everything", [False, True], ids=["nothing-due", "all-unchanged"])
+def test_a_run_that_finds_no_new_text_loads_neither_diffing_nor_mail(tracked, everything):
+    # A scheduled run usually finds nothing due, or pages that answer unchanged: it pays neither for the
+    # diff and figure tables nor for newsletters' mail parsing, Apprise, trafilatura or httpx's own CLI.
+    import subprocess
+    import sys
+
+    config, _ = tracked
+    args = ["run", "--config", str(config)] + ["--all"] * everything
+    # (what those modules import: a module imported lazily is in sys.modules before it is loaded)
+    heavy = ("pipeline.figures", "diff_match_patch", "mailbox", "imaplib", "apprise", "trafilatura", "jinja2",
+             "airflow", "rich", "pygments")
+    code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
+            f"result = CliRunner().invoke(cli, {args!r}); assert result.exit_code == 0, result.output; "
+            "print(result.output.splitlines()[1]); "
+            f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    checks, loaded = (subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                      .stdout.split("\n")[:2])
+    assert checks == ("checks: changes 0, not_modified 6" if everything else "checks: none due")
+    assert loaded == ""
