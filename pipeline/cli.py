@@ -177,7 +177,7 @@ def reextract(url, config_path, as_json):
 def changes(kind, config_path, as_json):
     """Every detected change, oldest first."""
     _, db = _open(config_path)
-    for change in storage.list_changes(db, kind=archive.check_kind(kind)):
+    for change in storage.stream_changes(db, kind=archive.check_kind(kind)):
         # A change seen in a feed or in a fetch (gone, redirected) belongs to no pair of versions.
         where = (f"v{change.from_number}→v{change.to_number}" if change.from_number is not None
                  else f"({change.origin})")

@@ -18,16 +18,20 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+class _Codes(dict):
+    """Token -> one private-use character; a token seen first gets the next."""
+
+    def __missing__(self, token: str) -> str:
+        code = self[token] = chr(0xE000 + len(self))
+        return code
+
+
 def diff_words(old: str, new: str) -> list[tuple[int, str]]:
     """diff-match-patch ops (-1 delete, 0 keep, 1 insert) computed over word tokens."""
     # A paragraph break keeps its own character, so diff-match-patch's line mode can match whole
     # paragraphs first and diff words only inside the paragraphs that changed.
-    vocabulary: dict[str, str] = {"\n": "\n"}
-
-    def encode(text: str) -> str:
-        return "".join(vocabulary.setdefault(t, chr(0xE000 + len(vocabulary))) for t in tokenize(text))
-
-    old_codes, new_codes = encode(old), encode(new)
+    vocabulary = _Codes({"\n": "\n"})
+    old_codes, new_codes = ("".join(map(vocabulary.__getitem__, tokenize(text))) for text in (old, new))
     tokens = {code: token for token, code in vocabulary.items()}
     engine = diff_match_patch()
     engine.Diff_Timeout = 0  # exact diffs; inputs are article-sized

@@ -81,6 +81,7 @@ from storage.db import (  # noqa: E402
     save_robots,
     source_name,
     source_names_by_id,
+    stream_changes,
     sync_sources,
     take_host_request,
     throttle_host,
@@ -114,7 +115,7 @@ __all__ = [
     "mailbox_state", "mark_extractor_drift", "measure_archive", "merge_article", "migrate", "open_archive", "open_db", "owner_of",
     "pending_alerts", "prune_raw_pages", "record_check", "record_check_error", "record_events",
     "record_feed_update", "record_fetch", "record_issue", "record_poll", "record_reextraction", "record_version",
-    "requeue_alerts", "reserve_host_slot", "save_mailbox_state", "save_robots", "source_name", "source_names_by_id",
+    "requeue_alerts", "reserve_host_slot", "save_mailbox_state", "save_robots", "source_name", "source_names_by_id", "stream_changes",
     "sync_sources", "take_host_request", "throttle_host", "vacuum", "version_texts",
     "TABLES", "copy_archive", "on_server",
     # the researcher's reads (storage.workspace)

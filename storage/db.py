@@ -47,7 +47,9 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
                            "check [database] path)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path)
+        # The archive is Redline's alone: a sqlite-utils plugin installed beside it does not reach its connection
+        # (and looking for plugins reads every installed package's metadata, 30 ms of each process's start).
+        db = Database(path, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
@@ -631,10 +633,13 @@ def record_version(
         row.update(notices=json.dumps(list(version.notices)), raw_blob=blob)
         _insert(db, "versions", row)
         if diff is not None:
+            before = _one(db, "SELECT text FROM versions WHERE article_id = ? AND number = ?",
+                          [version.article_id, version.number - 1])
             diff_id = _insert(db, "diffs", {
                 "article_id": version.article_id, "from_number": version.number - 1,
                 "to_number": version.number, "stats": json.dumps(diff.stats),
-                "ops": json.dumps(diff.ops, ensure_ascii=False), "created_at": detected,
+                "ops": json.dumps(_pack_ops(diff.ops, before and before["text"]), ensure_ascii=False),
+                "created_at": detected,
                 "disclosed": int(diff.disclosed), "disclosures": json.dumps(list(diff.disclosures), ensure_ascii=False),
                 "bumped": int(diff.bumped),
             })
@@ -764,8 +769,31 @@ def find_revert(db: Database, article_id: int, text_hash: str, title: str | None
 
 def get_diff(db: Database, article_id: int, to_number: int) -> StoredDiff | None:
     """The stored diff that leads to version to_number, if there is one."""
-    return _record(StoredDiff, _one(db, "SELECT * FROM diffs WHERE article_id = ? AND to_number = ?",
+    diff = _record(StoredDiff, _one(db, "SELECT * FROM diffs WHERE article_id = ? AND to_number = ?",
                                     [article_id, to_number]))
+    if diff is None or not any(isinstance(text, int) for _, text in diff.ops):
+        return diff
+    before = _one(db, "SELECT text FROM versions WHERE article_id = ? AND number = ?", [article_id, diff.from_number])
+    return replace(diff, ops=_unpack_ops(diff.ops, before["text"] if before else ""))
+
+
+def _pack_ops(ops: Iterable[tuple[int, str]], before: str | None) -> list:
+    # A diff stores what changed: a kept run is stored as its length when the ops' old side is the previous
+    # version's text (which holds it), whole when it is not (a text read again by a newer extractor).
+    ops = [list(op) for op in ops]
+    if "".join(text for op, text in ops if op <= 0) != before:
+        return ops
+    return [[0, len(text)] if op == 0 else [op, text] for op, text in ops]
+
+
+def _unpack_ops(ops: Iterable[tuple[int, str | int]], before: str) -> tuple[tuple[int, str], ...]:
+    whole, at = [], 0
+    for op, text in ops:
+        if isinstance(text, int):
+            text = before[at:at + text]
+        at += len(text) if op <= 0 else 0
+        whole.append((op, text))
+    return tuple(whole)
 
 
 _CHANGE_FIELDS = (
@@ -784,23 +812,27 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
 
     Changes of a diff that re-extraction showed to be extractor drift are not newsroom edits: left out.
     """
-    where, params = [], []
-    if kind:
-        where.append("c.kind = ?")
-        params.append(kind)
-    if article_id:
-        where.append("c.article_id = ?")
-        params.append(article_id)
-    if source:
-        where.append("s.name = ?")
-        params.append(source)
-    sql = _CHANGE_FIELDS + "".join(f" AND {condition}" for condition in where)
+    sql, params = _change_query(kind, article_id, source)
     if newest:
         rows = _all(db, f"SELECT * FROM ({sql} ORDER BY c.detected_at DESC, c.id DESC LIMIT ?) AS newest "
                         "ORDER BY detected_at, id", [*params, newest])
     else:
         rows = _all(db, sql + " ORDER BY c.detected_at, c.id", params)
     return [_record(StoredChange, row) for row in rows]
+
+
+def stream_changes(db: Database, kind: str | None = None, article_id: int | None = None,
+                 source: str | None = None) -> Iterator[StoredChange]:
+    """list_changes streamed: every change, oldest first, read as it is iterated (in idx_changes_detected's
+    order), so that a whole archive's changes are never in memory at once."""
+    sql, params = _change_query(kind, article_id, source)
+    return (_record(StoredChange, row) for row in _stream(db, sql + " ORDER BY c.detected_at, c.id", params))
+
+
+def _change_query(kind: str | None, article_id: int | None, source: str | None) -> tuple[str, list]:
+    conditions = {"c.kind = ?": kind, "c.article_id = ?": article_id, "s.name = ?": source}
+    chosen = {condition: value for condition, value in conditions.items() if value}
+    return _CHANGE_FIELDS + "".join(f" AND {condition}" for condition in chosen), list(chosen.values())
 
 
 def export_changes(db: Database) -> Iterator[StoredChange]:
@@ -1112,7 +1144,8 @@ def _page_fault(db: Database, blob_hash: str, base: str | None, damaged: dict[st
 def find_faults(db: Database) -> list[str]:
     """What is wrong with the archive, one line each (none: it is sound): SQLite's own integrity and
     foreign-key checks, the full-text index, raw pages missing or not matching their hash, gaps in
-    an article's version numbers, version and change counts kept on articles, and diffs whose versions are missing."""
+    an article's version numbers, version and change counts kept on articles, and diffs whose versions are missing
+    or whose kept runs do not fit the text they were stored against."""
     faults = [] if on_server(db) else _sqlite_faults(db)  # PostgreSQL enforces its keys as it writes
     faults += [f"article {article_id} v{number}: its raw page {blob} is missing"
                for article_id, number, blob in db.execute(
@@ -1157,7 +1190,21 @@ def find_faults(db: Database) -> list[str]:
                    "NOT EXISTS (SELECT 1 FROM versions v WHERE v.article_id = d.article_id AND v.number = d.from_number) "
                    "OR NOT EXISTS (SELECT 1 FROM versions v WHERE v.article_id = d.article_id AND v.number = d.to_number)"
                ).fetchall()]
+    after = 0
+    while diffs := _all(db, "SELECT d.id, d.article_id, d.from_number, d.to_number, d.ops, v.text FROM diffs d "
+                            "JOIN versions v ON v.article_id = d.article_id AND v.number = d.from_number "
+                            "WHERE d.id > ? ORDER BY d.id LIMIT 500", [after]):
+        faults += [f"diff {row['id']} of article {row['article_id']}: v{row['from_number']}→v{row['to_number']} keeps "
+                   f"runs that are not v{row['from_number']}'s text" for row in diffs if not _ops_fit(row["ops"], row["text"])]
+        after = diffs[-1]["id"]
     return faults
+
+
+def _ops_fit(stored: str, before: str) -> bool:
+    """Whether a diff's stored ops read back against the text it was packed against (whole ops always do)."""
+    ops = json.loads(stored)
+    return (not any(isinstance(text, int) for _, text in ops)
+            or "".join(text for op, text in _unpack_ops(ops, before) if op <= 0) == before)
 
 
 def _sqlite_faults(db: Database) -> list[str]:

@@ -4,6 +4,7 @@ fresh database on a real PostgreSQL server (skipped, saying why, where there is 
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -321,6 +322,51 @@ def test_record_version_stores_everything(db):
     assert article.last_changed_at == to_iso(NOW)
 
 
+def word_diff(before: str, after: str) -> Diff:
+    from pipeline.words import diff_words
+
+    return Diff(ops=tuple(diff_words(before, after)), stats={})
+
+
+def test_a_diff_stores_only_what_changed_and_reads_back_whole(db):
+    article_id = add_article(db)
+    before = "Rescuers said at least 12 people died. " * 40 + "The river rose overnight."
+    after = before.replace("The river rose overnight.", "The river rose 2 metres overnight.")
+    store(db, article_id, 1, before)
+    diff = word_diff(before, after)
+    store(db, article_id, 2, after, diff=diff)
+
+    stored = json.loads(rows(db, "diffs")[0]["ops"])
+    assert [op for op, _ in stored] == [op for op, _ in diff.ops]
+    assert all(isinstance(text, int) for op, text in stored if op == 0)  # the kept text is v1's
+    assert len(json.dumps(stored)) < len(before) / 10
+    assert storage.get_diff(db, article_id, 2).ops == diff.ops
+    assert storage.find_faults(db) == []
+
+
+def test_a_diff_from_a_text_other_than_the_stored_one_is_stored_whole(db):
+    # After an extractor change the diff runs from v1's page read again, not from v1's stored text.
+    article_id = add_article(db)
+    store(db, article_id, 1, "The toll is 12 (stored by the old extractor)")
+    diff = word_diff("The toll is 12", "The toll is 15")
+    store(db, article_id, 2, "The toll is 15", diff=diff)
+    assert json.loads(rows(db, "diffs")[0]["ops"]) == [list(op) for op in diff.ops]
+    assert storage.get_diff(db, article_id, 2).ops == diff.ops
+
+
+def test_check_db_names_a_diff_whose_kept_runs_do_not_fit(db):
+    article_id = add_article(db)
+    before = "The toll is 12. The river rose overnight."
+    store(db, article_id, 1, before)
+    store(db, article_id, 2, before.replace("12", "15"), diff=word_diff(before, before.replace("12", "15")))
+    ops = json.loads(rows(db, "diffs")[0]["ops"])
+    ops[0][1] += 3
+    db.execute("UPDATE diffs SET ops = ?", [json.dumps(ops)])
+    diff_id = rows(db, "diffs")[0]["id"]
+    assert storage.find_faults(db) == [
+        f"diff {diff_id} of article {article_id}: v1→v2 keeps runs that are not v1's text"]
+
+
 def test_same_alert_twice_leaves_one_row(db):
     article_id = add_article(db)
     store(db, article_id, 1, "v1")
@@ -399,6 +445,40 @@ def test_list_changes_by_article(db):
         store(db, article_id, 2, "v2", diff=figure_diff())
     assert {c.url for c in storage.list_changes(db, article_id=two)} == {"https://x.example/two"}
     assert len(storage.list_changes(db)) == 4
+
+
+def test_stream_changes_gives_what_list_changes_gives_one_at_a_time(db):
+    one = add_article(db, "https://x.example/one")
+    two = add_article(db, "https://x.example/two")
+    for article_id in (two, one):
+        store(db, article_id, 1, "v1")
+        store(db, article_id, 2, "v2", diff=figure_diff())
+    for query in ({}, {"kind": "figure"}, {"article_id": one}, {"source": "wire"}):
+        streamed = storage.stream_changes(db, **query)
+        assert not isinstance(streamed, list)
+        assert list(streamed) == storage.list_changes(db, **query)
+
+
+@sqlite_only
+def test_every_order_of_the_change_list_is_read_from_an_index(db):
+    # A list of every change is read in an index's order, never sorted whole at each call.
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1")
+    store(db, article_id, 2, "v2", diff=figure_diff())
+    asked = []
+    db.conn.set_trace_callback(asked.append)
+    for query in ({}, {"kind": "figure"}, {"article_id": article_id}):
+        list(storage.stream_changes(db, **query))
+    storage.list_changes(db, newest=10)
+    db.conn.set_trace_callback(None)
+    reads = [sql for sql in asked if sql.startswith("SELECT") and "FROM changes c" in sql]
+    assert len(reads) == 4
+    for sql in reads:
+        steps = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+        assert "USING INDEX" in next(step for step in steps if step.split()[1] == "c"), steps
+        # the newest n are sorted back into time order: n rows, not the archive's
+        whole = steps[:steps.index("SCAN newest")] if "SCAN newest" in steps else steps
+        assert not any("TEMP B-TREE" in step for step in whole), steps
 
 
 def test_export_versions(db):
