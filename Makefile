@@ -81,7 +81,7 @@ airflow-shell: $(STAMP) .airflow/airflow.db .airflow/env
 	mkdir -p .airflow
 	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(64))" > $@
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/python -m benchmarks.run
 
 # `redline run` killed with SIGKILL at random moments (KILLS times, ARTICLES changing articles), resumed,
@@ -109,7 +109,7 @@ $(STAMP): pyproject.toml constraints.txt
 # pip compiles what it installs, but not an editable project: where PYTHONDONTWRITEBYTECODE is set (as on
 # these machines) every command and Airflow task would compile Redline's modules again (0.12 s of CPU each).
 bytecode: $(STAMP)
-	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q pipeline storage demo dags plugins deploy > /dev/null
+	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q pipeline storage demo dags plugins deploy benchmarks > /dev/null
 
 .airflow/airflow.db: $(STAMP)
 	mkdir -p .airflow

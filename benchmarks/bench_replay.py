@@ -11,68 +11,20 @@ process's own (wait4), so start-up is included, as it is in production.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks._support import measured
 from benchmarks.bench_newsroom import Newsroom, fundus_folder
 
 CHANGE_ROUNDS = 3
 ROOT = Path(__file__).resolve().parent.parent
 REDLINE = [str(Path(sys.executable).with_name("redline"))]
-FLOOR = [sys.executable, "-m", "benchmarks.bench_replay", "floor"]
+FLOOR = [sys.executable, "-m", "benchmarks.floor"]  # its own module: it imports only what it uses
 # changedetection.io 0.60 on the same kind of newsroom (50 pages x 4 versions), as measured for issue 13;
 # not rerun here (it is not installed with the project): CPU ms per changed and unchanged check, disk MB.
 CHANGEDETECTION = (75.0, 8.6, 7.6)
-
-
-def floor(urls_file: str, archive: str) -> None:
-    """The bare floor: what any change tracker must do per article, with nothing else."""
-    import httpx
-    import trafilatura
-    from diff_match_patch import diff_match_patch
-
-    def word_diff(old: str, new: str) -> list:
-        codes: dict[str, str] = {}
-        encode = lambda text: "".join(codes.setdefault(w, chr(len(codes) + 1)) for w in text.split())  # noqa: E731
-        return diff_match_patch().diff_main(encode(old), encode(new), False)
-
-    db = sqlite3.connect(archive)
-    db.execute("CREATE TABLE IF NOT EXISTS versions (url TEXT, number INTEGER, etag TEXT, text TEXT, "
-               "PRIMARY KEY (url, number))")
-    with httpx.Client() as client:
-        for url in Path(urls_file).read_text().split():
-            last = db.execute("SELECT number, etag, text FROM versions WHERE url = ? ORDER BY number DESC LIMIT 1",
-                              [url]).fetchone()
-            response = client.get(url, headers={"If-None-Match": last[1]} if last else {})
-            if response.status_code == 304:
-                continue
-            text = trafilatura.extract(response.content, url=url) or ""
-            if last and text == last[2]:
-                continue
-            if last:
-                word_diff(last[2], text)
-            db.execute("INSERT INTO versions VALUES (?, ?, ?, ?)",
-                       [url, last[0] + 1 if last else 1, response.headers.get("ETag"), text])
-    db.commit()
-
-
-# A child's peak RSS starts at its parent's (Linux carries it over fork and exec): the command is started
-# by this small launcher, not by the benchmark's large process, and its own usage is read with wait4.
-_LAUNCHER = ("import os, sys; pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions="
-             "[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]); _, status, usage = os.wait4(pid, 0); "
-             "print(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)")
-
-
-def measured(command: list[str]) -> tuple[float, float]:
-    """Run a command; its (CPU seconds, peak RSS MiB) alone."""
-    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], cwd=ROOT, capture_output=True,
-                              text=True, check=True)
-    status, cpu, rss = launched.stdout.split()
-    if status != "0":
-        raise SystemExit(f"{' '.join(command)} failed ({status}): {launched.stderr[-2000:]}")
-    return float(cpu), float(rss)
 
 
 def disk(archive: Path) -> dict[str, int]:
@@ -108,6 +60,7 @@ def main(corpus: str | None = None) -> None:
             room.round(CHANGE_ROUNDS)
             idle = {"redline run, nothing due": measured(REDLINE + ["run", "--config", str(config)]),
                     "redline --help": measured(REDLINE + ["--help"]),
+                    "the floor's imports": measured([sys.executable, "-c", "import httpx, trafilatura, diff_match_patch"]),
                     "bare python -c pass": measured([sys.executable, "-c", "pass"])}
             versions = {"floor": sqlite3.connect(tmp / "floor.db").execute("SELECT count(*) FROM versions").fetchone()[0],
                         "redline": sqlite3.connect(tmp / "redline.db").execute("SELECT count(*) FROM versions").fetchone()[0]}
@@ -144,7 +97,4 @@ def report(room, rounds, versions, sizes, served, idle) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["floor"]:
-        floor(*sys.argv[2:4])
-    else:
-        main(sys.argv[1] if len(sys.argv) > 1 else None)
+    main(sys.argv[1] if len(sys.argv) > 1 else None)

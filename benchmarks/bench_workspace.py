@@ -126,16 +126,17 @@ def generate(path: Path, versions: int) -> None:
     connection.close()
 
 
-def archive_path() -> Path:
+def archive_path(versions: int = VERSIONS) -> Path:
+    """The generated archive of about versions versions, made when missing or made by an older schema."""
     folder = ROOT / ".airflow" / "bench"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"workspace-{VERSIONS}.db"
+    path = folder / f"workspace-{versions}.db"
     marker = path.with_suffix(".ready")
     schema = hashlib.sha256((ROOT / "storage" / "migrations.py").read_bytes() + Path(__file__).read_bytes()).hexdigest()
     if not marker.exists() or marker.read_text() != schema:  # made by another schema or generator: made again
         path.unlink(missing_ok=True)
         started = time.perf_counter()
-        generate(path, VERSIONS)
+        generate(path, versions)
         marker.write_text(schema)
         print(f"generated {path.name} in {time.perf_counter() - started:.0f} s, {path.stat().st_size / 2**20:,.0f} MiB")
     return path

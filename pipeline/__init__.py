@@ -22,4 +22,7 @@ def import_lazily(name: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as an import would: `import pipeline.cycle` then reads pipeline.cycle
+        setattr(sys.modules[parent], child, module)
     return module

@@ -803,3 +803,13 @@ def test_a_run_that_finds_no_new_text_loads_neither_diffing_nor_mail(tracked, ev
                       .stdout.split("\n")[:2])
     assert checks == ("checks: changes 0, not_modified 6" if everything else "checks: none due")
     assert loaded == ""
+
+
+def test_a_module_the_cli_loads_lazily_reads_as_an_imported_one():
+    import subprocess
+    import sys
+
+    code = ("import pipeline.cli, pipeline.cycle, storage; "
+            "print(pipeline.cycle.run_cycle.__name__, pipeline.cycle.check_batch.__name__, storage.open_db.__name__)")
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert printed == ["run_cycle", "check_batch", "open_db"]
