@@ -253,9 +253,11 @@ def _packed_pages(db: Database) -> None:
     db["blobs"].create_index(["base"], index_name="idx_blobs_base")
 
 
-def _changes_by_time(db: Database) -> None:
-    # `redline changes` lists every change oldest first: read in this index's order, not sorted each call.
+def _scale_indexes(db: Database) -> None:
+    # Queries that read a whole table on a large archive: `redline changes` lists every change oldest first
+    # (read in this index's order, not sorted each call), and every run looks for live leases.
     db["changes"].create_index(["detected_at"], index_name="idx_changes_detected")
+    db["articles"].create_index(["lease_until"], index_name="idx_articles_lease_until")
 
 
 MIGRATIONS = [
@@ -269,5 +271,5 @@ MIGRATIONS = [
     (8, "workspace: counts kept per article and per source and kind, an index per list order; diffs.bumped", _workspace),
     (9, "requests in flight per host, across processes", _host_requests),
     (10, "raw pages packed with zstandard, later pages as deltas", _packed_pages),
-    (11, "changes in the order they were detected, from an index", _changes_by_time),
+    (11, "indexes for changes in time order and for live leases", _scale_indexes),
 ]

@@ -306,5 +306,6 @@ MIGRATIONS = {
         "CREATE INDEX idx_host_requests_origin ON host_requests (origin, until)"],
     10: ["ALTER TABLE blobs ADD COLUMN base text", "ALTER TABLE blobs ADD COLUMN depth integer NOT NULL DEFAULT 0",
          "CREATE INDEX idx_blobs_base ON blobs (base)"],
-    11: ["CREATE INDEX idx_changes_detected ON changes (detected_at, id)"],
+    11: ["CREATE INDEX idx_changes_detected ON changes (detected_at, id)",
+         "CREATE INDEX idx_articles_lease_until ON articles (lease_until)"],
 }

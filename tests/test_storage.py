@@ -481,6 +481,25 @@ def test_every_order_of_the_change_list_is_read_from_an_index(db):
         assert not any("TEMP B-TREE" in step for step in whole), steps
 
 
+@sqlite_only
+def test_a_run_with_nothing_due_reads_no_whole_table(db):
+    # What every run asks (due articles, leases held elsewhere, alerts to send) costs what it returns,
+    # whatever the archive's size.
+    for n in range(3):
+        storage.add_articles(db, add_source(db), [Entry(url=f"https://x.example/{n}")], NOW)
+    asked = []
+    db.conn.set_trace_callback(asked.append)
+    storage.claim_due_articles(db, NOW - timedelta(days=1), LEASE)
+    storage.count_held_elsewhere(db, NOW - timedelta(days=1))
+    storage.pending_alerts(db, NOW)
+    db.conn.set_trace_callback(None)
+    reads = [sql for sql in asked if sql.lstrip().startswith("SELECT")]
+    assert len(reads) >= 4
+    for sql in reads:
+        steps = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall()]
+        assert not [step for step in steps if step.startswith("SCAN") and "USING" not in step], (sql, steps)
+
+
 def test_export_versions(db):
     one = add_article(db, "https://x.example/one")
     two = add_article(db, "https://x.example/two")
