@@ -6,7 +6,7 @@ The CLI and the web workspace are both thin over these functions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import date, timedelta
 from typing import Iterable, Iterator
 
@@ -14,7 +14,7 @@ import storage
 from pipeline.config import CHANGE_KINDS
 from pipeline.errors import InputError, InvalidURLError, NotFoundError
 from pipeline.models import (Alert, ArchiveStats, Article, ArticleSummary, CorrectedIssue, FigurePoint, SearchHit,
-                             SentenceOp, SourceStats, StoredChange)
+                             SentenceOp, SourceStats, StoredChange, to_dict)
 from pipeline.output import EXPORT_FIELDS, EXPORTS, describe_change, version_as_record
 
 
@@ -115,12 +115,12 @@ def stats_as_record(stats: ArchiveStats) -> dict:
 
 def summary_as_record(summary: ArticleSummary) -> dict:
     """One article of `redline articles --json`."""
-    return asdict(summary)
+    return to_dict(summary)
 
 
 def hit_as_record(hit: SearchHit, marks: tuple[str, str] = ("[", "]")) -> dict:
     """One hit of `redline search --json`, the matched words in the snippet between marks."""
-    record = asdict(hit)
+    record = to_dict(hit)
     record["snippet"] = hit.snippet.replace(storage.MARK_START, marks[0]).replace(storage.MARK_END, marks[1])
     return record
 
@@ -161,9 +161,9 @@ def export_records(db, what: str = "versions") -> Iterator[dict]:
         return ({"source": source, **version_as_record(url, version)}
                 for url, source, version in storage.export_versions(db))
     if what == "changes":
-        return (asdict(change) for change in storage.export_changes(db))
+        return (to_dict(change) for change in storage.export_changes(db))
     if what == "alerts":
-        return (asdict(alert) for alert in storage.export_alerts(db))
+        return (to_dict(alert) for alert in storage.export_alerts(db))
     raise InputError(f"--what {what!r}: expected one of {', '.join(EXPORTS)}")
 
 

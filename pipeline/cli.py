@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -17,7 +16,7 @@ from pipeline import import_lazily
 from pipeline.config import load_settings
 from pipeline.errors import InputError, RedlineError
 from pipeline.masking import mask_url
-from pipeline.models import ARTICLE_SORTS, ArticleQuery
+from pipeline.models import ARTICLE_SORTS, ArticleQuery, to_dict
 from pipeline.output import (EXPORTS, FORMATS, describe_change, diff_as_record, print_diff, print_report, printable,
                              render_report, to_json_line)
 from pipeline.values import parse_duration
@@ -105,7 +104,7 @@ def history(url, config_path, as_json):
     _, db = _open(config_path)
     article = archive.locate_article(db, url)
     for version in storage.list_versions(db, article.id):
-        record = {"url": article.canonical_url, **asdict(version)}
+        record = {"url": article.canonical_url, **to_dict(version)}
         record.pop("text")
         revert = f" (reverts to v{version.revert_of})" if version.revert_of else ""
         _emit(record, as_json, f"v{version.number}  {version.fetched_at}  {version.word_count:>5} words  "
@@ -163,7 +162,7 @@ def reextract(url, config_path, as_json):
     for result in results:
         state = result.error or ("drift only: the page reads like the version before it" if result.drift_only
                                  else result.status)
-        _emit({**asdict(result), "status": result.status}, as_json, f"{result.url}  v{result.number}  {state}")
+        _emit({**to_dict(result), "status": result.status}, as_json, f"{result.url}  v{result.number}  {state}")
     if not as_json:
         click.echo(f"{len(results)} version(s) read again: {sum(r.differs for r in results)} read differently, "
                    f"{sum(r.drift_only for r in results)} flagged as extractor drift, "
@@ -183,7 +182,7 @@ def changes(kind, config_path, as_json):
                  else f"({change.origin})")
         # None: no diff, or stored before disclosure was recorded
         stealth = "  [stealth]" if change.stealth else "  [timestamp only]" if change.bumped else ""
-        _emit(asdict(change), as_json,
+        _emit(to_dict(change), as_json,
               f"{change.detected_at}  {change.url}  {where}  {describe_change(change)}{stealth}")
 
 
@@ -306,7 +305,7 @@ def list_alerts(status, uncertain, newest, config_path, as_json):
                      "no answer from the channel was recorded")
         elif alert.last_error:
             text += f"\n    error: {alert.last_error}"
-        _emit(asdict(alert), as_json, text)
+        _emit(to_dict(alert), as_json, text)
     if uncertain and shown and not as_json:
         click.echo(f"\n{len(shown)} alert(s) may or may not have arrived. Check the channel (the message's "
                    "title names the article); then `redline resend ID...` those that did not arrive.")

@@ -554,6 +554,12 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def to_dict(record) -> dict:
+    """A flat record's fields by name, as dataclasses.asdict gives them but without deep-copying each value
+    (which made asdict most of the time `redline changes --json` takes on a large archive)."""
+    return dict(vars(record))
+
+
 @dataclass(frozen=True)
 class CopyProgress:
     """How far copying an archive has come: rows of one table copied so far (resumed ones included), of its total."""
