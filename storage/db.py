@@ -159,8 +159,13 @@ _DECODE = {
 def _record(cls, row: dict | None):
     if row is None:
         return None
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
     return cls(**{k: _DECODE[k](v) if k in _DECODE else v for k, v in row.items() if k in names})
+
+
+@functools.cache
+def _field_names(cls) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
 
 
 def _bind(params: Iterable | dict) -> tuple | dict:
