@@ -81,7 +81,7 @@ _WIDGET = re.compile(
 _KEEP_TAGS = {"html", "body", "main", "article"}
 
 _LIST_MARK = re.compile(r"^- ")  # trafilatura's mark before a list item
-_VISIBLE_TEXT = "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
+_HIDDEN_TAGS = {"script", "style", "noscript", "template"}
 
 # Pages that stand in for the article. Consent walls and bot checks are searched in the whole
 # page; paywall phrases only in the article text (a full article page may carry a subscribe
@@ -312,6 +312,29 @@ def _widget_lines(tree: HtmlElement) -> set[str]:
     return lines
 
 
+def visible_text(tree: HtmlElement) -> str:
+    """The text of the page's body outside scripts, styles, noscript and templates, its pieces joined by spaces.
+
+    One walk of the tree: an XPath asking each text node for such an ancestor took twice as long."""
+    from lxml import etree
+
+    bodies = tree.xpath("//body")
+    if not bodies:
+        return ""
+    body, pieces, hidden = bodies[0], [], 0
+    for event, element in etree.iterwalk(body, events=("start", "end", "comment", "pi")):
+        if event == "start":
+            hidden += element.tag in _HIDDEN_TAGS
+            if not hidden and element.text:
+                pieces.append(element.text)
+            continue
+        if event == "end":
+            hidden -= element.tag in _HIDDEN_TAGS
+        if not hidden and element.tail and element is not body:  # a comment's text is not shown, its tail is
+            pieces.append(element.tail)
+    return " ".join(pieces)
+
+
 def _page_title(tree: HtmlElement) -> str:
     titles = tree.xpath("//title")
     return normalize_text(titles[0].text_content()) if titles else ""
@@ -402,7 +425,7 @@ def extract_article(html: str | bytes, url: str | None = None, settings: DiffSet
     ignore, walls = settings.ignore, settings.walls
     source = url or "<html>"
     tree = _parse(html, source)
-    visible = " ".join(tree.xpath(_VISIBLE_TEXT))
+    visible = visible_text(tree)
     if wall := find_wall(_page_title(tree), visible, walls):
         raise WallError(source, wall)
     banner = find_banner(tree)

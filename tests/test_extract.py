@@ -22,6 +22,7 @@ from pipeline.extract import (
     hash_text,
     normalize_text,
     strip_noise,
+    visible_text,
 )
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -566,3 +567,18 @@ def test_normalize_text_handles_more_typography(raw, normal):
 
 def test_normalize_text_breaks_lines_at_vertical_tabs_and_form_feeds_as_splitlines_does():
     assert normalize_text("one\vtwo  three\ffour \u2019five\u2019") == "one\ntwo three\nfour 'five'"
+
+
+def test_visible_text_is_the_body_without_scripts_styles_noscript_or_templates():
+    import lxml.html
+
+    tree = lxml.html.fromstring(
+        "<html><head><title>T</title><script>head()</script></head><body>Intro <b>bold</b> tail"
+        "<script>var hidden = 1;</script>after script<style>p {}</style><noscript>enable JS<template>x</template>"
+        "</noscript>after noscript<!-- a comment -->after comment<div>In <span>div</span></div></body></html>")
+    assert visible_text(tree) == "Intro  bold  tail after script after noscript after comment In  div"
+    # the same pieces as asking each text node for a hidden ancestor
+    xpath = "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
+    assert normalize_text(visible_text(tree)) == normalize_text(" ".join(tree.xpath(xpath)))
+    fragment = lxml.html.fromstring("<p>a fragment, put in a body by the parser</p>")
+    assert visible_text(fragment) == " ".join(fragment.xpath(xpath)) == "a fragment, put in a body by the parser"
