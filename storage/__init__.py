@@ -22,6 +22,7 @@ from storage.db import (  # noqa: E402
     Database,
     add_aliases,
     add_articles,
+    article_urls_by_id,
     backup,
     claim_alerts,
     claim_due_articles,
@@ -107,7 +108,7 @@ from storage.workspace import (  # noqa: E402
 )
 
 __all__ = [
-    "Database", "add_aliases", "add_articles", "backup", "claim_alerts", "claim_due_articles", "claim_url",
+    "Database", "add_aliases", "add_articles", "article_urls_by_id", "backup", "claim_alerts", "claim_due_articles", "claim_url",
     "clear_throttle", "count_held_elsewhere", "count_rows", "end_host_request", "expire_claims", "export_alerts", "export_changes", "export_versions", "find_article",
     "find_articles", "find_faults", "find_revert", "finish_alerts", "get_article", "get_blob",
     "get_diff", "get_host", "get_source", "get_version", "has_issue", "hold_articles", "latest_version",

@@ -446,6 +446,13 @@ def count_held_elsewhere(db: Database, now: datetime, everything: bool = False, 
     return sum(count for owner, count in rows if owner is None or _alive(owner))
 
 
+def article_urls_by_id(db: Database, ids: Iterable[int]) -> dict[int, str]:
+    """The canonical URL of each of these articles, by id."""
+    ids = list(ids)
+    return {row["id"]: row["canonical_url"]
+            for row in _all(db, f"SELECT id, canonical_url FROM articles WHERE id IN ({_marks(ids)})", ids)}
+
+
 def get_article(db: Database, article_id: int) -> Article:
     """The article with this id, or NotFoundError."""
     article = _record(Article, _one(db, "SELECT * FROM articles WHERE id = ?", [article_id]))

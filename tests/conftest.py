@@ -45,6 +45,7 @@ class Site:
         self.requests: list[str] = []
         self.delay = 0.0
         self.in_flight = self.most_in_flight = 0
+        self.most_check_threads = 0  # a check batch's threads alive at once, as seen by the requests
         self._lock = threading.Lock()
         site = self
 
@@ -57,6 +58,8 @@ class Site:
                     site.requests.append(self.path)
                     site.in_flight += 1
                     site.most_in_flight = max(site.most_in_flight, site.in_flight)
+                    checking = sum(thread.name.startswith("redline-check") for thread in threading.enumerate())
+                    site.most_check_threads = max(site.most_check_threads, checking)
                 try:
                     time.sleep(site.delay)
                     missing = (404, {"Content-Type": "text/plain"}, b"not found")

@@ -615,6 +615,7 @@ def test_one_host_never_gets_more_than_host_connections_at_once(site, make_setti
     site.delay = 0.3
     assert check_all(settings)["new_version"] == 6
     assert site.most_in_flight == 2
+    assert site.most_check_threads == 2  # not max_connections: the other six would only wait for the host
 
 
 def test_a_source_can_have_its_own_ladder(site, make_settings, story_pages):
