@@ -88,7 +88,7 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
                 return _check_safely(local.db, crawler, settings, sources, article_id, now)
 
         # No more threads than requests that may be in flight: a batch from one site waits on its
-        # host_connections, and each thread more only hands the turn round (1.5 ms of CPU a check, bench_replay).
+        # host_connections, and each thread more only hands the turn round (and grows memory).
         origins = {origin_of(url) for url in storage.article_urls_by_id(db, article_ids).values()}
         workers = min(settings.network.max_connections, len(article_ids),
                       len(origins) * settings.network.host_connections)
