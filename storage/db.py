@@ -645,12 +645,11 @@ def record_version(
         row.update(notices=json.dumps(list(version.notices)), raw_blob=blob)
         _insert(db, "versions", row)
         if diff is not None:
-            before = _one(db, "SELECT text FROM versions WHERE article_id = ? AND number = ?",
-                          [version.article_id, version.number - 1])
+            before = _version_text(db, version.article_id, version.number - 1)
             diff_id = _insert(db, "diffs", {
                 "article_id": version.article_id, "from_number": version.number - 1,
                 "to_number": version.number, "stats": json.dumps(diff.stats),
-                "ops": json.dumps(_pack_ops(diff.ops, before and before["text"]), ensure_ascii=False),
+                "ops": json.dumps(_pack_ops(diff.ops, before), ensure_ascii=False),
                 "created_at": detected,
                 "disclosed": int(diff.disclosed), "disclosures": json.dumps(list(diff.disclosures), ensure_ascii=False),
                 "bumped": int(diff.bumped),
@@ -783,19 +782,33 @@ def get_diff(db: Database, article_id: int, to_number: int) -> StoredDiff | None
     """The stored diff that leads to version to_number, if there is one."""
     diff = _record(StoredDiff, _one(db, "SELECT * FROM diffs WHERE article_id = ? AND to_number = ?",
                                     [article_id, to_number]))
-    if diff is None or not any(isinstance(text, int) for _, text in diff.ops):
+    if diff is None or not _packed(diff.ops):
         return diff
-    before = _one(db, "SELECT text FROM versions WHERE article_id = ? AND number = ?", [article_id, diff.from_number])
-    return replace(diff, ops=_unpack_ops(diff.ops, before["text"] if before else ""))
+    return replace(diff, ops=_unpack_ops(diff.ops, _version_text(db, article_id, diff.from_number) or ""))
+
+
+def _version_text(db: Database, article_id: int, number: int) -> str | None:
+    row = _one(db, "SELECT text FROM versions WHERE article_id = ? AND number = ?", [article_id, number])
+    return row and row["text"]
 
 
 def _pack_ops(ops: Iterable[tuple[int, str]], before: str | None) -> list:
     # A diff stores what changed: a kept run is stored as its length when the ops' old side is the previous
     # version's text (which holds it), whole when it is not (a text read again by a newer extractor).
     ops = [list(op) for op in ops]
-    if "".join(text for op, text in ops if op <= 0) != before:
+    if _old_side(ops) != before:
         return ops
     return [[0, len(text)] if op == 0 else [op, text] for op, text in ops]
+
+
+def _packed(ops: Iterable[tuple[int, str | int]]) -> bool:
+    """Whether ops hold a kept run stored as its length."""
+    return any(isinstance(text, int) for _, text in ops)
+
+
+def _old_side(ops: Iterable[tuple[int, str]]) -> str:
+    """The text whole ops run from: what they keep and delete."""
+    return "".join(text for op, text in ops if op <= 0)
 
 
 def _unpack_ops(ops: Iterable[tuple[int, str | int]], before: str) -> tuple[tuple[int, str], ...]:
@@ -1215,8 +1228,7 @@ def find_faults(db: Database) -> list[str]:
 def _ops_fit(stored: str, before: str) -> bool:
     """Whether a diff's stored ops read back against the text it was packed against (whole ops always do)."""
     ops = json.loads(stored)
-    return (not any(isinstance(text, int) for _, text in ops)
-            or "".join(text for op, text in _unpack_ops(ops, before) if op <= 0) == before)
+    return not _packed(ops) or _old_side(_unpack_ops(ops, before)) == before
 
 
 def _sqlite_faults(db: Database) -> list[str]:
