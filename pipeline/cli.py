@@ -227,16 +227,18 @@ def _read_text(path: str) -> str:
 @json_option
 @click.option("--jsonl", "as_jsonl", is_flag=True,
               help='Compare many pairs: one {"old": ..., "new": ...} object per line on stdin, one result per line.')
-def compare(old, new, as_json, as_jsonl):
+@click.option("--language", callback=lambda ctx, param, value: _read_language(value),
+              help="Read sentences and figures in this language (en, de, fr, es); default: guessed from NEW.")
+def compare(old, new, as_json, as_jsonl, language):
     """The word diff and changes between two plain-text files (or many pairs with --jsonl)."""
     if as_jsonl:
         if old or new:
             raise InputError("compare --jsonl reads its pairs from stdin: give no OLD or NEW file")
-        _compare_many()
+        _compare_many(language)
         return
     if not (old and new):
         raise InputError("compare needs two files, OLD and NEW (or --jsonl to read pairs from stdin)")
-    result = stages_diff.compare_versions(_read_text(old), _read_text(new))
+    result = stages_diff.compare_versions(_read_text(old), _read_text(new), language=language)
     if as_json:
         click.echo(to_json_line(diff_as_record(result)))
         return
@@ -245,9 +247,19 @@ def compare(old, new, as_json, as_jsonl):
     print_diff(result.ops)
 
 
-def compare_lines(lines: Iterable[str]) -> Iterator[dict]:
+def _read_language(value: str | None) -> str | None:
+    from pipeline.values import language  # the figure tables load only when a language is asked for
+
+    try:
+        return language(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: expected {exc}") from None
+
+
+def compare_lines(lines: Iterable[str], language: str | None = None) -> Iterator[dict]:
     """The compare --json record for each {"old": ..., "new": ...} JSON line (optional "id", "old_title",
-    "new_title"); a line that cannot be read yields {"line": n, "error": ...} and the others go on."""
+    "new_title", "language"; else language, else guessed); a line that cannot be read yields
+    {"line": n, "error": ...} and the others go on."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -261,16 +273,22 @@ def compare_lines(lines: Iterable[str]) -> Iterator[dict]:
                                             "\"old\" and \"new\""}
             continue
         titles = [pair.get(k) if isinstance(pair.get(k), str) else None for k in ("old_title", "new_title")]
+        try:
+            read_in = _read_language(pair["language"]) if "language" in pair else language
+        except click.BadParameter as exc:
+            yield {"line": number, "error": f"stdin line {number}: \"language\" {exc.message}"}
+            continue
         record = diff_as_record(stages_diff.compare_versions(stages_extract.normalize_text(pair["old"]),
-                                                            stages_extract.normalize_text(pair["new"]), *titles))
+                                                            stages_extract.normalize_text(pair["new"]), *titles,
+                                                            language=read_in))
         yield {"id": pair["id"], **record} if "id" in pair else record
 
 
-def _compare_many() -> None:
+def _compare_many(language: str | None) -> None:
     lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict")
     failed = total = 0
     try:
-        for record in compare_lines(lines):
+        for record in compare_lines(lines, language):
             total += 1
             failed += "error" in record
             click.echo(to_json_line(record))

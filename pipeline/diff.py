@@ -6,8 +6,9 @@ import re
 from collections import Counter
 from difflib import SequenceMatcher
 
-from pipeline.extract import WORD, count_words, find_notices, is_later
-from pipeline.figures import compare_aligned
+from pipeline.extract import (CORRECTION_LABELS, EARLIER_VERSION, UPDATE_LABELS, WORD, count_words, find_notices,
+                              guess_language, is_later)
+from pipeline.figures import LANGUAGES, Tables, compare_aligned, get_tables
 from pipeline.models import Change, Diff, Extracted, SentenceOp
 from pipeline.words import diff_words
 
@@ -30,7 +31,7 @@ _SENTENCE_FINAL_ABBREVIATIONS = frozenset({"a.m", "p.m", "etc", "inc", "corp", "
 _NOT_A_START = frozenset({"ET", "EST", "EDT", "PT", "PST", "PDT", "CT", "CST", "CDT", "MT", "GMT", "UTC", "BST"})
 # A sentence ends at . ! ? or "..." (then any closing quotes or brackets) before whitespace and an
 # opening capital, digit, quote or bracket; Chinese and Japanese full stops end one without any space.
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9À-ÖØ-Þ])|[。！？][」』）]*")
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[¿¡]?[A-Z0-9À-ÖØ-Þ])|[。！？][」』）]*")
 _LAST_WORD = re.compile(r"(?:^|[\s\"'(\[])([^\s\"'(\[]+)$")
 SIMILAR = 0.5  # Dice overlap of two sentences' words above which one is taken for an edit of the other
 SPLIT_SHARE = 0.6  # share of a neighbour's words that must come from the rest of a sentence for a split or merge
@@ -41,7 +42,7 @@ SINGLE_QUOTE = re.compile(r"(?<!\w)'([^'\n]+?)'(?!\w)")
 # --------------------------------------------------------------------------- sentences
 
 
-def _ends_sentence(paragraph: str, end: int, next_start: int) -> bool:
+def _ends_sentence(paragraph: str, end: int, next_start: int, tables: Tables) -> bool:
     """Whether the punctuation ending at end closes a sentence, given the words around it."""
     head = paragraph[:end].rstrip("\"')]")
     if not head.endswith(".") or head.endswith(".."):
@@ -58,17 +59,21 @@ def _ends_sentence(paragraph: str, end: int, next_start: int) -> bool:
         return not following[:1].isdigit()
     if word in _SENTENCE_FINAL_ABBREVIATIONS:
         return following not in _NOT_A_START
-    return not (word in ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
+    if tables.ordinal_dot and word.isdecimal() and len(word) <= 2 and following.rstrip(".,") in tables.months:
+        return False  # "am 3. März"
+    return not (word in ABBREVIATIONS or word in tables.abbreviations or re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of text; a paragraph break always ends one, and abbreviations, initials and numbers never do."""
+def split_sentences(text: str, language: str = "en") -> list[str]:
+    """Sentences of text; a paragraph break always ends one, and abbreviations, initials and numbers never do
+    (English's, and those of language)."""
+    tables = get_tables(language)
     sentences = []
     for paragraph in text.split("\n"):
         start = 0
         for match in _SENTENCE_END.finditer(paragraph):
             following = len(paragraph) - len(paragraph[match.end():].lstrip())
-            if not _ends_sentence(paragraph, match.end(), following):
+            if not _ends_sentence(paragraph, match.end(), following, tables):
                 continue
             sentence = paragraph[start:match.end()].strip()
             if sentence:
@@ -274,13 +279,24 @@ def _banner_key(banner: str | None) -> str | None:
 # What makes a notice or banner say what changed, not only that something did: a correction, clarification or
 # editor's note, an earlier version owned up to, or an update line naming its content ("updated to include
 # comment from the mayor", "updated with the latest toll", "Update: the toll rose to 19").
-_CORRECTED = re.compile(r"^\s*(?:correction|clarification|editor['’]s note)\b|an earlier version of this", re.IGNORECASE)
+_CORRECTED = re.compile(rf"^\s*(?:{CORRECTION_LABELS})\b|{EARLIER_VERSION}", re.IGNORECASE)
 _UPDATED_WITH = re.compile(r"\bupdated?\b.{0,40}?\b(?:to (?:include|reflect|add|correct|clarify|remove|show|note)|"
-                           r"with (?:the |new |more |additional |further |comment|details|information|reaction))",
+                           r"with (?:the |new |more |additional |further |comment|details|information|reaction))"
+                           r"|\b(?:aktualisiert|ergänzt)\b.{0,40}?\b(?:um (?:eine|einen|die|den|das|weitere|neue)\b|"
+                           r"mit (?:neuen|weiteren|aktuellen) )"
+                           r"|\bum (?:eine|einen|die|den|das|weitere|neue)\b.{0,60}?\b(?:ergänzt|erweitert)\b"
+                           r"|\b(?:mis à jour|actualisé)e?\b.{0,40}?\b"
+                           r"(?:avec |pour (?:inclure|ajouter|préciser|corriger))"
+                           r"|\bactualizad[oa]\b.{0,40}?\b(?:con |para (?:incluir|añadir|agregar|corregir|aclarar))",
                            re.IGNORECASE)
-_UPDATE_LINE = re.compile(r"^\s*update[d]?\s*[:.\-–—]\s*(.*)$", re.IGNORECASE)
+_UPDATE_LINE = re.compile(rf"^\s*(?:{UPDATE_LABELS})\s*[:.\-–—]\s*(.*)$", re.IGNORECASE)
+# Words of a date or time in an update line ("Update: Tuesday 11 March, 09:15 UTC", "Aktualisiert: 3. März, 14 Uhr").
 _WORD_NOT_DATE = re.compile(r"\b(?!(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
-                            r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|at\b|on\b|utc\b|gmt\b|[ap]m\b)[^\W\d_]{3,}",
+                            r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|at\b|on\b|utc\b|gmt\b|[ap]m\b|"
+                            r"(?:jän|mär|mai|okt|dez|janv|févr|avr|juil|août|déc|ene|abr|ago|dic)[^\W\d_]*\b|"
+                            r"(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi"
+                            r"|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo)\b|"
+                            r"(?:uhr|um|am|le|à|les|el|del|las|de)\b)[^\W\d_]{3,}",
                             re.IGNORECASE)
 
 
@@ -376,10 +392,16 @@ def _stats(ops: list[tuple[int, str]], alignment: list[SentenceOp], changes: lis
     return stats
 
 
+def choose_language(page: Extracted, fallback: str = "en") -> str:
+    """The language a page is read in: its own (declared or guessed) when Redline has tables for it, else fallback."""
+    return page.language if page.language in LANGUAGES else fallback
+
+
 def compare_pages(old: Extracted, new: Extracted, language: str = "en") -> Diff:
     """The word diff, sentence alignment, statistics, changes and disclosure from one version to the next;
-    figures are read with the number tables of language."""
-    alignment = align_sentences(split_sentences(old.text), split_sentences(new.text))
+    sentences and figures are read in the new page's language (see choose_language), else in language."""
+    language = choose_language(new, language)
+    alignment = align_sentences(split_sentences(old.text, language), split_sentences(new.text, language))
     corrections, in_notices = _notice_changes(old.text, new.text)
     # A sentence of a new or reworded notice is told by its correction change.
     told = [s for s in alignment
@@ -417,6 +439,9 @@ def compare_versions(
     new_title: str | None = None,
     old_byline: str | None = None,
     new_byline: str | None = None,
+    language: str | None = None,
 ) -> Diff:
-    """compare_pages for two texts with, optionally, their headlines and bylines."""
-    return compare_pages(Extracted(old_text, old_title, old_byline), Extracted(new_text, new_title, new_byline))
+    """compare_pages for two texts with, optionally, their headlines and bylines; read in language, or in the
+    language guessed from the new text (English when no guess holds)."""
+    new = Extracted(new_text, new_title, new_byline, language=language or guess_language(new_text))
+    return compare_pages(Extracted(old_text, old_title, old_byline), new, language or "en")

@@ -13,7 +13,7 @@ is another `Tables`, and the logic below reads nothing else.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Iterable
 
@@ -30,8 +30,8 @@ class Tables:
 
     qualifiers: dict[str, str]  # phrase before a number -> its meaning (≥, >, ~, <~, ≤, <)
     trailing_qualifiers: dict[str, str]  # phrase after a number ("or more")
-    number_words: dict[str, int]  # "zero" .. "ninety"
-    hundred: str
+    number_words: dict[str, int]  # "zero" .. "ninety"; words of 100 or more ("doscientos") count as hundreds
+    hundred: tuple[str, ...]  # words that multiply what precedes by 100
     multipliers: dict[str, float]  # thousand, million, ... after digits or number words
     short_scales: dict[str, float]  # "m", "bn": only read after a currency amount
     glued_scales: dict[str, float]  # "420M", "3.5bn": glued to digits, a scale whatever precedes (case-sensitive)
@@ -54,7 +54,7 @@ class Tables:
     range_openers: dict[str, str]  # "between" -> the joiner it needs ("and")
     range_blockers: tuple[str, ...]  # "from" 30 to 40 is two figures, not a range
     ordinal_suffixes: tuple[str, ...]
-    age_before: tuple[str, ...]  # "aged" 34
+    age_before: tuple[str, ...]  # "aged" 34, "under the age of" five: phrases right before an age
     list_joiners: tuple[str, ...]  # "aged 19 and 22": numbers listed after an age are ages
     age_after: tuple[str, ...]  # 34 "-year-old"
     time_after: tuple[str, ...]  # 9 "a.m.", 0930 "GMT"; a lower-case single word only if a meridiem
@@ -71,6 +71,14 @@ class Tables:
     decimal_mark: str
     group_marks: str
     casualty_verbs: tuple[str, ...]  # "injuring" one officer: after these even a bare "one" is a figure
+    # What other languages need and English does not (the defaults are English's).
+    tens_joiner: str | None = None  # "treinta y dos", "vingt et un"
+    bare_scales: tuple[str, ...] = ()  # "mil", "mille", "tausend": a scale that stands alone for its value
+    framed_ages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "de" 34 "ans": before -> after
+    date_links: tuple[str, ...] = ()  # "3 de marzo": a word between a day and its month
+    superlative_articles: tuple[str, ...] = ("the",)  # "one of the largest": the article before a superlative
+    abbreviations: frozenset[str] = frozenset()  # words a full stop follows inside a sentence ("Mio.", "bzw.")
+    ordinal_dot: bool = False  # "am 3. März": a full stop after a number makes it an ordinal
 
 
 ENGLISH = Tables(
@@ -90,7 +98,7 @@ ENGLISH = Tables(
         "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
         "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
     },
-    hundred="hundred",
+    hundred=("hundred",),
     multipliers={"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12},
     short_scales={"k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12},
     # Not "m" (metres), "k" or "b": without a currency they are as often units or names.
@@ -139,7 +147,7 @@ ENGLISH = Tables(
     range_openers={"between": "and"},
     range_blockers=("from",),
     ordinal_suffixes=("st", "nd", "rd", "th"),
-    age_before=("aged", "age", "ages"),
+    age_before=("aged", "age", "ages", "the age of"),
     list_joiners=(",", "and", "or"),
     age_after=("year-old", "year-olds", "years-old", "year old", "years old", "yr-old", "month-old", "months old",
                "week-old", "weeks old", "day-old", "days old"),
@@ -181,12 +189,286 @@ ENGLISH = Tables(
                     "leaving", "rescued", "rescuing", "arrested", "arresting", "detained", "detaining"),
 )
 
-LANGUAGES: dict[str, Tables] = {"en": ENGLISH}
 
-# Digits grouped by spaces ("1 200") come first, so they stay one token.
-_TOKEN = re.compile(
-    r"\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?!\d)(?:\.\d+)?|\d+(?:[.,']\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*|\S"
+def _capitalised(words: tuple[str, ...]) -> tuple[str, ...]:
+    # Months are matched as written: lower case in French and Spanish, capitalised at a sentence's start.
+    return words + tuple(word.capitalize() for word in words if not word[0].isupper())
+
+
+# Units written the same way in every language that writes them after the number.
+_SI = {"km": "km", "m": "m", "cm": "cm", "mm": "mm", "kg": "kg", "t": "t", "ha": "ha", "km/h": "km/h", "°c": "°C",
+       "°f": "°F", "mw": "MW", "gw": "GW", "kw": "kW", "l": "l", "km²": "km²"}
+_SI_GLUED = {"km": "km", "m": "m", "cm": "cm", "mm": "mm", "kg": "kg", "t": "t", "ha": "ha", "c": "°C",
+             "mw": "MW", "gw": "GW", "kw": "kW", "mwh": "MWh", "gwh": "GWh"}
+_GERMAN_UNITS = {"ein": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9}
+_GERMAN_TENS = {"zwanzig": 20, "dreißig": 30, "dreissig": 30, "vierzig": 40, "fünfzig": 50, "sechzig": 60,
+                "siebzig": 70, "achtzig": 80, "neunzig": 90}
+_SPANISH_TWENTIES = {"veintiuno": 21, "veintiún": 21, "veintidós": 22, "veintitrés": 23, "veinticuatro": 24,
+                     "veinticinco": 25, "veintiséis": 26, "veintisiete": 27, "veintiocho": 28, "veintinueve": 29}
+
+GERMAN = Tables(
+    qualifiers={
+        "mindestens": "≥", "wenigstens": "≥", "nicht weniger als": "≥",
+        "mehr als": ">", "über": ">", "gut": ">", "weit über": ">",
+        "fast": "<~", "knapp": "<~", "beinahe": "<~", "nahezu": "<~", "annähernd": "<~",
+        "rund": "~", "etwa": "~", "ungefähr": "~", "circa": "~", "ca": "~", "zirka": "~", "geschätzt": "~",
+        "schätzungsweise": "~",
+        "bis zu": "≤", "höchstens": "≤", "maximal": "≤", "nicht mehr als": "≤",
+        "weniger als": "<", "unter": "<",
+    },
+    trailing_qualifiers={"oder mehr": "≥", "und mehr": "≥"},
+    number_words={
+        "null": 0, "eins": 1, **{unit: value for unit, value in _GERMAN_UNITS.items() if unit != "ein"}, "zehn": 10,
+        "elf": 11, "zwölf": 12, "dreizehn": 13, "vierzehn": 14, "fünfzehn": 15, "sechzehn": 16, "siebzehn": 17,
+        "achtzehn": 18, "neunzehn": 19, **_GERMAN_TENS,
+        **{f"{unit}und{tens}": u + t for unit, u in _GERMAN_UNITS.items() for tens, t in _GERMAN_TENS.items()},
+        **{f"{unit}hundert": u * 100 for unit, u in _GERMAN_UNITS.items()},
+    },
+    hundred=("hundert",),
+    multipliers={"tausend": 1e3, "million": 1e6, "millionen": 1e6, "mio": 1e6, "milliarde": 1e9, "milliarden": 1e9,
+                 "mrd": 1e9, "billion": 1e12, "billionen": 1e12},
+    short_scales={},
+    glued_scales={},
+    collectives={"dutzend": 12},
+    indefinite=("ein", "eine", "einer", "einen", "einem"),
+    fractions={},
+    denominators={},
+    fraction_followers=(),
+    joiner="und",
+    vague={
+        "dutzende": 12, "hunderte": 100, "tausende": 1e3, "zehntausende": 1e4, "hunderttausende": 1e5,
+        "millionen": 1e6, "milliarden": 1e9, "mehrere hundert": 100, "einige hundert": 100,
+        "mehrere tausend": 1e3, "einige tausend": 1e3, "mehrere millionen": 1e6,
+    },
+    weak=("eins",),
+    currencies_before=ENGLISH.currencies_before,
+    currencies_after={"euro": "EUR", "eur": "EUR", "dollar": "USD", "us-dollar": "USD", "usd": "USD",
+                      "franken": "CHF", "chf": "CHF", "pfund": "GBP", "yen": "JPY"},
+    currencies_after_scaled={},
+    percent={"%": PERCENT, "prozent": PERCENT, "prozentpunkte": "pp", "prozentpunkt": "pp"},
+    measures={**_SI, "kilometer": "km", "meter": "m", "zentimeter": "cm", "millimeter": "mm", "hektar": "ha",
+              "quadratkilometer": "km²", "kilogramm": "kg", "kilo": "kg", "tonnen": "t", "tonne": "t", "liter": "l",
+              "grad": "°", "megawatt": "MW", "gigawatt": "GW", "stundenkilometer": "km/h"},
+    attached_measures=_SI_GLUED,
+    range_joiners=("bis", "-", "–", "—"),
+    ratio_joiners=("von",),
+    range_openers={"zwischen": "und"},
+    range_blockers=(),
+    ordinal_suffixes=(),
+    age_before=("im alter von", "alter von"),
+    list_joiners=(",", "und", "oder"),
+    age_after=("jährige", "jähriger", "jährigen", "jährigem", "jähriges", "jährig", "jahre alt", "jahr alt",
+               "monate alt"),
+    time_after=("uhr",),
+    meridiems=("uhr",),
+    decade_suffixes=("er",),
+    months=("Januar", "Jänner", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+            "November", "Dezember", "Jan", "Feb", "Mär", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Okt", "Nov",
+            "Dez"),
+    labels=("seite", "seiten", "s", "kapitel", "artikel", "absatz", "paragraf", "paragraph", "§", "nr", "nummer",
+            "linie", "gleis", "bundesstraße", "landesstraße", "kreisstraße", "zimmer", "raum", "flug", "folge",
+            "staffel", "teil", "phase", "stufe", "warnstufe", "alarmstufe", "pflegegrad", "update", "version",
+            "band", "ausgabe", "ziffer", "tor", "halle", "block", "bus", "#"),
+    skipped=frozenset({"der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "weitere", "weiterer",
+                       "weiteren", "neue", "neuen", "wurden", "wurde", "sind", "waren", "haben", "hatten", "noch",
+                       "bereits", "nur", "rund", "insgesamt", "alle"}),
+    boundaries=frozenset({"von", "zu", "zum", "zur", "in", "im", "an", "am", "auf", "bei", "beim", "nach", "vor",
+                          "als", "weil", "während", "wenn", "die", "der", "das", "und", "oder", "für", "aus", "mit",
+                          "seit", "durch", "gegen", "ohne", "unter", "über", "pro", "je", "sagte", "sagt", "teilte",
+                          "dass", "ob", "wie", "aber", "sowie", "um", "ums", "vom", "ins", "bis", "nicht", "sich", "es",
+                          "sie", "er"}),
+    linking=frozenset({"stieg", "gestiegen", "sank", "gesunken", "erreichte", "liegt", "lag", "beträgt", "betrug",
+                       "ist", "war", "sind", "waren", "hat", "hatte", "wurde", "wurden", "auf", "um", "bei", "von",
+                       "rund", "etwa", "mehr", "als", "nun", "jetzt", "inzwischen", "bislang", "bisher"}),
+    determiners=frozenset({"der", "die", "den", "dem", "des", "ihre", "ihrer", "seine", "seiner", "diese", "dieser"}),
+    of="von",
+    money_links=("für", "in"),
+    decimal_mark=",",
+    group_marks=".'\u00a0\u202f\u2009 ",
+    casualty_verbs=(),
+    bare_scales=("tausend", "hundert"),
+    framed_ages={"mit": ("jahren",)},
+    superlative_articles=(),
+    abbreviations=frozenset({"mio", "mrd", "ca", "bzw", "usw", "vgl", "nr", "str", "z.b", "u.a", "d.h", "inkl",
+                             "evtl", "sog", "abs", "ggf", "tel", "dr", "prof", "st", "jh", "jhd", "mind", "max"}),
+    ordinal_dot=True,
 )
+
+FRENCH = Tables(
+    qualifiers={
+        "au moins": "≥", "pas moins de": "≥", "au minimum": "≥",
+        "plus de": ">", "plus d'": ">", "au-delà de": ">",
+        "près de": "<~", "presque": "<~", "quasiment": "<~", "pas loin de": "<~",
+        "environ": "~", "quelque": "~", "approximativement": "~", "autour de": "~", "une estimation de": "~",
+        "jusqu'à": "≤", "au plus": "≤", "au maximum": "≤", "pas plus de": "≤",
+        "moins de": "<", "moins d'": "<",
+    },
+    trailing_qualifiers={"ou plus": "≥", "et plus": "≥", "environ": "~"},
+    number_words={
+        "zéro": 0, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8, "neuf": 9,
+        "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16, "vingt": 20,
+        "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60,
+    },
+    hundred=("cent", "cents"),
+    multipliers={"mille": 1e3, "million": 1e6, "millions": 1e6, "milliard": 1e9, "milliards": 1e9, "md": 1e9,
+                 "mds": 1e9, "billion": 1e12, "billions": 1e12},
+    short_scales={"m": 1e6, "md": 1e9, "mds": 1e9, "mrd": 1e9},
+    glued_scales={},
+    collectives={"douzaine": 12, "douzaines": 12},
+    indefinite=("un", "une"),
+    fractions={},
+    denominators={},
+    fraction_followers=(),
+    joiner="et",
+    vague={
+        "dizaines": 10, "centaines": 100, "milliers": 1e3, "dizaines de milliers": 1e4,
+        "centaines de milliers": 1e5, "millions": 1e6, "milliards": 1e9, "une dizaine": 10, "une quinzaine": 15,
+        "une vingtaine": 20, "une trentaine": 30, "une quarantaine": 40, "une cinquantaine": 50,
+        "une soixantaine": 60, "une centaine": 100, "un millier": 1e3, "plusieurs centaines": 100,
+        "quelques centaines": 100, "plusieurs milliers": 1e3, "quelques milliers": 1e3, "plusieurs millions": 1e6,
+    },
+    weak=(),
+    currencies_before=ENGLISH.currencies_before,
+    currencies_after={"euros": "EUR", "euro": "EUR", "d'euros": "EUR", "eur": "EUR", "dollars": "USD",
+                      "de dollars": "USD", "usd": "USD", "francs suisses": "CHF", "de francs suisses": "CHF",
+                      "chf": "CHF", "livres sterling": "GBP", "de livres sterling": "GBP"},
+    currencies_after_scaled={},
+    percent={"%": PERCENT, "pour cent": PERCENT, "points de pourcentage": "pp", "point de pourcentage": "pp"},
+    measures={**_SI, "kilomètres": "km", "kilomètre": "km", "mètres": "m", "mètre": "m", "centimètres": "cm",
+              "millimètres": "mm", "hectares": "ha", "kilomètres carrés": "km²", "kilos": "kg", "kilogrammes": "kg",
+              "tonnes": "t", "litres": "l", "degrés": "°", "mégawatts": "MW", "gigawatts": "GW"},
+    attached_measures=_SI_GLUED,
+    range_joiners=("à", "-", "–", "—"),
+    ratio_joiners=("sur",),
+    range_openers={"entre": "et"},
+    range_blockers=("de", "d'"),
+    ordinal_suffixes=("er", "re", "e", "ème", "eme", "nd", "nde"),
+    age_before=("âgé de", "âgée de", "âgés de", "âgées de", "l'âge de", "âge de"),
+    list_joiners=(",", "et", "ou"),
+    age_after=(),
+    time_after=("h",),
+    meridiems=("h",),
+    decade_suffixes=(),
+    months=_capitalised(("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+                         "octobre", "novembre", "décembre", "janv", "févr", "avr", "juil", "sept", "oct", "nov",
+                         "déc")),
+    labels=("page", "pages", "p", "chapitre", "article", "alinéa", "n", "n°", "numéro", "ligne", "route", "vol",
+            "salle", "porte", "quai", "voie", "épisode", "saison", "partie", "phase", "niveau", "tome", "version",
+            "acte", "bus", "#"),
+    skipped=frozenset({"le", "la", "les", "l'", "un", "une", "des", "de", "d'", "ont", "a", "été", "sont", "étaient",
+                       "autres", "nouveaux", "nouvelles", "déjà", "encore", "seulement", "tous", "toutes"}),
+    boundaries=frozenset({"à", "au", "aux", "en", "dans", "sur", "sous", "par", "pour", "avec", "sans", "après",
+                          "avant", "depuis", "pendant", "lors", "quand", "qui", "que", "qu'", "dont", "où", "et",
+                          "ou", "mais", "selon", "a", "ont", "est", "sont", "était", "ce", "cette", "se", "s'",
+                          "ne", "n'", "pas", "il", "elle", "ils", "elles", "vers", "entre", "contre", "chez"}),
+    linking=frozenset({"atteint", "atteignait", "passé", "s'élève", "s'élevait", "est", "était", "sont", "a", "ont",
+                       "été", "à", "de", "d'", "environ", "plus", "près", "désormais", "maintenant"}),
+    determiners=frozenset({"le", "la", "les", "l'", "leurs", "leur", "ses", "ces"}),
+    of="de",
+    money_links=("pour", "de"),
+    decimal_mark=",",
+    group_marks=" \u00a0\u202f\u2009.",
+    casualty_verbs=(),
+    tens_joiner="et",
+    bare_scales=("mille", "cent"),
+    framed_ages={"de": ("ans",)},
+    superlative_articles=(),
+    abbreviations=frozenset({"md", "mds", "env", "av", "apr", "j.-c", "etc", "mme", "mmes", "mlle", "me", "dr",
+                             "pr", "st", "ste", "art", "éd", "hab", "min", "max"}),
+)
+
+SPANISH = Tables(
+    qualifiers={
+        "al menos": "≥", "por lo menos": "≥", "como mínimo": "≥", "no menos de": "≥",
+        "más de": ">", "por encima de": ">",
+        "casi": "<~", "cerca de": "<~", "poco menos de": "<~",
+        "unos": "~", "unas": "~", "alrededor de": "~", "aproximadamente": "~", "en torno a": "~", "aprox": "~",
+        "hasta": "≤", "como máximo": "≤", "no más de": "≤",
+        "menos de": "<", "por debajo de": "<",
+    },
+    trailing_qualifiers={"o más": "≥"},
+    number_words={
+        "cero": 0, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9,
+        "diez": 10, "once": 11, "doce": 12, "trece": 13, "catorce": 14, "quince": 15, "dieciséis": 16,
+        "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20, **_SPANISH_TWENTIES, "treinta": 30,
+        "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "noventa": 90,
+        "doscientos": 200, "doscientas": 200, "trescientos": 300, "trescientas": 300, "cuatrocientos": 400,
+        "cuatrocientas": 400, "quinientos": 500, "quinientas": 500, "seiscientos": 600, "seiscientas": 600,
+        "setecientos": 700, "setecientas": 700, "ochocientos": 800, "ochocientas": 800, "novecientos": 900,
+        "novecientas": 900,
+    },
+    hundred=("cien", "ciento"),
+    multipliers={"mil": 1e3, "millón": 1e6, "millones": 1e6, "billón": 1e12, "billones": 1e12},
+    short_scales={"m": 1e6, "mm": 1e9},
+    glued_scales={},
+    collectives={"docena": 12, "docenas": 12},
+    indefinite=("un", "una"),
+    fractions={},
+    denominators={},
+    fraction_followers=(),
+    joiner="y",
+    vague={
+        "decenas": 10, "cientos": 100, "centenares": 100, "miles": 1e3, "decenas de miles": 1e4,
+        "cientos de miles": 1e5, "millones": 1e6, "miles de millones": 1e9, "una decena": 10, "una veintena": 20,
+        "una treintena": 30, "una cuarentena": 40, "una cincuentena": 50, "un centenar": 100, "un millar": 1e3,
+        "varios cientos": 100, "unos cientos": 100, "varios miles": 1e3, "unos miles": 1e3, "varios millones": 1e6,
+    },
+    weak=(),
+    currencies_before=ENGLISH.currencies_before,
+    currencies_after={"euros": "EUR", "euro": "EUR", "de euros": "EUR", "eur": "EUR", "dólares": "USD",
+                      "de dólares": "USD", "usd": "USD", "libras": "GBP", "de libras": "GBP"},
+    currencies_after_scaled={},
+    percent={"%": PERCENT, "por ciento": PERCENT, "puntos porcentuales": "pp", "punto porcentual": "pp"},
+    measures={**_SI, "kilómetros": "km", "kilómetro": "km", "metros": "m", "metro": "m", "centímetros": "cm",
+              "milímetros": "mm", "hectáreas": "ha", "kilómetros cuadrados": "km²", "kilos": "kg", "kilogramos": "kg",
+              "toneladas": "t", "litros": "l", "grados": "°", "megavatios": "MW", "gigavatios": "GW"},
+    attached_measures=_SI_GLUED,
+    range_joiners=("a", "-", "–", "—"),
+    ratio_joiners=("de cada",),
+    range_openers={"entre": "y"},
+    range_blockers=("de",),
+    ordinal_suffixes=("º", "ª", "er", "ero", "era"),
+    age_before=("edad de", "a la edad de"),
+    list_joiners=(",", "y", "o"),
+    age_after=("años de edad",),
+    time_after=("h",),
+    meridiems=("h",),
+    decade_suffixes=(),
+    months=_capitalised(("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+                         "setiembre", "octubre", "noviembre", "diciembre")),
+    labels=("página", "páginas", "pág", "capítulo", "artículo", "apartado", "número", "núm", "nº", "n", "línea",
+            "ruta", "vuelo", "sala", "puerta", "andén", "episodio", "temporada", "parte", "fase", "nivel", "tomo",
+            "versión", "planta", "autobús", "#"),
+    skipped=frozenset({"el", "la", "los", "las", "un", "una", "unos", "unas", "han", "ha", "sido", "fueron", "son",
+                       "eran", "otros", "otras", "nuevos", "nuevas", "ya", "aún", "todavía", "solo", "todos",
+                       "todas"}),
+    boundaries=frozenset({"de", "del", "a", "al", "en", "con", "sin", "por", "para", "tras", "desde", "durante",
+                          "ante", "bajo", "sobre", "entre", "hacia", "hasta", "contra", "según", "que", "quien",
+                          "cuando", "donde", "y", "o", "pero", "mientras", "se", "no", "es", "son", "fue", "fueron",
+                          "ha", "han", "él", "ella", "ellos", "ellas", "como"}),
+    linking=frozenset({"alcanzó", "asciende", "ascendió", "llegó", "es", "era", "fue", "son", "eran", "ha", "han",
+                       "a", "de", "en", "unos", "unas", "más", "casi", "ya", "ahora"}),
+    determiners=frozenset({"el", "la", "los", "las", "sus", "su", "estos", "estas"}),
+    of="de",
+    money_links=("para", "en", "de"),
+    decimal_mark=",",
+    group_marks=".\u00a0\u202f\u2009 ",
+    casualty_verbs=(),
+    tens_joiner="y",
+    bare_scales=("mil", "cien", "ciento"),
+    framed_ages={"de": ("años",), "los": ("años",)},
+    date_links=("de",),
+    superlative_articles=(),
+    abbreviations=frozenset({"sr", "sra", "srta", "dña", "d", "ud", "uds", "ee.uu", "ee", "uu", "pág", "núm",
+                             "aprox", "etc", "art", "av", "avda", "gral", "dr", "dra", "pdte", "min", "máx"}),
+)
+
+LANGUAGES: dict[str, Tables] = {"en": ENGLISH, "de": GERMAN, "fr": FRENCH, "es": SPANISH}
+
+# Digits grouped by spaces ("1 200") come first, so they stay one token, with the language's decimals.
+_TOKEN_PATTERN = (r"\d{{1,3}}(?:[ \u00a0\u202f\u2009]\d{{3}})+(?!\d)(?:{decimal}\d+)?"
+                  r"|\d+(?:[.,']\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*|\S")
+_TOKEN = re.compile(_TOKEN_PATTERN.format(decimal=r"\."))
 _HYPHENS = ("-", "‐", "‑")
 _YEAR = re.compile(r"(1[5-9]|20)\d\d")
 
@@ -203,9 +485,9 @@ class _Token:
 _POSSESSIVE = re.compile(r"['’]s$")
 
 
-def _tokenize(sentence: str) -> list[_Token]:
+def _tokenize(sentence: str, pattern: re.Pattern = _TOKEN) -> list[_Token]:
     tokens, previous_end = [], -1
-    for match in _TOKEN.finditer(sentence):
+    for match in pattern.finditer(sentence):
         text = match.group(0)
         low = _POSSESSIVE.sub("", text.lower())  # "the 19-year-old’s death": the age phrase still reads
         tokens.append(_Token(text, low, match.start(), match.end(), match.start() == previous_end))
@@ -279,6 +561,8 @@ class _Compiled:
     age_after: _Phrases
     time_after: _Phrases
     labels: _Phrases
+    age_before: _Phrases
+    token: re.Pattern
 
 
 _COMPILED: dict[str, _Compiled] = {}
@@ -294,8 +578,14 @@ def _compiled(language: str) -> _Compiled:
             _Phrases(t.currencies_before), _Phrases(t.currencies_after), _Phrases(t.currencies_after_scaled),
             _Phrases(t.percent), _Phrases(t.ratio_joiners),
             _Phrases(t.measures), _Phrases(t.age_after), _Phrases(t.time_after), _Phrases(t.labels),
+            _Phrases(t.age_before), re.compile(_TOKEN_PATTERN.format(decimal=re.escape(t.decimal_mark))),
         )
     return _COMPILED[language]
+
+
+def get_tables(language: str) -> Tables:
+    """The tables of language; LanguageError when it has none."""
+    return _compiled(language).tables
 
 
 @dataclass(frozen=True)
@@ -373,11 +663,13 @@ def _read_words(tokens: list[_Token], i: int, tables: Tables) -> _Quantity | Non
     if low(j) in tables.fractions and low(j + 1) in tables.indefinite:
         fraction, j = tables.fractions[low(j)], j + 1
     total, current, previous, seen = 0.0, 0.0, None, False
-    scalers = set(tables.multipliers) | set(tables.collectives) | {tables.hundred}
+    scalers = set(tables.multipliers) | set(tables.collectives) | set(tables.hundred)
     if low(j) in tables.indefinite and low(j + 1) in scalers:
         current, previous, j = 1.0, "a", j + 1
     elif fraction != 1.0:
         return None
+    elif low(j) in tables.bare_scales:
+        current, previous = 1.0, "a"  # "mil personas": the scale alone is one of it
     last_scale = 1.0
     while j < n:
         word = low(j)
@@ -387,12 +679,15 @@ def _read_words(tokens: list[_Token], i: int, tables: Tables) -> _Quantity | Non
             if previous not in (None, "hundred", "and", "multiplier") and not tens_then_unit:
                 break
             current += value
-            previous = "tens" if value >= 20 and value % 10 == 0 else "unit"
-        elif word == tables.hundred and previous in ("unit", "tens", "a"):
+            previous = "hundred" if value >= 100 else "tens" if value >= 20 and value % 10 == 0 else "unit"
+        elif word in tables.hundred and previous in ("unit", "tens", "a"):
             current, previous = current * 100, "hundred"
         elif word in tables.multipliers and previous in ("unit", "tens", "hundred", "a", "collective"):
             last_scale = tables.multipliers[word]
             total, current, previous = total + current * last_scale, 0.0, "multiplier"
+        elif word in tables.multipliers and previous == "multiplier" and tables.multipliers[word] > last_scale:
+            last_scale *= tables.multipliers[word]  # "dos mil millones": a thousand millions
+            total *= tables.multipliers[word]
         elif word in tables.collectives and previous in ("unit", "tens", "a"):
             current, previous = current * tables.collectives[word], "collective"
         elif tokens[j].text in _HYPHENS and previous == "tens" and low(j + 1) in tables.number_words:
@@ -400,6 +695,9 @@ def _read_words(tokens: list[_Token], i: int, tables: Tables) -> _Quantity | Non
             continue
         elif word == tables.joiner and previous in ("hundred", "multiplier") and low(j + 1) in tables.number_words:
             previous, j = "and", j + 1
+            continue
+        elif word == tables.tens_joiner and previous == "tens" and tables.number_words.get(low(j + 1), 10) < 10:
+            j += 1  # "treinta y dos": the unit that follows is added to the tens
             continue
         else:
             break
@@ -444,6 +742,10 @@ def _read_quantity(tokens: list[_Token], i: int, c: _Compiled, currency: bool) -
     nxt = tokens[j] if j < len(tokens) else None
     if nxt is not None and nxt.low in tables.multipliers:
         scale, j = tables.multipliers[nxt.low], j + 1
+        if nxt.low in tables.abbreviations and j < len(tokens) and tokens[j].text == "." and tokens[j].attached:
+            j += 1  # "40 Mio. Euro"
+        if j < len(tokens) and tables.multipliers.get(tokens[j].low, 0) > scale:
+            scale, j = scale * tables.multipliers[tokens[j].low], j + 1  # "3 mil millones"
     elif nxt is not None and currency and nxt.low in tables.short_scales and (nxt.attached or len(nxt.low) > 1):
         scale, j = tables.short_scales[nxt.low], j + 1
     elif nxt is not None and nxt.attached and nxt.text in tables.glued_scales:
@@ -593,6 +895,12 @@ def _finish(tokens: list[_Token], result: _Found, j: int, c: _Compiled, quantity
     if time and quantity.digits and (tokens[j].attached or tokens[j].text.isupper() or time[1] > j + 1
                                      or tokens[j].low in tables.meridiems):
         result.kind, result.end = "time", time[1]  # 9am, 9 a.m., 0930 GMT (but not "9 et al.")
+        if time[1] < n and tokens[time[1]].attached and tokens[time[1]].text.isdecimal() and time[1] == j + 1:
+            result.end += 1  # 14h30: the minutes after the hour mark
+        return result
+    if tables.ordinal_dot and quantity.digits and quantity.digits.isdecimal() and j + 1 < n \
+            and tokens[j].text == "." and tokens[j].attached:
+        result.kind, result.end = "ordinal", j + 1  # "am 3. März", "zum 5. Mal"
         return result
     if quantity.digits and j < n and tokens[j].attached and tokens[j].low in tables.ordinal_suffixes:
         result.kind, result.end = "ordinal", j + 1
@@ -658,14 +966,15 @@ def _classify(tokens: list[_Token], result: _Found, quantity: _Quantity, second:
             return "date"  # 11/03, 9/11
     if c.labels.ends_at(tokens, i):
         return "id"  # page 12, Route 9, No. 10
-    if i > 0 and tokens[i - 1].low in tables.age_before:
-        return "age"
-    if i > 2 and tokens[i - 1].low == tables.of and tokens[i - 2].low == "age" and tokens[i - 3].low == "the":
-        return "age"  # under the age of five (but "the ages of 12 victims" counts victims)
+    if c.age_before.ends_at(tokens, i):
+        return "age"  # aged 34, under the age of five (but "the ages of 12 victims" counts victims)
+    if i > 0 and after is not None and after.low in tables.framed_ages.get(tokens[i - 1].low, ()):
+        return "age"  # "un homme de 34 ans"
     if quantity.digits is None and plain and end + 2 < len(tokens) and tokens[end].low == tables.of \
-            and tokens[end + 1].low == "the" and _superlative(tokens[end + 2].low):
+            and tokens[end + 1].low in tables.superlative_articles and _superlative(tokens[end + 2].low):
         return "determiner"  # "two of the biggest clubs", "one of the largest fires": no count
-    if plain and (_month_at(tokens, i - 1, tables) or _month_at(tokens, end, tables)):
+    linked_month = after is not None and after.low in tables.date_links and _month_at(tokens, end + 1, tables)
+    if plain and (_month_at(tokens, i - 1, tables) or _month_at(tokens, end, tables) or linked_month):
         return "date"
     if plain and quantity.digits and _YEAR.fullmatch(quantity.digits) and (
             second is None or (second.digits is not None and len(second.digits) in (2, 4))):
@@ -745,7 +1054,7 @@ def _verb_before(tokens: list[_Token], start: int, tables: Tables) -> str | None
 def read_numbers(sentence: str, language: str = "en") -> list[Figure]:
     """Every number in sentence with its kind: figures ("count") and the numbers kept apart."""
     c = _compiled(language)
-    tokens = _tokenize(sentence)
+    tokens = _tokenize(sentence, c.token)
     numbers, i = [], 0
     while i < len(tokens):
         found = _read_figure(tokens, i, c)

@@ -56,6 +56,7 @@ class Extracted:
     notices: tuple[str, ...] = ()
     extractor: str = ""
     banner: str | None = None  # the page's update banner ("Updated 11 March, 09:15 UTC"), not part of text
+    language: str | None = None  # what the page declares ("de"), else a guess from its text; not stored
 
 
 IN_THE_FEED = "(in the feed)"  # the context of a change a feed revealed: no sentence of the page

@@ -253,6 +253,26 @@ def test_compare_jsonl_reports_a_bad_line_and_goes_on(runner):
     assert "3 of 5 line(s) could not be compared" in result.stderr
 
 
+def test_compare_reads_in_the_language_asked_or_guessed(runner, tmp_path):
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text("Die Quote lag bei 5,8 Prozent, teilte das Amt mit.", encoding="utf-8")
+    new.write_text("Die Quote lag bei 6,1 Prozent, teilte das Amt mit.", encoding="utf-8")
+    lines = ['{"old": "Au moins 12 morts.", "new": "Au moins 15 morts.", "language": "fr"}',
+             '{"old": "12", "new": "13", "language": "xx"}']
+
+    guessed = json_lines(invoke(runner, "compare", old, new, "--json").stdout)[0]
+    asked = json_lines(invoke(runner, "compare", old, new, "--json", "--language", "de").stdout)[0]
+    unknown = invoke(runner, "compare", old, new, "--language", "xx")
+    many = json_lines(invoke(runner, "compare", "--jsonl", input="\n".join(lines) + "\n").stdout)
+
+    for record in (guessed, asked):
+        assert [(c["before"], c["after"]) for c in record["changes"]] == [("5,8 Prozent", "6,1 Prozent")]
+    assert unknown.exit_code == 2 and "'xx': expected a language with figure tables (de, en, es, fr)" in unknown.output
+    assert [(c["before"], c["after"]) for c in many[0]["changes"]] == [("Au moins 12", "Au moins 15")]
+    assert many[1] == {"line": 2, "error": "stdin line 2: \"language\" 'xx': expected a language with figure tables "
+                                           "(de, en, es, fr)"}
+
+
 def test_compare_needs_two_files_or_jsonl(runner, tmp_path):
     assert "needs two files" in invoke(runner, "compare", tmp_path / "old.txt").output
     assert "give no OLD or NEW" in invoke(runner, "compare", "a", "b", "--jsonl", input="").output

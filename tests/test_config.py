@@ -481,7 +481,7 @@ def test_new_sections_keep_todays_values_as_defaults():
 
 
 def test_an_unknown_figure_language_names_the_known_ones():
-    with pytest.raises(ConfigError, match=r"diff\.language: expected a language with figure tables \(en\)"):
+    with pytest.raises(ConfigError, match=r"diff\.language: expected a language with figure tables \(de, en, es, fr\)"):
         settings_from_dict({"diff": {"language": "xx"}})
 
 

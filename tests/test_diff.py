@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from demo.newsroom import load_stories
-from pipeline.diff import (align_sentences, compare_pages, compare_versions, find_quotes, find_stealth_edit,
-                           says_what_changed, split_sentences)
-from pipeline.extract import normalize_text
+from pipeline.diff import (align_sentences, choose_language, compare_pages, compare_versions, find_quotes,
+                           find_stealth_edit, says_what_changed, split_sentences)
+from pipeline.extract import find_notices, normalize_text
 from pipeline.models import Extracted
 
 FLOOD_OLD = ("Rescuers said that at least 12 people were killed when the river burst its banks. "
@@ -696,3 +697,60 @@ def test_find_stealth_edit_is_none_for_a_disclosed_or_bumped_edit_or_a_move():
 
     assert find_stealth_edit(disclosed) is None and find_stealth_edit(bumped) is None
     assert find_stealth_edit(moved) is None
+
+
+# --------------------------------------------------------------------------- other languages (issue 12)
+
+
+@pytest.mark.parametrize("language, text, expected", [
+    ("de", "Am 3. März wurden 40 Verletzte gezählt. Die Polizei ermittelt.", 2),
+    ("de", "Der Schaden liegt bei ca. 2 Mio. Euro. Das sagte Dr. Weber bzw. sein Sprecher.", 2),
+    ("de", "Es starben 12. Die Polizei ermittelt.", 2),
+    ("fr", "M. Dupont a parlé. Mme Martin aussi.", 2),
+    ("es", "Lo dijo la Sra. García. ¿Qué pasará ahora? ¡Nadie lo sabe!", 3),
+    ("es", "Viajó a EE.UU. con el Dr. Pérez.", 1),
+])
+def test_split_sentences_knows_each_languages_abbreviations_and_ordinals(language, text, expected):
+    assert len(split_sentences(text, language)) == expected
+
+
+def test_compare_pages_reads_a_page_in_its_own_language():
+    old = Extracted("Die Quote lag bei 5,8 Prozent. Am 3. März wurde gewählt.", language="de")
+    new = Extracted("Die Quote lag bei 6,1 Prozent. Am 3. März wurde gewählt.", language="de")
+
+    figures = [(c.before, c.after) for c in compare_pages(old, new).changes if c.kind == "figure"]
+
+    assert figures == [("5,8 Prozent", "6,1 Prozent")]
+    # Read as English, "5,8" is no number at all.
+    english = replace(new, language=None)
+    assert [(c.before, c.after) for c in compare_pages(old, english).changes if c.kind == "figure"] != figures
+
+
+@pytest.mark.parametrize("page_language, fallback, expected", [
+    ("de", "en", "de"), ("fr", "en", "fr"), ("it", "en", "en"), (None, "es", "es")])
+def test_choose_language_falls_back_where_redline_has_no_tables(page_language, fallback, expected):
+    assert choose_language(Extracted("x", language=page_language), fallback) == expected
+
+
+def test_compare_versions_guesses_the_language_of_plain_texts():
+    old = "Die Polizei teilte mit, dass 2,5 Millionen Euro für die Opfer gesammelt wurden. Das ist nicht wenig."
+    new = old.replace("2,5", "3,5")
+
+    change, = [c for c in compare_versions(old, new).changes if c.kind == "figure"]
+
+    assert (change.before, change.after, change.delta) == ("2,5 Millionen Euro", "3,5 Millionen Euro", 1e6)
+
+
+@pytest.mark.parametrize("line, says", [
+    ("Korrektur: In einer früheren Version hieß es, es habe 12 Tote gegeben.", True),
+    ("Dieser Artikel wurde um eine Stellungnahme des Bürgermeisters ergänzt.", True),
+    ("Aktualisiert: 3. März 2025, 14:30 Uhr", False),
+    ("Rectificatif : le bilan est de 12 morts, et non 21.", True),
+    ("Mise à jour : 3 mars 2025 à 14h30", False),
+    ("Fe de errores: la cifra correcta es 1.200 euros.", True),
+    ("Actualización: el Ayuntamiento ha elevado la cifra de heridos.", True),
+    ("Una versión anterior de esta noticia decía que había 12 heridos.", True),
+])
+def test_notices_in_other_languages_say_what_changed_or_only_that_it_did(line, says):
+    assert find_notices(line) == (line,)
+    assert says_what_changed(line) is says

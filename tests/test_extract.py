@@ -582,3 +582,57 @@ def test_visible_text_is_the_body_without_scripts_styles_noscript_or_templates()
     assert normalize_text(visible_text(tree)) == normalize_text(" ".join(tree.xpath(xpath)))
     fragment = lxml.html.fromstring("<p>a fragment, put in a body by the parser</p>")
     assert visible_text(fragment) == " ".join(fragment.xpath(xpath)) == "a fragment, put in a body by the parser"
+
+
+# --------------------------------------------------------------------------- the page's language (issue 12)
+
+
+@pytest.mark.parametrize("html, expected", [
+    ("<html lang='de-AT'><body><p>x</p></body></html>", "de"),
+    ("<html xml:lang='fr'><body><p>x</p></body></html>", "fr"),
+    ("<html><head><meta property='og:locale' content='es_ES'></head><body><p>x</p></body></html>", "es"),
+    ("<html><head><meta http-equiv='Content-Language' content='nl'></head><body><p>x</p></body></html>", "nl"),
+    ("<html lang=''><body><p>x</p></body></html>", None),
+    ("<html lang='not a language'><body><p>x</p></body></html>", None),
+])
+def test_find_language_reads_what_the_page_declares(html, expected):
+    from pipeline.extract import _parse, find_language
+
+    assert find_language(_parse(html, "<test>")) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Die Polizei teilte mit, dass die Straße nicht gesperrt wurde und auch der Verkehr von der Baustelle frei ist.",
+     "de"),
+    ("Le maire a annoncé que les travaux dans le centre seront terminés pour la rentrée, et qui paiera est une "
+     "question.", "fr"),
+    ("El alcalde dijo que las obras del centro se terminarán antes del verano y que los vecinos fueron informados.",
+     "es"),
+    ("The mayor said that the works in the centre will be finished by the summer and that it has been paid for.",
+     "en"),
+    ("Il sindaco ha detto che i lavori nel centro saranno finiti prima dell'estate.", None),
+    ("12 000", None),
+])
+def test_guess_language_needs_a_good_share_of_common_words(text, expected):
+    from pipeline.extract import guess_language
+
+    assert guess_language(text) == expected
+
+
+def test_extract_article_reads_the_pages_language_or_guesses_it():
+    german = ("Die Polizei teilte am Montag mit, dass bei dem Brand in der Altstadt niemand verletzt wurde. "
+              "Das Feuer war nach Angaben der Feuerwehr in einer Küche ausgebrochen und wurde schnell gelöscht.")
+    declared = news_page(f"<p>{german}</p>").replace("lang='en'", "lang='de-DE'")
+    undeclared = news_page(f"<p>{german}</p>").replace(" lang='en'", "")
+
+    assert extract_article(declared, "http://127.0.0.1/brand").language == "de"
+    assert extract_article(undeclared, "http://127.0.0.1/brand").language == "de"
+
+
+@pytest.mark.parametrize("line", [
+    "Aktualisiert am 3. März 2025, 14:30 Uhr", "Stand: 03.03.2025 14:30 Uhr", "vor 5 Minuten",
+    "Mis à jour le 3 mars 2025 à 14h30", "il y a 5 minutes", "Actualizado: 03/03/2025 14:30", "hace 5 minutos",
+])
+def test_strip_noise_drops_timestamp_lines_in_german_french_and_spanish(line):
+    assert strip_noise(f"Die Straße ist frei.\n{line}\nDas sagte die Polizei.") == \
+        "Die Straße ist frei.\nDas sagte die Polizei."

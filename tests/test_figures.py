@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import gzip
+import os
+import re
 
 import pytest
 
+from benchmarks.bench_figures import lowered, reworded
 from pipeline import figures
-from pipeline.errors import LanguageError
+from pipeline.diff import split_sentences
+from pipeline.errors import LanguageError, WallError
+from pipeline.extract import extract_article, guess_language
 from pipeline.figures import ENGLISH, compare_aligned, compare_figures, find_figures, read_numbers
 
 
@@ -629,3 +636,98 @@ def test_a_bare_one_after_a_casualty_verb_is_a_figure_but_a_manner_of_speaking_i
         ("added", None, "one")]
     assert changes_of("Talks went on, with one analyst saying a deal was close.", "Talks went on.") == []
     assert changes_of("One man was detained.", "Police said one man was detained on Friday.") == []
+
+
+# --------------------------------------------------------------------------- German, French and Spanish (issue 12)
+
+
+@pytest.mark.parametrize("language, sentence, expected", [
+    ("de", "Mindestens 1.200 Menschen wurden evakuiert.", ("Mindestens 1.200", 1200, "mindestens", None)),
+    ("de", "Der Schaden liegt bei 2,5 Millionen Euro.", ("2,5 Millionen Euro", 2.5e6, None, "EUR")),
+    ("de", "Das Land gibt 40 Mio. Euro.", ("40 Mio. Euro", 4e7, None, "EUR")),
+    ("de", "Die Quote stieg auf 5,8 Prozent.", ("5,8 Prozent", 5.8, None, "%")),
+    ("de", "Es gab zweiundzwanzig Verletzte.", ("zweiundzwanzig", 22, None, None)),
+    ("de", "Rund 12 500 Haushalte waren ohne Strom.", ("Rund 12 500", 12500, "rund", None)),
+    ("fr", "Au moins 1 200 personnes ont été évacuées.", ("Au moins 1 200", 1200, "au moins", None)),
+    ("fr", "Les dégâts atteignent 4,5 millions d'euros.", ("4,5 millions d'euros", 4.5e6, None, "EUR")),
+    ("fr", "Plus de deux mille personnes.", ("Plus de deux mille", 2000, "plus de", None)),
+    ("fr", "Il y a vingt-deux morts.", ("vingt-deux", 22, None, None)),
+    ("fr", "Le chômage atteint 7,4 %.", ("7,4 %", 7.4, None, "%")),
+    ("es", "Al menos 1.200 personas fueron evacuadas.", ("Al menos 1.200", 1200, "al menos", None)),
+    ("es", "Costará 3 mil millones de euros.", ("3 mil millones de euros", 3e9, None, "EUR")),
+    ("es", "Hay doscientos cincuenta y dos heridos.", ("doscientos cincuenta y dos", 252, None, None)),
+    ("es", "Mil personas se manifestaron.", ("Mil", 1000, None, None)),
+    ("es", "El paro bajó al 12,3 por ciento.", ("12,3 por ciento", 12.3, None, "%")),
+])
+def test_other_languages_read_their_own_numbers(language, sentence, expected):
+    figure, = find_figures(sentence, language)
+
+    assert (figure.text, figure.value, figure.qualifier, figure.unit) == expected
+
+
+@pytest.mark.parametrize("language, sentence", [
+    ("de", "Am 3. März wurde ein 34-Jähriger gegen 14 Uhr in Zimmer 12 gefunden, Warnstufe 3 gilt seit 1990."),
+    ("de", "Ein Sprecher sagte, mit 52 Jahren gehe er in den Ruhestand."),
+    ("fr", "Le 3 mars vers 14h30, un homme de 34 ans, âgé de 35 ans selon d'autres, niveau 3, le 1er mai."),
+    ("fr", "Une habitante a témoigné, un voisin aussi."),
+    ("es", "El 3 de marzo a las 14.30 horas, un joven de 22 años, fase 2, el 1º de mayo, a los 30 años."),
+    ("es", "Una portavoz y un vecino lo confirmaron."),
+])
+def test_other_languages_keep_dates_ages_times_labels_and_articles_apart(language, sentence):
+    # "ein", "un", "une", "una" are articles before they are numbers; dates, ages, times and labels are no figures.
+    assert find_figures(sentence, language) == []
+
+
+@pytest.mark.parametrize("language, old, new, expected", [
+    ("de", "Bei dem Unglück kamen mindestens 14 Menschen ums Leben.", "Bei dem Unglück kamen mehr als 20 Menschen "
+     "ums Leben.", [("value", "mindestens 14", "mehr als 20")]),
+    ("de", "Rund 300 Einsatzkräfte waren vor Ort.", "Mehr als 300 Einsatzkräfte waren vor Ort.",
+     [("qualifier", "Rund 300", "Mehr als 300")]),
+    ("de", "Das Land stellt 40 Millionen Euro bereit.", "Das Land stellt 40 Mio. Euro bereit.", []),
+    ("fr", "Des centaines de manifestants.", "Des milliers de manifestants.", [("value", "centaines", "milliers")]),
+    ("fr", "La participation s'élève à 61 %.", "La participation s'élève à 61 pour cent.", []),
+    ("es", "Unas 12 000 viviendas se quedaron sin luz.", "Unas 15 000 viviendas se quedaron sin luz.",
+     [("value", "Unas 12 000", "Unas 15 000")]),
+    ("es", "Rondan los 2.000 asistentes.", "Rondan los 2000 asistentes.", []),
+])
+def test_other_languages_compare_figures(language, old, new, expected):
+    assert [(c.detail, c.before, c.after) for c in compare_figures(old, new, language)] == expected
+
+
+def test_a_comma_is_a_decimal_mark_only_where_the_language_says_so():
+    # "1 200,5" is one number in French; in English the comma after a spaced group starts another.
+    assert [f.value for f in find_figures("Il manque 1 200,5 tonnes.", "fr")] == [1200.5]
+    assert [f.value for f in find_figures("Il manque 1 200,5 tonnes.", "en")] != [1200.5]
+
+
+def test_the_corpus_german_french_and_spanish_pages_are_read_in_their_language_without_a_false_change():
+    """Every German, French and Spanish page of the shared corpus: read in the language it declares (which its
+    text confirms), no figure change for edits that touch no figure, and a figure lowered by hand is a change."""
+    from test_corpus import CORPUS
+
+    mapping = CORPUS / "fundus" / "mapping.csv"
+    if not mapping.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no fundus corpus at {mapping.parent}")
+        pytest.skip(f"no fundus corpus at {mapping.parent} (set REDLINE_CORPUS)")
+    rows = {row["html"]: row for row in csv.DictReader(mapping.open(encoding="utf-8"))
+            if row["country"] in ("de", "at", "ch", "fr", "es")}
+    pages = sentences = altered = 0
+    for name, row in sorted(rows.items()):
+        try:
+            page = extract_article(gzip.decompress((mapping.parent / name).read_bytes()), row["url"])
+        except WallError:
+            continue  # a paywalled page is no article text
+        assert page.language in ("de", "fr", "es") and page.language == guess_language(page.text), name
+        pages += 1
+        for sentence in split_sentences(page.text, page.language):
+            sentences += 1
+            for edit in reworded(sentence, page.language):
+                assert compare_figures(sentence, edit, page.language) == [], (name, sentence, edit)
+            figure = next((f for f in read_numbers(sentence, page.language)
+                           if f.kind == "count" and re.search(r"\d", f.text)), None)
+            if figure is not None:
+                edit = lowered(sentence, figure)
+                assert [c.detail for c in compare_figures(sentence, edit, page.language)] == ["value"], edit
+                altered += 1
+    assert pages > 100 and sentences > 5000 and altered > 500
