@@ -79,6 +79,9 @@ class Tables:
     superlative_articles: tuple[str, ...] = ("the",)  # "one of the largest": the article before a superlative
     abbreviations: frozenset[str] = frozenset()  # words a full stop follows inside a sentence ("Mio.", "bzw.")
     ordinal_dot: bool = False  # "am 3. März": a full stop after a number makes it an ordinal
+    verbs: dict[str, str] = field(default_factory=dict)  # "cutting" 350 jobs -> "jobs cut": what happened to them
+    head_prepositions: tuple[str, ...] = ()  # "turnout in the referendum was 64%": the head is before these
+    area_units: tuple[str, ...] = ()  # "burned 3,400 hectares of grass": an area counts itself ("hectares burned")
 
 
 ENGLISH = Tables(
@@ -179,7 +182,7 @@ ENGLISH = Tables(
                        "fell", "dropped", "hit", "now", "stand", "totals", "totalled", "totaled", "grew",
                        "is", "was", "were", "are", "has", "had", "have", "been", "be", "reach", "rise",
                        "put", "puts", "revised", "raised", "lowered", "up", "down", "of", "to", "by", "at", "some",
-                       "nearly", "about", "around", "over", "than", "more", "least"}),
+                       "nearly", "about", "around", "over", "than", "more", "least", "cost", "costs", "costing"}),
     determiners=frozenset({"the", "a", "an", "its", "their", "those", "these", "them", "his", "her"}),
     of="of",
     money_links=("in", "for", "of", "to"),
@@ -187,6 +190,16 @@ ENGLISH = Tables(
     group_marks=",'\u00a0\u202f\u2009 ",
     casualty_verbs=("injuring", "injured", "killing", "killed", "wounding", "wounded", "hurting", "hurt",
                     "leaving", "rescued", "rescuing", "arrested", "arresting", "detained", "detaining"),
+    verbs={"cut": "cut", "cuts": "cut", "cutting": "cut", "killing": "killed", "injuring": "injured",
+           "wounding": "wounded", "hurting": "hurt", "hurt": "hurt", "leaving": "left", "left": "left",
+           "losing": "lost", "lost": "lost", "shedding": "shed", "shed": "shed", "sending": "sent", "sent": "sent",
+           "selling": "sold", "sold": "sold", "building": "built", "built": "built", "rescuing": "rescued",
+           "arresting": "arrested", "detaining": "detained", "displacing": "displaced", "evacuating": "evacuated",
+           "destroying": "destroyed", "damaging": "damaged", "stranding": "stranded", "trapping": "trapped",
+           "affecting": "affected", "forcing": "forced", "burning": "burned", "burnt": "burned", "hiring": "hired",
+           "axing": "axed", "slashing": "slashed", "raising": "raised"},
+    head_prepositions=("in", "for", "from", "at", "on"),
+    area_units=("ha", "acre", "km²", "mi²"),
 )
 
 
@@ -292,6 +305,7 @@ GERMAN = Tables(
     abbreviations=frozenset({"mio", "mrd", "ca", "bzw", "usw", "vgl", "nr", "str", "z.b", "u.a", "d.h", "inkl",
                              "evtl", "sog", "abs", "ggf", "tel", "dr", "prof", "st", "jh", "jhd", "mind", "max"}),
     ordinal_dot=True,
+    area_units=("ha", "km²"),
 )
 
 FRENCH = Tables(
@@ -375,6 +389,7 @@ FRENCH = Tables(
     superlative_articles=(),
     abbreviations=frozenset({"md", "mds", "env", "av", "apr", "j.-c", "etc", "mme", "mmes", "mlle", "me", "dr",
                              "pr", "st", "ste", "art", "éd", "hab", "min", "max"}),
+    area_units=("ha", "km²"),
 )
 
 SPANISH = Tables(
@@ -461,6 +476,7 @@ SPANISH = Tables(
     superlative_articles=(),
     abbreviations=frozenset({"sr", "sra", "srta", "dña", "d", "ud", "uds", "ee.uu", "ee", "uu", "pág", "núm",
                              "aprox", "etc", "art", "av", "avda", "gral", "dr", "dra", "pdte", "min", "máx"}),
+    area_units=("ha", "km²"),
 )
 
 LANGUAGES: dict[str, Tables] = {"en": ENGLISH, "de": GERMAN, "fr": FRENCH, "es": SPANISH}
@@ -1005,14 +1021,20 @@ def _month_at(tokens: list[_Token], k: int, tables: Tables) -> bool:
 
 
 def _subject(tokens: list[_Token], found: _Found, tables: Tables) -> str:
-    """What the figure counts: the noun phrase after it, else the one before it (past a linking verb)."""
+    """What the figure counts: the noun phrase after it, else the one before it (past a linking verb, and
+    past a phrase that only qualifies it: "turnout in the referendum was 64%" counts turnout)."""
+    if found.unit in tables.area_units:
+        unit = next((t.low for t in tokens[found.first_number + 1:found.end]
+                     if _is_word(t) and t.low not in tables.multipliers), found.unit)
+        verb = _verb_before(tokens, found.start, tables)
+        return f"{unit} {verb}" if verb else unit
     following = tokens[found.end:found.end + 8]
     linked = bool(following) and (following[0].low == tables.of or (
-        found.unit is not None and following[0].low in tables.money_links and len(following) > 1
-        and following[1].low not in tables.determiners))
+        _unit_class(found.unit, tables) == "money" and following[0].low in tables.money_links
+        and len(following) > 1 and following[1].low not in tables.determiners))
     if linked:
-        k = 1
-        while k < len(following) and following[k].low in tables.determiners:
+        k = 1  # past "the" and a number: "6 of the 7 missing climbers" counts climbers
+        while k < len(following) and (following[k].low in tables.determiners or _is_number(following[k])):
             k += 1
         following = following[k:] if k < len(following) and _is_word(following[k]) else []
     after = _phrase(following, tables)[:2]
@@ -1022,11 +1044,18 @@ def _subject(tokens: list[_Token], found: _Found, tables: Tables) -> str:
             after.append(verb)
     if after:
         return " ".join(after)
-    preceding = list(reversed(tokens[max(0, found.start - 8):found.start]))
+    preceding = list(reversed(tokens[max(0, found.start - 12):found.start]))
     while preceding and (preceding[0].low in tables.boundaries | tables.skipped | tables.linking
                          or (not _is_word(preceding[0]) and preceding[0].text not in ",;:()")):
         preceding.pop(0)
-    return " ".join(reversed(_phrase(preceding, tables)[:2]))
+    end = 0
+    while end < len(preceding) and (preceding[end].text in _HYPHENS or (
+            _is_word(preceding[end]) and preceding[end].low not in tables.boundaries)):
+        end += 1
+    before = _phrase(preceding[:end], tables)
+    if before and end < len(preceding) and preceding[end].low in tables.head_prepositions             and (head := _phrase(preceding[end + 1:], tables)):
+        before = head
+    return " ".join(reversed(before[:2]))
 
 
 def _phrase(tokens: list[_Token], tables: Tables) -> list[str]:
@@ -1046,6 +1075,8 @@ def _verb_before(tokens: list[_Token], start: int, tables: Tables) -> str | None
     if start == 0:
         return None
     word = tokens[start - 1]
+    if word.low in tables.verbs:
+        return tables.verbs[word.low]
     if _is_word(word) and word.low.endswith("ed") and len(word.low) > 4 and word.low not in tables.linking:
         return word.low
     return None

@@ -283,11 +283,17 @@ def test_a_qualifier_without_a_number_is_nothing():
 # --------------------------------------------------------------------------- subjects
 
 
+def test_a_part_of_a_whole_counts_what_the_whole_counts():
+    part, whole = find_figures("Officials have found 6 of the 7 missing climbers.")
+
+    assert part.subject == whole.subject == "missing climbers"
+
+
 @pytest.mark.parametrize(("sentence", "subject"), [
     ("Rescuers said at least 12 people were killed on Tuesday.", "people killed"),
     ("By Monday the death toll rose to 40,000.", "death toll"),
     ("The fire forced more than 5,000 residents to leave their homes.", "residents forced"),
-    ("The blaze had burned about 3,400 hectares of dry grass.", "dry grass"),
+    ("The blaze had burned about 3,400 hectares of dry grass.", "hectares burned"),  # an area counts itself
     ("The county said 300 homes had been destroyed.", "homes destroyed"),
     ("The storm killed 12 people.", "people killed"),
     ("The province pledged $4.5 million in emergency aid.", "emergency aid"),
@@ -296,6 +302,11 @@ def test_a_qualifier_without_a_number_is_nothing():
     ("Hundreds of homes were flooded.", "homes flooded"),
     ("Officials put the number of missing at 70.", "missing"),
     ("The 12-member panel met.", "member panel"),
+    ("Turnout in the referendum was 64%.", "turnout"),  # past what only qualifies the head
+    ("Tickets for the final cost £15 each.", "tickets"),
+    ("The death toll from the mine blast has risen to 38.", "death toll"),
+    ("Unemployment fell to 4.6 per cent in March.", "unemployment"),  # "in March" is no money's purpose
+    ("The company will close its plant, cutting 350 jobs.", "jobs cut"),
 ])
 def test_find_figures_names_what_was_counted(sentence, subject):
     assert only_figure(sentence).subject == subject
