@@ -166,7 +166,7 @@ ENGLISH = Tables(
             "season", "version", "item", "figure", "table", "vol", "volume", "issue", "exhibit",
             "amendment", "bus", "line", "apartment", "suite", "block", "lot", "exit", "channel",
             "district", "ward", "precinct", "row", "seat", "pier", "terminal", "form", "unit", "#",
-            "update", "phase", "part"),
+            "update", "phase", "part", "level", "stage", "tier", "bill", "proposition", "prop"),
     skipped=frozenset({"a", "an", "the", "were", "was", "are", "is", "have", "has", "had", "been", "be",
                        "being", "reportedly", "its", "their", "his", "her", "more", "other", "others",
                        "additional", "further", "another", "new", "so", "far", "still", "also", "only",
@@ -1129,9 +1129,10 @@ def _meaning(figure: Figure, tables: Tables) -> str | None:
 
 
 def _key(figure: Figure, tables: Tables) -> tuple:
-    """What must differ for a figure to have changed: not its wording ("$18m" is "$18 million")."""
+    """What must differ for a figure to have changed: not its wording ("$18m" is "$18 million"), but whether
+    it is a count or a vague quantity ("one billion" is not "billions", though both start at a billion)."""
     high = None if figure.high is None else f"{figure.high:.9g}"
-    return figure.unit, f"{figure.value:.9g}", high, _meaning(figure, tables)
+    return figure.unit, f"{figure.value:.9g}", high, _meaning(figure, tables), figure.approximate
 
 
 def _unit_class(unit: str | None, tables: Tables) -> str:
@@ -1220,7 +1221,8 @@ def _change(before: Figure | None, after: Figure | None, context: str, tables: T
         if _key(before, tables) == _key(after, tables):
             return None
         subject = after.subject or before.subject
-        if before.unit == after.unit and (before.value, before.high) == (after.value, after.high):
+        if before.unit == after.unit and (before.value, before.high, before.approximate) == \
+                (after.value, after.high, after.approximate):
             return Change("figure", before.text, after.text, context=context, subject=subject,
                           significance=0.0, detail="qualifier", delta=0.0, relative=0.0)
         delta = relative = None
@@ -1274,6 +1276,10 @@ def compare_aligned(pairs: Iterable[tuple[str | None, str | None]], language: st
     found: list[tuple[float, Change]] = []
     left_old: list[tuple[Figure, str, float]] = []
     left_new: list[tuple[Figure, str, float]] = []
+    # Numbers kept apart (ages, years ...) of deleted and added sentences, which may restate a figure of the
+    # other side: "He was 71." rewritten "He died at the age of 71." shares too few words to be aligned.
+    kept_old: list[Figure] = []
+    kept_new: list[Figure] = []
     for index, (old, new) in enumerate(pairs):
         if old == new:
             continue
@@ -1282,6 +1288,10 @@ def compare_aligned(pairs: Iterable[tuple[str | None, str | None]], language: st
         new_numbers = read_numbers(new, language) if new else []
         old_figures = [number for number in old_numbers if number.kind == COUNT]
         new_figures = [number for number in new_numbers if number.kind == COUNT]
+        if not new:
+            kept_old.extend(number for number in old_numbers if number.kind != COUNT)
+        if not old:
+            kept_new.extend(number for number in new_numbers if number.kind != COUNT)
         paired, rest_old, rest_new = _pair_in_sentence(old_figures, new_figures, tables)
         if old and new:
             rest_old = _restated(rest_old, new_numbers, [after for _, after in paired])
@@ -1300,11 +1310,11 @@ def compare_aligned(pairs: Iterable[tuple[str | None, str | None]], language: st
         if change := _change(before, after, sentence, tables):
             found.append((order, change))
     paired = moved + rewritten
-    for figure in _without(old_figures, paired, 0):
+    for figure in _restated(_without(old_figures, paired, 0), kept_new, []):
         sentence, order = place[id(figure)]
         if change := _change(figure, None, sentence, tables):
             found.append((order, change))
-    for figure in _without(new_figures, paired, 1):
+    for figure in _restated(_without(new_figures, paired, 1), kept_old, []):
         sentence, order = place[id(figure)]
         if change := _change(None, figure, sentence, tables):
             found.append((order, change))

@@ -283,6 +283,12 @@ def test_a_qualifier_without_a_number_is_nothing():
 # --------------------------------------------------------------------------- subjects
 
 
+@pytest.mark.parametrize("sentence", ["Stage 4 restrictions remain.", "The alert level 4 was lifted.",
+                                      "Tier 2 rules apply.", "House Bill 2210 passed.", "Proposition 22 failed."])
+def test_a_level_stage_tier_bill_or_proposition_names_no_count(sentence):
+    assert find_figures(sentence) == []
+
+
 def test_a_part_of_a_whole_counts_what_the_whole_counts():
     part, whole = find_figures("Officials have found 6 of the 7 missing climbers.")
 
