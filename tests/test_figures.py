@@ -289,6 +289,15 @@ def test_a_level_stage_tier_bill_or_proposition_names_no_count(sentence):
     assert find_figures(sentence) == []
 
 
+@pytest.mark.parametrize("sentence, text, unit", [
+    ("Police seized 40kg of cocaine.", "40kg", "kg"), ("She weighed 12lb at birth.", "12lb", "lb"),
+    ("He lost 3lbs.", "3lbs", "lb"), ("The bag held 8oz of gold.", "8oz", "oz"), ("A 5km race.", "5km", "km")])
+def test_a_number_glued_to_its_unit_is_a_measure(sentence, text, unit):
+    figure = only_figure(sentence)
+
+    assert (figure.text, figure.unit) == (text, unit)
+
+
 def test_a_part_of_a_whole_counts_what_the_whole_counts():
     part, whole = find_figures("Officials have found 6 of the 7 missing climbers.")
 
