@@ -25,6 +25,7 @@ from storage.dialect import is_url, on_server
 SORTS = dict(zip(ARTICLE_SORTS, ("a.last_changed_at DESC NULLS LAST, a.id DESC", "a.changes_found DESC, a.id DESC",
                                  "a.versions DESC, a.id DESC", "a.first_seen_at DESC, a.id DESC")))
 SEARCH_WINDOW = 5000  # the newest matching versions a search groups into articles
+MS_PER_HOUR = 3_600_000
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 # Marks around the matched words in a snippet: control characters no article text keeps (extraction
 # drops them), so the page can escape the snippet first and then turn them into <mark>.
@@ -201,7 +202,9 @@ def summarise_sources(db: Database, source: str | None = None, full: bool = True
         for source_id, hours in db.execute(
                 "SELECT a.source_id, (julianday(a.first_update_at) - julianday(a.first_fetched_at)) * 24 FROM "
                 f"articles a NOT INDEXED WHERE a.first_update_at IS NOT NULL AND {scope}", {"source": source}):
-            delays.setdefault(source_id, []).append(hours)
+            # Times are stored to the millisecond; SQLite's julianday() and PostgreSQL's differ in the last bits
+            # of a double, so the wait is rounded to whole milliseconds before anyone compares or prints it.
+            delays.setdefault(source_id, []).append(round(hours * MS_PER_HOUR) / MS_PER_HOUR)
     ids = [row["id"] for row in sources] + ([] if source or None not in counts else [None])
     names = {row["id"]: row for row in sources}
     stats = []

@@ -418,6 +418,20 @@ def test_a_feed_that_rewrites_a_headline_records_it_before_the_page_is_fetched(s
     assert [a.kind for a in storage.pending_alerts(db, NOW + timedelta(days=1))] == ["headline"]
 
 
+def test_a_headline_rewritten_in_other_words_is_still_the_storys_headline_change(site, make_settings, story_pages):
+    # The story is the entry (its link and id), not its words: a rewrite sharing one word is the same story.
+    site.page("/flood", story_pages[0])
+    settings = follow_feed(site, make_settings, ("/flood", "Watch the moment the bridge fell", "Rain goes on.", None))
+    cycle.poll_source(settings, "feed", NOW)
+    site.page("/feed.xml", atom(site, ("/flood", "Bridge collapse caught on video", "Rain goes on.", None)))
+    cycle.poll_source(settings, "feed", NOW + timedelta(minutes=5))
+
+    db = storage.open_db(settings.database)
+    [change] = storage.list_changes(db, kind="headline")
+    assert (change.before, change.after) == ("Watch the moment the bridge fell", "Bridge collapse caught on video")
+    assert len(storage.list_articles(db)) == 1
+
+
 @pytest.mark.parametrize("feed_first", [True, False])
 def test_one_headline_change_is_one_alert_whether_the_feed_or_the_page_tells_it_first(site, make_settings, story_pages,
                                                                                        feed_first):

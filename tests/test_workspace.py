@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -80,6 +80,17 @@ def test_search_reports_first_version_and_where_the_words_went(db):
     assert (rain.version, rain.first_version, rain.disappeared_at) == (3, 2, None)
     assert storage.search_versions(db, "rain", source="elsewhere") == []
     assert storage.search_versions(db, "rain", until=storage_iso(NOW)) == []
+
+
+def test_the_wait_for_a_first_update_is_exact_to_the_millisecond_in_every_database(db):
+    # julianday() in SQLite and its PostgreSQL stand-in differ in a double's last bits: these two times gave
+    # 0.22730250656604767 hours on SQLite and another value on PostgreSQL, and the copy test failed now and then.
+    first = datetime(2026, 12, 7, 5, 27, 57, 837000, tzinfo=timezone.utc)
+    article = add_article(db)
+    store(db, article, 1, "The toll is 12", at=first)
+    store(db, article, 2, "The toll is 15", diff=figure_diff(), at=first + timedelta(milliseconds=818_289))
+
+    assert storage.summarise_sources(db).totals.median_hours_to_first_update == 818_289 / 3_600_000
 
 
 def test_summarise_sources_counts_updates_stealth_and_the_wait_for_a_first_update(db):
