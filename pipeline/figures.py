@@ -82,6 +82,7 @@ class Tables:
     verbs: dict[str, str] = field(default_factory=dict)  # "cutting" 350 jobs -> "jobs cut": what happened to them
     head_prepositions: tuple[str, ...] = ()  # "turnout in the referendum was 64%": the head is before these
     area_units: tuple[str, ...] = ()  # "burned 3,400 hectares of grass": an area counts itself ("hectares burned")
+    outcomes: dict[tuple[str, str], str] = field(default_factory=dict)  # ("forced", "leave"): "evacuated"
 
 
 ENGLISH = Tables(
@@ -201,6 +202,8 @@ ENGLISH = Tables(
            "axing": "axed", "slashing": "slashed", "raising": "raised"},
     head_prepositions=("in", "for", "from", "at", "on"),
     area_units=("ha", "acre", "km²", "mi²"),
+    outcomes={(verb, word): "evacuated" for verb in ("forced", "ordered", "told")
+              for word in ("leave", "flee", "evacuate")} | {("forced", "from"): "evacuated"},
 )
 
 
@@ -1043,6 +1046,9 @@ def _subject(tokens: list[_Token], found: _Found, tables: Tables) -> str:
         verb = _verb_before(tokens, found.start, tables)
         if verb:
             after.append(verb)
+    if len(after) == 2:  # "forced 5,000 residents to leave their homes": what happened is an evacuation
+        after[1] = next((tables.outcomes[after[1], t.low] for t in following[1:6]
+                         if (after[1], t.low) in tables.outcomes), after[1])
     if after:
         return " ".join(after)
     preceding = list(reversed(tokens[max(0, found.start - 12):found.start]))

@@ -307,7 +307,8 @@ def test_a_part_of_a_whole_counts_what_the_whole_counts():
 @pytest.mark.parametrize(("sentence", "subject"), [
     ("Rescuers said at least 12 people were killed on Tuesday.", "people killed"),
     ("By Monday the death toll rose to 40,000.", "death toll"),
-    ("The fire forced more than 5,000 residents to leave their homes.", "residents forced"),
+    ("The fire forced more than 5,000 residents to leave their homes.", "residents evacuated"),
+    ("Police forced 12 protesters into vans.", "protesters forced"),
     ("The blaze had burned about 3,400 hectares of dry grass.", "hectares burned"),  # an area counts itself
     ("The county said 300 homes had been destroyed.", "homes destroyed"),
     ("The storm killed 12 people.", "people killed"),
