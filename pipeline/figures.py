@@ -695,7 +695,9 @@ def _read_words(tokens: list[_Token], i: int, tables: Tables) -> _Quantity | Non
         word = low(j)
         if word in tables.number_words:
             value = tables.number_words[word]
-            tens_then_unit = previous == "tens" and value < 10 and current % 10 == 0
+            # "forty-two"; after a hyphen also a teen: French "soixante-dix" is seventy
+            hyphenated = j > i and tokens[j - 1].text in _HYPHENS
+            tens_then_unit = previous == "tens" and value < (20 if hyphenated else 10) and current % 10 == 0
             if previous not in (None, "hundred", "and", "multiplier") and not tens_then_unit:
                 break
             current += value

@@ -679,6 +679,7 @@ def test_a_bare_one_after_a_casualty_verb_is_a_figure_but_a_manner_of_speaking_i
     ("fr", "Les dégâts atteignent 4,5 millions d'euros.", ("4,5 millions d'euros", 4.5e6, None, "EUR")),
     ("fr", "Plus de deux mille personnes.", ("Plus de deux mille", 2000, "plus de", None)),
     ("fr", "Il y a vingt-deux morts.", ("vingt-deux", 22, None, None)),
+    ("fr", "Il y a soixante-quinze blessés.", ("soixante-quinze", 75, None, None)),
     ("fr", "Le chômage atteint 7,4 %.", ("7,4 %", 7.4, None, "%")),
     ("es", "Al menos 1.200 personas fueron evacuadas.", ("Al menos 1.200", 1200, "al menos", None)),
     ("es", "Costará 3 mil millones de euros.", ("3 mil millones de euros", 3e9, None, "EUR")),
