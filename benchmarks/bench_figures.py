@@ -164,9 +164,12 @@ def main() -> None:
         false = sum(bool(redline_changes(p["old"], p["new"], p.get("language", "en"))) for p in quiet_pairs)
         cells.append(f"{false}/{len(quiet_pairs)} = {false / len(quiet_pairs):.0%}" if quiet_pairs else "-")
     print(f"  {'Redline: false alerts, no-change edits':40s} " + " ".join(f"{cell:>15s}" for cell in cells))
-    full, head, total, misses = subject_agreement(pairs)
-    print(f"  {'Redline: subjects agreeing with the label':40s} {full}/{total} = {full / total:.2f} every word, "
-          f"{head}/{total} = {head / total:.2f} what is counted")
+    misses = []
+    for language in ("en", *languages):
+        full, head, total, wrong = subject_agreement([p for p in pairs if p.get("language", "en") == language])
+        misses += wrong
+        print(f"  {'Redline: subjects agreeing, ' + language:40s} {full}/{total} = {full / total:.2f} every word, "
+              f"{head}/{total} = {head / total:.2f} what is counted")
     for label, predict in (("Redline: figure changes", redline_changes), ("baseline: naive number diff", baseline_changes)):
         print(f"  {label:40s} {per_pair_us(pairs, predict):9.1f} µs per pair (mean of {REPEAT} passes)")
     bulk_pairs(pairs)

@@ -83,6 +83,7 @@ class Tables:
     head_prepositions: tuple[str, ...] = ()  # "turnout in the referendum was 64%": the head is before these
     area_units: tuple[str, ...] = ()  # "burned 3,400 hectares of grass": an area counts itself ("hectares burned")
     outcomes: dict[tuple[str, str], str] = field(default_factory=dict)  # ("forced", "leave"): "evacuated"
+    capitalised_nouns: bool = False  # German: a subject is its capitalised words
 
 
 ENGLISH = Tables(
@@ -287,7 +288,8 @@ GERMAN = Tables(
             "staffel", "teil", "phase", "stufe", "warnstufe", "alarmstufe", "pflegegrad", "update", "version",
             "band", "ausgabe", "ziffer", "tor", "halle", "block", "bus", "#"),
     skipped=frozenset({"der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "weitere", "weiterer",
-                       "weiteren", "neue", "neuen", "wurden", "wurde", "sind", "waren", "haben", "hatten", "noch",
+                       "weiteren", "neue", "neuen", "wurden", "wurde", "wird", "werden", "sind", "waren", "haben",
+                       "hatten", "noch",
                        "bereits", "nur", "rund", "insgesamt", "alle"}),
     boundaries=frozenset({"von", "zu", "zum", "zur", "in", "im", "an", "am", "auf", "bei", "beim", "nach", "vor",
                           "als", "weil", "während", "wenn", "die", "der", "das", "und", "oder", "für", "aus", "mit",
@@ -310,6 +312,8 @@ GERMAN = Tables(
                              "evtl", "sog", "abs", "ggf", "tel", "dr", "prof", "st", "jh", "jhd", "mind", "max"}),
     ordinal_dot=True,
     area_units=("ha", "km²"),
+    head_prepositions=("im", "in", "am", "für", "aus"),
+    capitalised_nouns=True,
 )
 
 FRENCH = Tables(
@@ -1054,17 +1058,24 @@ def _subject(tokens: list[_Token], found: _Found, tables: Tables) -> str:
     if after:
         return " ".join(after)
     preceding = list(reversed(tokens[max(0, found.start - 12):found.start]))
-    while preceding and (preceding[0].low in tables.boundaries | tables.skipped | tables.linking
-                         or (not _is_word(preceding[0]) and preceding[0].text not in ",;:()")):
-        preceding.pop(0)
-    end = 0
+    before, end = _phrase_back(preceding, tables)
+    if before and end < len(preceding) and preceding[end].low in tables.head_prepositions:
+        before = _phrase_back(preceding[end + 1:], tables)[0] or before
+    return " ".join(reversed(before[:2]))
+
+
+def _phrase_back(preceding: list[_Token], tables: Tables) -> tuple[list[str], int]:
+    """The noun phrase in tokens read backwards from a figure, past linking words and marks, and the index of
+    the token that ends it."""
+    start = 0
+    while start < len(preceding) and (preceding[start].low in tables.boundaries | tables.skipped | tables.linking or (
+            not _is_word(preceding[start]) and preceding[start].text not in ",;:()")):
+        start += 1
+    end = start
     while end < len(preceding) and (preceding[end].text in _HYPHENS or (
             _is_word(preceding[end]) and preceding[end].low not in tables.boundaries)):
         end += 1
-    before = _phrase(preceding[:end], tables)
-    if before and end < len(preceding) and preceding[end].low in tables.head_prepositions             and (head := _phrase(preceding[end + 1:], tables)):
-        before = head
-    return " ".join(reversed(before[:2]))
+    return _phrase(preceding[start:end], tables), end
 
 
 def _phrase(tokens: list[_Token], tables: Tables) -> list[str]:
@@ -1074,6 +1085,10 @@ def _phrase(tokens: list[_Token], tables: Tables) -> list[str]:
             continue
         if not _is_word(token) or token.low in tables.boundaries:
             break
+        if tables.capitalised_nouns and not token.text[0].isupper():
+            if kept:
+                break
+            continue  # German writes its nouns with a capital: a verb before the noun is passed over
         if token.low not in tables.skipped:
             kept.append(token.low)
     return kept

@@ -722,6 +722,18 @@ def test_other_languages_compare_figures(language, old, new, expected):
     assert [(c.detail, c.before, c.after) for c in compare_figures(old, new, language)] == expected
 
 
+@pytest.mark.parametrize("sentence, subject", [
+    ("Der Schaden wird auf 3,1 Millionen Euro geschätzt.", "schaden"),  # a verb after the figure is no noun
+    ("Die Arbeitslosenquote stieg im Oktober auf 6,1 Prozent.", "arbeitslosenquote"),  # past "im Oktober"
+    ("Bei dem Brand wurden zwei Menschen verletzt.", "menschen"),
+    ("Die Stadt investiert 1,4 Milliarden Euro.", "stadt"),
+])
+def test_a_german_subject_is_its_capitalised_nouns(sentence, subject):
+    figure, = find_figures(sentence, "de")
+
+    assert figure.subject == subject
+
+
 def test_a_comma_is_a_decimal_mark_only_where_the_language_says_so():
     # "1 200,5" is one number in French; in English the comma after a spaced group starts another.
     assert [f.value for f in find_figures("Il manque 1 200,5 tonnes.", "fr")] == [1200.5]
