@@ -587,6 +587,7 @@ class _Compiled:
     labels: _Phrases
     age_before: _Phrases
     token: re.Pattern
+    starters: frozenset[str]  # the words a quantity in words can start with ("two", "a" million, "half" a)
 
 
 _COMPILED: dict[str, _Compiled] = {}
@@ -603,6 +604,7 @@ def _compiled(language: str) -> _Compiled:
             _Phrases(t.percent), _Phrases(t.ratio_joiners),
             _Phrases(t.measures), _Phrases(t.age_after), _Phrases(t.time_after), _Phrases(t.labels),
             _Phrases(t.age_before), re.compile(_TOKEN_PATTERN.format(decimal=re.escape(t.decimal_mark))),
+            frozenset({*t.number_words, *t.indefinite, *t.fractions, *t.bare_scales}),
         )
     return _COMPILED[language]
 
@@ -763,6 +765,8 @@ def _read_quantity(tokens: list[_Token], i: int, c: _Compiled, currency: bool) -
         end = vague[1] - (tokens[vague[1] - 1].low == tables.of)  # "scores of" needs its "of", but keeps it out
         return _Quantity(float(vague[0]), end, approximate=True)
     if not _is_number(tokens[i]):
+        if tokens[i].low not in c.starters:
+            return None  # most words: neither reader would take them
         return _read_fraction(tokens, i, tables) or _read_words(tokens, i, tables)
     j, scale = i + 1, 1.0
     nxt = tokens[j] if j < len(tokens) else None
