@@ -141,9 +141,14 @@ def figure_series(changes: Iterable[StoredChange]) -> dict[str, list[FigurePoint
     return series
 
 
-def figure_values(series: dict[str, list[FigurePoint]], language: str = "en") -> dict[str, list[float | None]]:
-    """The number each point's text stands for (the middle of a range), None where none can be read."""
-    from pipeline.figures import read_numbers  # its tables load only when a story's figures are drawn
+def figure_values(series: dict[str, list[FigurePoint]], text: str = "",
+                  fallback: str = "en") -> dict[str, list[float | None]]:
+    """The number each point's text stands for (the middle of a range), None where none can be read; read in
+    the language of the story's text (see extract.guess_language) when Redline has tables for it, else fallback."""
+    from pipeline.extract import guess_language
+    from pipeline.figures import choose_language, read_numbers  # its tables load only when figures are drawn
+
+    language = choose_language(guess_language(text), fallback)
 
     def value(text: str | None) -> float | None:
         found = read_numbers(text or "", language)

@@ -8,7 +8,7 @@ from difflib import SequenceMatcher
 
 from pipeline.extract import (CORRECTION_LABELS, EARLIER_VERSION, UPDATE_LABELS, WORD, count_words, find_notices,
                               guess_language, is_later)
-from pipeline.figures import LANGUAGES, Tables, compare_aligned, get_tables
+from pipeline.figures import Tables, choose_language, compare_aligned, get_tables
 from pipeline.models import Change, Diff, Extracted, SentenceOp
 from pipeline.words import diff_words
 
@@ -392,15 +392,10 @@ def _stats(ops: list[tuple[int, str]], alignment: list[SentenceOp], changes: lis
     return stats
 
 
-def choose_language(page: Extracted, fallback: str = "en") -> str:
-    """The language a page is read in: its own (declared or guessed) when Redline has tables for it, else fallback."""
-    return page.language if page.language in LANGUAGES else fallback
-
-
 def compare_pages(old: Extracted, new: Extracted, language: str = "en") -> Diff:
     """The word diff, sentence alignment, statistics, changes and disclosure from one version to the next;
     sentences and figures are read in the new page's language (see choose_language), else in language."""
-    language = choose_language(new, language)
+    language = choose_language(new.language, language)
     alignment = align_sentences(split_sentences(old.text, language), split_sentences(new.text, language))
     corrections, in_notices = _notice_changes(old.text, new.text)
     # A sentence of a new or reworded notice is told by its correction change.

@@ -609,6 +609,11 @@ def _compiled(language: str) -> _Compiled:
     return _COMPILED[language]
 
 
+def choose_language(language: str | None, fallback: str = "en") -> str:
+    """The language a text is read in: its own (declared or guessed) when Redline has tables for it, else fallback."""
+    return language if language in LANGUAGES else fallback
+
+
 def get_tables(language: str) -> Tables:
     """The tables of language; LanguageError when it has none."""
     return _compiled(language).tables

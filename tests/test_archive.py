@@ -65,3 +65,12 @@ def test_figure_series_follows_each_figure_over_the_versions():
     assert [(p.version, p.value) for p in series["people killed"]] == [(1, "at least 12"), (2, "at least 19"),
                                                                        (3, "at least 27")]
     assert archive.figure_values(series) == {"people killed": [12, 19, 27], "aid": [4.5e6, 6e6]}
+
+
+def test_figure_values_are_read_in_the_language_of_the_storys_text():
+    series = archive.figure_series([_figure("2,5 Millionen Euro", "3,1 Millionen Euro", 2, subject="schaden")])
+    german = "Die Polizei teilte mit, dass der Schaden an der Brücke nicht gering ist und auch die Straße leidet."
+
+    assert archive.figure_values(series, german) == {"schaden": [2.5e6, 3.1e6]}
+    assert archive.figure_values(series, "", fallback="de") == {"schaden": [2.5e6, 3.1e6]}
+    assert archive.figure_values(series) != {"schaden": [2.5e6, 3.1e6]}  # read as English, "2,5" is no 2.5

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from demo.newsroom import load_stories
-from pipeline.diff import (align_sentences, choose_language, compare_pages, compare_versions, find_quotes,
-                           find_stealth_edit, says_what_changed, split_sentences)
+from pipeline.diff import (align_sentences, compare_pages, compare_versions, find_quotes, find_stealth_edit,
+                           says_what_changed, split_sentences)
 from pipeline.extract import find_notices, normalize_text
 from pipeline.models import Extracted
 
@@ -724,12 +724,6 @@ def test_compare_pages_reads_a_page_in_its_own_language():
     # Read as English, "5,8" is no number at all.
     english = replace(new, language=None)
     assert [(c.before, c.after) for c in compare_pages(old, english).changes if c.kind == "figure"] != figures
-
-
-@pytest.mark.parametrize("page_language, fallback, expected", [
-    ("de", "en", "de"), ("fr", "en", "fr"), ("it", "en", "en"), (None, "es", "es")])
-def test_choose_language_falls_back_where_redline_has_no_tables(page_language, fallback, expected):
-    assert choose_language(Extracted("x", language=page_language), fallback) == expected
 
 
 def test_compare_versions_guesses_the_language_of_plain_texts():

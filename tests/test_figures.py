@@ -734,6 +734,12 @@ def test_a_german_subject_is_its_capitalised_nouns(sentence, subject):
     assert figure.subject == subject
 
 
+@pytest.mark.parametrize("language, fallback, expected", [
+    ("de", "en", "de"), ("fr", "en", "fr"), ("it", "en", "en"), (None, "es", "es")])
+def test_choose_language_falls_back_where_redline_has_no_tables(language, fallback, expected):
+    assert figures.choose_language(language, fallback) == expected
+
+
 def test_a_comma_is_a_decimal_mark_only_where_the_language_says_so():
     # "1 200,5" is one number in French; in English the comma after a spaced group starts another.
     assert [f.value for f in find_figures("Il manque 1 200,5 tonnes.", "fr")] == [1200.5]

@@ -167,7 +167,9 @@ def create_app(settings: Settings, token: str | None = None, dependencies: tuple
     @app.get("/articles/{article_id}/figures.svg")
     def figures_plot(article_id: int, db=Depends(archive_db)):
         series = archive.figure_series(storage.list_changes(db, kind="figure", article_id=article_id))
-        return _svg(plots.plot_figures(series, archive.figure_values(series, settings.diff.language)))
+        latest = storage.latest_version(db, article_id)
+        values = archive.figure_values(series, latest.text if latest else "", settings.diff.language)
+        return _svg(plots.plot_figures(series, values))
 
     @app.get("/articles/{article_id}/diff", response_class=HTMLResponse)
     def diff(request: Request, article_id: int, db=Depends(archive_db)):
