@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pipeline.diff import compare_versions, split_sentences
 from pipeline.errors import RedlineError
 from pipeline.extract import extract_article
-from pipeline.figures import compare_figures, find_figures
+from pipeline.figures import LANGUAGES, compare_figures, find_figures
 from pipeline.sources import parse_feed, parse_sitemap, parse_url_list
 
 EXAMPLES = int(os.environ.get("REDLINE_FUZZ_EXAMPLES", "150"))
@@ -36,6 +36,9 @@ PIECES = st.sampled_from([
     "https://news.example.org/a", "http://xn--a.com/", "http://[::1/", "ftp://x/", "javascript:alert(1)",
     "At least 40,000 people", " were killed", " $4.5 billion", " 3 in 10", " forty-two", " half a million",
     " between 30 and 40", " 5-4", " 1.200,50", " ½", " 2½", "²", "Dr.", " U.S.", " p.m.", "。", "？", "\n", "\n\n",
+    " mindestens", " 2,5 Millionen Euro", " zweiundzwanzig", " 3.", " März", " Mio.", " 34-Jährige", " 14 Uhr",
+    " plus de", " 1 200,5", " vingt-deux", " soixante-dix", " 14h30", " de 34 ans", " 1er", " d'euros",
+    " al menos", " mil millones", " treinta y dos", " 3 de marzo", " ¿", " ¡", " 1º", " Sra.", " EE.UU.",
     " ", "\t", "\u200b", "\ufeff", "\x00", "\udcff", "é", "日本", "\"", "'", "(", ")", ".", "!", "?",
 ])
 TEXT = st.lists(PIECES, max_size=60).map("".join) | st.text(max_size=400)
@@ -89,23 +92,26 @@ def test_extraction(body):
     only_own_errors(extract_article, body, "https://news.example.org/a")
 
 
+LANGUAGE = st.sampled_from(sorted(LANGUAGES))
+
+
 @FUZZ
-@given(TEXT)
-def test_sentence_splitting(text):
-    sentences = only_own_errors(split_sentences, text)
+@given(TEXT, LANGUAGE)
+def test_sentence_splitting(text, language):
+    sentences = only_own_errors(split_sentences, text, language)
     assert all(sentence.strip() for sentence in sentences)
 
 
 @FUZZ
-@given(TEXT)
-def test_figure_reader(sentence):
-    only_own_errors(find_figures, sentence)
+@given(TEXT, LANGUAGE)
+def test_figure_reader(sentence, language):
+    only_own_errors(find_figures, sentence, language)
 
 
 @FUZZ
-@given(TEXT, TEXT)
-def test_figure_comparison(old, new):
-    only_own_errors(compare_figures, old, new)
+@given(TEXT, TEXT, LANGUAGE)
+def test_figure_comparison(old, new, language):
+    only_own_errors(compare_figures, old, new, language)
 
 
 @FUZZ
