@@ -357,14 +357,20 @@ def _widget_lines(tree: HtmlElement) -> set[str]:
     elements can make trafilatura choose another container and lose the body. An element that
     holds a quarter of the page's paragraph text is the article's container, not a widget.
     """
+    from lxml.etree import Element
+
     paragraphs = sum(len(p.text_content()) for p in tree.iter("p"))
     lines: set[str] = set()
     taken: set = set()  # widgets whose lines are in: a widget inside one adds nothing
-    for element in tree.iter():
-        if not isinstance(element.tag, str) or element.tag in _KEEP_TAGS:
-            continue
-        marks = " ".join(filter(None, (element.get("class"), element.get("id"), element.get("aria-label"))))
-        if element.tag != "figcaption" and not (marks and _WIDGET.search(marks)):
+    for element in tree.iter(Element):  # elements only: comments and processing instructions are no widgets
+        if element.tag != "figcaption":
+            attributes = element.attrib
+            if not attributes:  # most elements: nothing to read
+                continue
+            marks = " ".join(filter(None, (attributes.get(name) for name in ("class", "id", "aria-label"))))
+            if not (marks and _WIDGET.search(marks)):
+                continue
+        if element.tag in _KEEP_TAGS:
             continue
         if sum(len(p.text_content()) for p in element.iter("p")) > paragraphs / 4:
             continue

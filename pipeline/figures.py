@@ -1076,8 +1076,8 @@ def _subject(tokens: list[_Token], found: _Found, tables: Tables) -> str:
 def _phrase_back(preceding: list[_Token], tables: Tables) -> tuple[list[str], int]:
     """The noun phrase in tokens read backwards from a figure, past linking words and marks, and the index of
     the token that ends it."""
-    start = 0
-    while start < len(preceding) and (preceding[start].low in tables.boundaries | tables.skipped | tables.linking or (
+    start, passed = 0, tables.boundaries | tables.skipped | tables.linking
+    while start < len(preceding) and (preceding[start].low in passed or (
             not _is_word(preceding[start]) and preceding[start].text not in ",;:()")):
         start += 1
     end = start
