@@ -38,7 +38,7 @@ EARLIER_VERSION = (r"an earlier version of this|in einer früheren version diese
                    r" de cet|una versión anterior de (?:este|esta)")
 _NOTICE = re.compile(
     rf"^\s*(?:{CORRECTION_LABELS}|{UPDATE_LABELS})\s*[:.\-–—]"
-    rf"|(?:{EARLIER_VERSION}) (?:story|article|report|artikels|beitrags|textes|article|artículo|noticia|información)"
+    rf"|(?:{EARLIER_VERSION}) (?:story|article|report|artikels|beitrags|textes|artículo|noticia|información)"
     r"|this (?:story|article|report) (?:has been|was) (?:updated|corrected|amended)"
     r"|diese[rs]? (?:artikel|beitrag|text|meldung) wurde\b.{0,80}?\b(?:aktualisiert|korrigiert|geändert|ergänzt)"
     r"|cet article a été (?:mis à jour|corrigé|modifié|actualisé)"
