@@ -67,6 +67,30 @@ def test_a_new_text_makes_a_version_with_its_diff_and_changes(site, make_setting
     assert article.last_changed_at.startswith("2026-11-01T12:20")
 
 
+GERMAN = ("Die Polizei teilte am Dienstag mit, dass bei dem Hochwasser mindestens 12 Menschen ums Leben kamen.",
+          "Der Schaden wird auf 2,5 Millionen Euro geschätzt, sagte ein Sprecher der Stadt am 3. März.",
+          "Die Feuerwehr war mit rund 300 Einsatzkräften vor Ort und pumpte die Keller der Altstadt leer.")
+
+
+def german_page(*paragraphs):
+    return render(title="Hochwasser in der Altstadt", paragraphs=paragraphs).replace('<html lang="en">',
+                                                                                      '<html lang="de-DE">')
+
+
+def test_a_page_is_read_in_the_language_it_declares(site, make_settings):
+    site.page("/hochwasser", german_page(*GERMAN))
+    settings = track(site, make_settings, "/hochwasser")  # [diff] language stays "en"
+    check_all(settings)
+    site.page("/hochwasser", german_page(GERMAN[0].replace("12", "19"), GERMAN[1].replace("2,5", "3,1"), GERMAN[2]))
+    check_all(settings, NOW + timedelta(minutes=20))
+
+    db = storage.open_db(settings.database)
+    figures = [(c.before, c.after, c.subject) for c in storage.list_changes(db, kind="figure")]
+    assert figures == [("mindestens 12", "mindestens 19", "menschen"),
+                       ("2,5 Millionen Euro", "3,1 Millionen Euro", "schaden")]
+    assert [c.kind for c in storage.list_changes(db)] == ["figure", "figure", "stealth_edit"]
+
+
 def test_an_unchanged_page_costs_one_request_and_no_version(site, make_settings, story_pages):
     site.page("/flood", story_pages[0])
     settings = track(site, make_settings, "/flood")
