@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # Bump when a rule below changes what text or metadata a page yields: stored versions then count as
 # extracted by another extractor, so the difference is never taken for a newsroom edit.
 # 3: a JSON-LD block that trafilatura's clean-up breaks is read as the JSON it is (bylines).
-# 4: German, French and Spanish timestamp lines ("Aktualisiert am …", "il y a 5 minutes") are noise.
+# 4: German, French and Spanish timestamp lines ("Aktualisiert am …", "il y a 5 minutes") and French and Spanish
+#    widget lines ("Lire aussi", "Publicidad") are noise.
 RULES = 4
 EXTRACTOR = f"trafilatura {version('trafilatura')}; redline rules {RULES}"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -65,7 +66,9 @@ _BOILERPLATE = (
     r"^(?:advertisement|anzeige|werbung|publicité|passer la publicité|sponsored|article content"
     r"|(?:- )?advertisement.{0,40}story continues below|story continues below(?: advertisement)?"
     r"|recommended videos?|related(?: stories| articles| content| coverage)?:?|read (?:more|also|next):?"
-    r"|lesen sie auch:?|(?:das könnte sie auch interessieren|mehr zum thema):?|see also:?|share|shares)$",
+    r"|lesen sie auch:?|(?:das könnte sie auch interessieren|mehr zum thema):?|see also:?|share|shares"
+    r"|(?:à )?lire aussi ?:?|sur le même sujet ?:?|partager|publicidad|(?:lee|leer) también:?|te puede interesar:?"
+    r"|noticias relacionadas:?|compartir)$",
     r"^share (?:this|on|via)\b.{0,60}$",
     r"^(?:sign up|subscribe)\b.{0,100}\b(?:newsletters?|emails?|inbox)\b.{0,60}$",
     r"^follow \S+(?: \S+){0,3} on (?:twitter|x|facebook|instagram|google news|whatsapp)\b.{0,160}$",

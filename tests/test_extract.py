@@ -397,6 +397,8 @@ def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_wi
     "Advertisement", "ADVERTISEMENT", "Share this article", "Share on Facebook", "Related stories",
     "Read more:", "Sign up for our newsletter and get the news in your inbox", "Reading time: 4 min",
     "5 min read", "Photo: Maya Lindqvist", "3 of 12", "Follow The Courier on Google News for the latest updates.",
+    "Lire aussi :", "À lire aussi", "Sur le même sujet", "Partager", "Publicidad", "Lee también:", "Te puede interesar",
+    "Noticias relacionadas", "Compartir",
     "Updated: March 3, 2025",
 ])
 def test_strip_noise_drops_widget_boilerplate_lines(line):
