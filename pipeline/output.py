@@ -8,12 +8,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import asdict
 from html import escape
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from pipeline.errors import InputError
-from pipeline.models import IN_THE_FEED, Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version
+from pipeline.models import (IN_THE_FEED, Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version,
+                             to_dict)
 
 if TYPE_CHECKING:  # rich loads only when something is printed in colour: every command starts without it
     from rich.console import Console
@@ -203,7 +203,7 @@ def report_as_record(report: DiffReport) -> dict:
         "old_title": report.old_title, "new_title": report.new_title, "note": report.note,
         "disclosed": diff.disclosed, "disclosure": diff.disclosure, "disclosures": list(diff.disclosures),
         "stats": diff.stats,
-        "changes": [asdict(c) for c in diff.changes], "ops": [list(op) for op in diff.ops],
+        "changes": [to_dict(c) for c in diff.changes], "ops": [list(op) for op in diff.ops],
         "sentences": [{"op": s.op, "old_indices": list(s.old_indices), "new_indices": list(s.new_indices),
                        "old": s.old, "new": s.new, "ops": [list(op) for op in s.ops]} for s in diff.sentences],
     }
@@ -211,7 +211,7 @@ def report_as_record(report: DiffReport) -> dict:
 
 def diff_as_record(diff: Diff) -> dict:
     """What `redline compare --json` prints for a diff: word ops, statistics and changes."""
-    return {"ops": diff.ops, "stats": diff.stats, "changes": [asdict(c) for c in diff.changes]}
+    return {"ops": diff.ops, "stats": diff.stats, "changes": [to_dict(c) for c in diff.changes]}
 
 
 def render_json(report: DiffReport) -> str:
