@@ -56,10 +56,15 @@ def load_pairs(path: Path = DATA) -> list[dict]:
     return pairs
 
 
+def figure_changes(old: str, new: str, language: str = "en") -> list:
+    """The figure changes Redline reports between two texts read as language, as diff.compare_pages finds them."""
+    alignment = align_sentences(split_sentences(old, language), split_sentences(new, language))
+    return compare_aligned(((s.old, s.new) for s in alignment), language)
+
+
 def redline_changes(old: str, new: str, language: str = "en") -> list[tuple]:
     """(detail, before, after) of each figure change Redline reports, reading the texts as language."""
-    alignment = align_sentences(split_sentences(old, language), split_sentences(new, language))
-    return [(c.detail, c.before, c.after) for c in compare_aligned(((s.old, s.new) for s in alignment), language)]
+    return [(c.detail, c.before, c.after) for c in figure_changes(old, new, language)]
 
 
 def baseline_changes(old: str, new: str, language: str = "en") -> list[tuple]:
@@ -109,10 +114,8 @@ def subject_agreement(pairs: list[dict]) -> tuple[int, int, int, list[str]]:
     full = head = total = 0
     misses = []
     for pair in pairs:
-        language = pair.get("language", "en")
-        alignment = align_sentences(split_sentences(pair["old"], language), split_sentences(pair["new"], language))
         found = {strict((c.detail, c.before, c.after)): c.subject or ""
-                 for c in compare_aligned(((s.old, s.new) for s in alignment), language)}
+                 for c in figure_changes(pair["old"], pair["new"], pair.get("language", "en"))}
         for change in pair["changes"]:
             key = strict((change["detail"], change["before"], change["after"]))
             if "subject" not in change or key not in found:
@@ -210,8 +213,12 @@ def reworded(sentence: str, language: str) -> list[str]:
     return edits
 
 
-def lowered(sentence: str, figure) -> str:
-    """sentence with the first digits of figure lowered by one (1 becomes 2)."""
+def lowered(sentence: str, numbers: list) -> str | None:
+    """sentence with the first digits of its first figure written in digits lowered by one (1 becomes 2), given
+    the numbers read in it; None when it has no such figure."""
+    figure = next((n for n in numbers if n.kind == COUNT and re.search(r"\d", n.text)), None)
+    if figure is None:
+        return None
     digits = re.search(r"\d+", figure.text)
     value = int(digits.group(0))
     return sentence[:figure.start + digits.start()] + str(value - 1 if value > 1 else 2) \
@@ -233,11 +240,9 @@ def real_text(corpus: Path) -> None:
         false = sum(bool(compare_figures(sentence, edit, language)) for sentence, edit in edits)
         altered = found = 0
         for sentence, found_numbers in zip(sentences, numbers):
-            figure = next((n for n in found_numbers if n.kind == COUNT and re.search(r"\d", n.text)), None)
-            if figure is not None:
+            if (edit := lowered(sentence, found_numbers)) is not None:
                 altered += 1
-                changes = compare_figures(sentence, lowered(sentence, figure), language)
-                found += any(c.detail == "value" for c in changes)
+                found += any(c.detail == "value" for c in compare_figures(sentence, edit, language))
         print(f"  real text ({corpus / 'fundus'}, {language}): {len(sentences)} sentences read in "
               f"{elapsed * 1000:.0f} ms; numbers: {', '.join(f'{k} {v}' for k, v in kinds.most_common())}")
         print(f"  {'':40s} figure changes for {len(edits)} edits that touch no figure: {false}; "
