@@ -108,7 +108,8 @@ from storage.workspace import (  # noqa: E402
 )
 
 __all__ = [
-    "Database", "add_aliases", "add_articles", "article_urls_by_id", "backup", "claim_alerts", "claim_due_articles", "claim_url",
+    "Database", "add_aliases", "add_articles", "article_urls_by_id", "backup", "claim_alerts", "claim_due_articles",
+    "claim_url",
     "clear_throttle", "count_held_elsewhere", "count_rows", "end_host_request", "expire_claims", "export_alerts", "export_changes", "export_versions", "find_article",
     "find_articles", "find_faults", "find_revert", "finish_alerts", "get_article", "get_blob",
     "get_diff", "get_host", "get_source", "get_version", "has_issue", "hold_articles", "latest_version",
@@ -116,7 +117,8 @@ __all__ = [
     "mailbox_state", "mark_extractor_drift", "measure_archive", "merge_article", "migrate", "open_archive", "open_db", "owner_of",
     "pending_alerts", "prune_raw_pages", "record_check", "record_check_error", "record_events",
     "record_feed_update", "record_fetch", "record_issue", "record_poll", "record_reextraction", "record_version",
-    "requeue_alerts", "reserve_host_slot", "save_mailbox_state", "save_robots", "source_name", "source_names_by_id", "stream_changes",
+    "requeue_alerts", "reserve_host_slot", "save_mailbox_state", "save_robots", "source_name", "source_names_by_id",
+    "stream_changes",
     "sync_sources", "take_host_request", "throttle_host", "vacuum", "version_texts",
     "TABLES", "copy_archive", "on_server",
     # the researcher's reads (storage.workspace)

@@ -847,7 +847,7 @@ def list_changes(db: Database, kind: str | None = None, article_id: int | None =
 
 
 def stream_changes(db: Database, kind: str | None = None, article_id: int | None = None,
-                 source: str | None = None) -> Iterator[StoredChange]:
+                   source: str | None = None) -> Iterator[StoredChange]:
     """list_changes streamed: every change, oldest first, read as it is iterated (in idx_changes_detected's
     order), so that a whole archive's changes are never in memory at once."""
     sql, params = _change_query(kind, article_id, source)
