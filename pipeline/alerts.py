@@ -7,7 +7,6 @@ a masked name, and errors and the log lines of Apprise and urllib3 are redacted.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import re
@@ -99,6 +98,8 @@ def url_secrets(url: str) -> frozenset[str]:
     if parts.password:
         found.add(unquote(parts.password))
         if parts.username:
+            import base64  # (Apprise has loaded it by now; a run that sends nothing does not)
+
             found.add(base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password)}".encode()).decode())
     for key, value in parse_qsl(parts.query):
         if value and SECRET_KEY.search(key):

@@ -21,17 +21,16 @@ import storage
 from pipeline import alerts, lifecycle, schedule
 from pipeline.config import DiffSettings, ScheduleSettings, Settings, SourceSettings
 from pipeline.errors import ExtractionError, WallError
-from pipeline.extract import count_words, ensure_html, extract_article, hash_text
 from pipeline.models import (Article, Change, CheckOutcome, Extracted, Fetched, Verdict, Version, from_iso, to_iso,
                              utcnow)
 
 if TYPE_CHECKING:
     from pipeline.crawl import Crawler
 
-# The network, diffing and URL canonicalisation are imported by the functions that use them: planning loads
-# no httpx, and a run whose pages all answer 304 or come back byte-identical never loads diff-match-patch,
-# the figure tables, courlan or feedparser (an import inside a function is thread-safe; after the first,
-# it is a dict lookup).
+# The network, extraction, diffing and URL canonicalisation are imported by the functions that use them:
+# planning loads no httpx, and a run whose pages all answer 304 or come back byte-identical never compiles
+# extraction's rules (14 ms) nor loads diff-match-patch, the figure tables, courlan or feedparser (an import
+# inside a function is thread-safe; after the first, it is a dict lookup).
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +184,7 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
     only because the extractor changed. A text that collapsed to less than diff.shrink of the
     last one is held as suspect until a second check finds the same text.
     """
+    from pipeline.extract import count_words, hash_text
     from pipeline.reread import reread_version, same_page
 
     rules = settings.diff_for(source)
@@ -212,6 +212,7 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
 
 def _read_page(fetched: Fetched, rules: DiffSettings) -> Extracted:
     """The article a fetched page holds; WallError or ExtractionError when it holds none."""
+    from pipeline.extract import ensure_html, extract_article
     from pipeline.fetch import decode_body
 
     ensure_html(fetched.body, fetched.content_type, fetched.final_url)
@@ -230,6 +231,8 @@ def _note_suspect(article: Article, status: str, page: Extracted | None, now: da
     """The one place a collapsed text is held or let go: held for a suspect page, kept past a wall or
     a page without text (which say nothing of the article's text), let go after any other page."""
     if status == "suspect":
+        from pipeline.extract import hash_text
+
         return replace(article, suspect_hash=hash_text(page.text), suspect_at=to_iso(now))
     if status in ("no_text", "wall"):
         return article
@@ -254,6 +257,7 @@ def _record_verdict(db, ladder: ScheduleSettings, article: Article, checked: Art
 def _store_version(db, settings: Settings, ladder: ScheduleSettings, checked: Article, fetched: Fetched,
                    verdict: Verdict, now: datetime) -> CheckOutcome:
     from pipeline.diff import compare_pages, find_stealth_edit
+    from pipeline.extract import hash_text
 
     page, previous = verdict.page, verdict.previous
     text_hash = hash_text(page.text)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import io
 import json
 import sys
@@ -194,6 +192,8 @@ def _read_input(path: str) -> bytes:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     if path.endswith(".gz"):
+        import gzip  # as csv below: loaded by the one command that needs it, not by every start
+
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
@@ -389,6 +389,8 @@ def export(fmt, what, raw_url, number, config_path):
         for record in records:
             click.echo(to_json_line(record))
         return
+    import csv
+
     writer = csv.DictWriter(sys.stdout, fieldnames=archive.export_fields(what), extrasaction="ignore")
     writer.writeheader()
     for record in records:

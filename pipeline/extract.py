@@ -8,7 +8,6 @@ import json
 import re
 import unicodedata
 from datetime import datetime, timezone
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Iterator
 
 from pipeline.config import DiffSettings
@@ -24,7 +23,6 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 4: German, French and Spanish timestamp lines ("Aktualisiert am …", "il y a 5 minutes") and French and Spanish
 #    widget lines ("Lire aussi", "Publicidad") are noise.
 RULES = 4
-EXTRACTOR = f"trafilatura {version('trafilatura')}; redline rules {RULES}"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -181,11 +179,16 @@ def hash_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@functools.cache
 def describe_extractor(ignore: tuple[str, ...] = ()) -> str:
     """The extractor's name and version, with a fingerprint of the ignore patterns that shaped the text."""
+    # Read on first use: importlib.metadata costs a run that extracts nothing 10 ms of its start.
+    from importlib.metadata import version
+
+    extractor = f"trafilatura {version('trafilatura')}; redline rules {RULES}"
     if not ignore:
-        return EXTRACTOR
-    return f"{EXTRACTOR}; ignore {hashlib.sha256(json.dumps(list(ignore)).encode()).hexdigest()[:8]}"
+        return extractor
+    return f"{extractor}; ignore {hashlib.sha256(json.dumps(list(ignore)).encode()).hexdigest()[:8]}"
 
 
 # Words common in running text of one language and rare in the others: enough of them tell the language.

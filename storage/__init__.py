@@ -4,21 +4,7 @@ Every read returns frozen records from pipeline.models; every state change of an
 has a function named for what happened (record_check, record_version, record_events, ...).
 """
 
-import sys
-
-# sqlite-utils imports numpy and pandas when they are installed, only to map their number types to column
-# types; Redline never stores either. matplotlib (the workspace's plots) installs numpy, and with it every
-# `redline` command started 0.1-0.2 s later (python -X importtime). So sqlite-utils is loaded with both
-# hidden, and they stay importable for whoever needs them after.
-_HIDDEN = [name for name in ("numpy", "pandas") if name not in sys.modules]
-sys.modules.update(dict.fromkeys(_HIDDEN, None))
-try:
-    import sqlite_utils  # noqa: F401 - loaded here, once, without them
-finally:
-    for _name in _HIDDEN:
-        del sys.modules[_name]
-
-from storage.db import (  # noqa: E402
+from storage.db import (
     Database,
     add_aliases,
     add_articles,
@@ -89,9 +75,9 @@ from storage.db import (  # noqa: E402
     vacuum,
     version_texts,
 )
-from storage.copy import TABLES, copy_archive  # noqa: E402
-from storage.dialect import on_server  # noqa: E402
-from storage.workspace import (  # noqa: E402
+from storage.copy import TABLES, copy_archive
+from storage.dialect import on_server
+from storage.workspace import (
     MARK_END,
     MARK_START,
     SORTS,

@@ -7,10 +7,8 @@ duplicates a version, a change or an alert; each article check is one transactio
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
-import socket
 import sqlite3
 import zlib
 from contextlib import contextmanager
@@ -19,14 +17,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from sqlite_utils import Database
-
 from pipeline.errors import NotFoundError, StorageError
 from pipeline.masking import mask_text, mask_url
 from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched, Host, Issue, Reextraction,
                              Source, StoredChange, StoredDiff, StoredIssue, Version, to_iso)
 from storage.migrations import MIGRATIONS
 from storage.dialect import is_url, on_server
+from storage.sqlite import Database
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transaction to end
 
@@ -47,9 +44,7 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
                            "check [database] path)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # The archive is Redline's alone: a sqlite-utils plugin installed beside it does not reach its connection
-        # (and looking for plugins reads every installed package's metadata, 30 ms of each process's start).
-        db = Database(path, execute_plugins=False)
+        db = Database(sqlite3.connect(path))
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
@@ -105,9 +100,16 @@ def _immediate(db: Database) -> Iterator[Database]:
         with db.transaction():
             yield db
         return
-    if db.conn.in_transaction:
-        with db.atomic():  # a savepoint inside the transaction already holding the lock
+    if db.conn.in_transaction:  # a savepoint inside the transaction already holding the lock
+        db.execute("SAVEPOINT immediate")
+        try:
             yield db
+        except BaseException:
+            if db.conn.in_transaction:  # an error that ended the whole transaction leaves no savepoint
+                db.execute("ROLLBACK TO immediate")
+                db.execute("RELEASE immediate")
+            raise
+        db.execute("RELEASE immediate")
         return
     try:
         db.execute("BEGIN IMMEDIATE")
@@ -358,7 +360,11 @@ def lease_holder(hand_off: bool = False) -> str:
 @functools.lru_cache(maxsize=4)
 def _identity(pid: int) -> str:
     # Keyed by pid: a forked task process (Airflow's) is someone else.
-    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
+    return f"{_host()}:{pid}:{_started(pid)}"
+
+
+def _host() -> str:
+    return os.uname().nodename  # what socket.gethostname() answers, without loading the socket module
 
 
 def _started(pid: int) -> str:
@@ -373,7 +379,7 @@ def _alive(holder: str) -> bool:
     hand-off is trusted until it expires; a process of this host is asked."""
     host, _, rest = holder.partition(":")
     pid, _, started = rest.partition(":")
-    if host == "planned" or host != socket.gethostname() or not pid.isdigit():
+    if host == "planned" or host != _host() or not pid.isdigit():
         return True
     try:
         os.kill(int(pid), 0)
@@ -699,6 +705,8 @@ def _insert_change(db: Database, change: Change, article_id: int, detected: str,
 
 
 def _blob_hash(raw: bytes) -> str:
+    import hashlib  # (OpenSSL's: 3 ms of a start that only reads the archive)
+
     return hashlib.sha256(raw).hexdigest()
 
 

@@ -1,8 +1,14 @@
-"""Numbered schema changes; each runs once, in order, inside a transaction."""
+"""Numbered schema changes; each runs once, in order, inside a transaction.
+
+Each is written with sqlite-utils' table API, reached through storage.sqlite.Database (which loads it
+only when a migration runs)."""
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.sqlite import Database
 
 
 def _initial(db: Database) -> None:

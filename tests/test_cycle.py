@@ -9,7 +9,7 @@ import storage
 from demo.newsroom import load_stories, render_article
 from pipeline import cycle
 from pipeline.diff import compare_versions
-from pipeline.extract import EXTRACTOR, hash_text
+from pipeline.extract import describe_extractor, hash_text
 from pipeline.models import Fetched, to_iso
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -225,7 +225,7 @@ def test_a_source_s_own_ignore_patterns_apply_to_its_articles(site, make_setting
     assert check_all(settings) == {"unchanged": 1, "changes": 0}
     [version] = versions(settings)
     assert "Courier Deals" not in version.text
-    assert version.extractor.startswith(EXTRACTOR + "; ignore ")
+    assert version.extractor.startswith(describe_extractor() + "; ignore ")
 
 
 def test_a_wall_makes_no_version_and_keeps_what_is_stored(site, make_settings, story_pages):
@@ -383,7 +383,7 @@ def test_reextract_flags_a_version_that_only_an_old_extractor_made(site, make_se
     assert storage.get_diff(db, article.id, 2).extractor_drift
     rows = db.execute("SELECT version_number, stored_extractor, drift_only FROM reextractions "
                       "ORDER BY version_number").fetchall()
-    assert rows == [(1, EXTRACTOR, 0), (2, OLD_EXTRACTOR, 1)]
+    assert rows == [(1, describe_extractor(), 0), (2, OLD_EXTRACTOR, 1)]
     assert cycle.reextract(settings, site.url + "/flood", NOW) == results  # idempotent, one row per version
     assert db.execute("SELECT count(*) FROM reextractions").fetchone()[0] == 2
 

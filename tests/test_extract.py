@@ -11,7 +11,6 @@ from demo.newsroom import load_stories, render_article
 from pipeline.config import DiffSettings
 from pipeline.errors import ExtractionError, WallError
 from pipeline.extract import (
-    EXTRACTOR,
     MIN_WORDS,
     clean_text,
     count_words,
@@ -476,9 +475,9 @@ def test_extract_article_ignores_update_times_of_other_stories_outside_the_artic
 def test_the_extractor_name_carries_a_fingerprint_of_the_ignore_patterns():
     html, url = page_of("flood-toll")
 
-    assert extract_article(html, url).extractor == EXTRACTOR
+    assert extract_article(html, url).extractor == describe_extractor()
     with_ignore = extract_article(html, url, DiffSettings(ignore=("^Sponsored",))).extractor
-    assert with_ignore.startswith(EXTRACTOR + "; ignore ")
+    assert with_ignore.startswith(describe_extractor() + "; ignore ")
     assert with_ignore != describe_extractor(("^Advertorial",))
     assert with_ignore == describe_extractor(("^Sponsored",))
 

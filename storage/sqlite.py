@@ -1,0 +1,104 @@
+"""An SQLite archive's connection: the few calls every command makes, without loading sqlite-utils.
+
+Checks, polls and the read commands only execute SQL, in transactions they open themselves. sqlite-utils
+(with the dateutil, pluggy and tabulate it imports) took 35-40 ms of every `redline` process's start
+(python -X importtime), so it is loaded on the first call this class does not answer itself: a
+migration's CREATE TABLE or a test's `db["versions"].insert(...)`, over the same connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from functools import cached_property
+from typing import Any
+
+# Statements that open or end a transaction themselves: the autocommit below leaves them alone.
+_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+class Database:
+    """An SQLite connection with sqlite-utils' commit rules; sqlite-utils' Database answers the rest."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        # As sqlite-utils sets it: a REPLACE that deletes a row fires that row's delete triggers
+        # (the full-text index's), so the index never keeps a replaced text.
+        conn.execute("PRAGMA recursive_triggers = ON")
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        """Run one statement. A write outside a transaction is committed at once, and one that fails
+        leaves none open: the sqlite3 module would otherwise hold that transaction, and the write
+        lock with it, until someone commits."""
+        was_open = self.conn.in_transaction
+        try:
+            cursor = self.conn.execute(sql, parameters)
+        except Exception:
+            if not was_open and self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        if (not was_open and self.conn.in_transaction and cursor.description is None
+                and _first_word(sql) not in _CONTROL):
+            self.conn.execute("COMMIT")
+        return cursor
+
+    def commit(self) -> None:
+        """Commit the open transaction, if one is."""
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Roll back the open transaction, if one is."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def enable_wal(self) -> None:
+        """Write-ahead logging, so that readers never wait for the writer."""
+        if self.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.execute("PRAGMA journal_mode = wal")
+
+    @cached_property
+    def utils(self):
+        """sqlite-utils' Database over this connection, loaded on first use."""
+        return load_sqlite_utils().Database(self.conn, recursive_triggers=True, execute_plugins=False)
+
+    def __getitem__(self, table: str):
+        return self.utils[table]
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # copy and pickle look for these; they are not sqlite-utils' to answer
+            raise AttributeError(name)
+        return getattr(self.utils, name)
+
+
+def load_sqlite_utils():
+    """The sqlite_utils module, imported with numpy and pandas hidden.
+
+    sqlite-utils imports both when they are installed, only to map their number types to column types,
+    and Redline stores neither; matplotlib (the workspace's plots) installs numpy, which alone added
+    0.1-0.2 s to every start. They stay importable for whoever needs them after."""
+    if "sqlite_utils" in sys.modules:
+        return sys.modules["sqlite_utils"]
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden, None))
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+    return sqlite_utils
+
+
+def _first_word(sql: str) -> str:
+    # The statement's keyword, past leading blanks and semicolons (Redline writes no leading comments).
+    start = len(sql) - len(sql.lstrip(" \t\r\n;"))
+    end = start
+    while end < len(sql) and (sql[end].isalpha() or sql[end] == "_"):
+        end += 1
+    return sql[start:end].upper()
