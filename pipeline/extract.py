@@ -292,13 +292,25 @@ def find_banner(tree: HtmlElement) -> str | None:
     return None
 
 
-def _json_ld_dates(tree: HtmlElement) -> tuple[str | None, str | None]:
+def _json_blocks(tree: HtmlElement) -> list[tuple[str, str, object]]:
+    """The page's JSON-LD and settings scripts, each read once: its type, its text and its data (None when
+    the text is no valid JSON). The dates and the headline and byline are all read from these."""
+    blocks = []
+    for script in tree.xpath('//script[@type="application/ld+json" or @type="application/settings+json"]'):
+        text = script.text or ""
+        try:
+            data = json.loads(text, strict=False)
+        except ValueError:
+            data = None
+        blocks.append((script.get("type"), text, data))
+    return blocks
+
+
+def _json_ld_dates(blocks: list[tuple[str, str, object]]) -> tuple[str | None, str | None]:
     """datePublished and dateModified of the page's JSON-LD article (or, failing one, its web page)."""
     found: dict[str, tuple[str | None, str | None]] = {}
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text_content(), strict=False)
-        except ValueError:
+    for kind, _, data in blocks:
+        if kind != "application/ld+json" or data is None:
             continue
         for item in _ld_objects(data):
             kinds = item.get("@type")
@@ -427,7 +439,7 @@ def _parse(html: str | bytes, source: str) -> HtmlElement:
     return tree
 
 
-def _title_and_byline(tree: HtmlElement) -> tuple[str, str]:
+def _title_and_byline(tree: HtmlElement, blocks: list[tuple[str, str, object]]) -> tuple[str, str]:
     """The headline and byline as trafilatura's metadata step finds them, without the dates, site name,
     categories and licence it also looks for (a third of its time on news pages; Redline reads dates itself)."""
     from trafilatura.metadata import examine_meta, extract_author, extract_title
@@ -436,7 +448,7 @@ def _title_and_byline(tree: HtmlElement) -> tuple[str, str]:
     if found.author and " " not in found.author:
         found.author = None  # a single word is a site or a handle, not a byline
     try:
-        found = _json_ld_metadata(tree, found)
+        found = _json_ld_metadata(blocks, found)
     except Exception:  # noqa: BLE001 - its JSON-LD reader fails on odd data; trafilatura's own step goes on too
         pass
     found.title = found.title or extract_title(tree)
@@ -445,25 +457,36 @@ def _title_and_byline(tree: HtmlElement) -> tuple[str, str]:
     return normalize_text(found.title or ""), normalize_text(found.author or "")
 
 
-def _json_ld_metadata(tree: HtmlElement, found):
-    """trafilatura's JSON-LD step, but a block its clean-up breaks (an escaped quote unescaped, say) is read
-    as the JSON it is: its fallback reads such a block with regexes, in time quadratic in the block's length
-    (two seconds for one live blog's 840 kB)."""
+def _json_ld_metadata(blocks: list[tuple[str, str, object]], found):
+    """trafilatura's JSON-LD step on the blocks already read. Its clean-up (entities, tags, escapes) is applied
+    to each string of the data rather than to the block's text first: that text can be hundreds of kB,
+    cleaned a character at a time, and the clean-up can break the JSON (an escaped quote unescaped). Only
+    a block that is no valid JSON goes through trafilatura's fallback, which reads it with regexes."""
     from trafilatura.json_metadata import extract_json, extract_json_parse_error, normalize_json
     from trafilatura.metadata import JSON_MINIFY
 
-    for script in tree.xpath('.//script[@type="application/ld+json" or @type="application/settings+json"]'):
-        if not script.text:
+    for _, text, data in blocks:
+        if not text:
             continue
-        cleaned = normalize_json(JSON_MINIFY.sub(r"\1", script.text))
+        if data is not None:
+            found = extract_json(_clean_strings(data, normalize_json), found)
+            continue
+        cleaned = normalize_json(JSON_MINIFY.sub(r"\1", text))
         try:
             found = extract_json(json.loads(cleaned, strict=False), found)
         except json.JSONDecodeError:
-            try:
-                found = extract_json(json.loads(script.text, strict=False), found)
-            except json.JSONDecodeError:
-                found = extract_json_parse_error(cleaned, found)
+            found = extract_json_parse_error(cleaned, found)
     return found
+
+
+def _clean_strings(data, clean):
+    if isinstance(data, str):
+        return clean(data)
+    if isinstance(data, list):
+        return [_clean_strings(item, clean) for item in data]
+    if isinstance(data, dict):
+        return {key: _clean_strings(value, clean) for key, value in data.items()}
+    return data
 
 
 def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], title: str) -> str:
@@ -485,7 +508,7 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
 def clean_text(html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = ()) -> str:
     """The article text Redline would keep for html, without the wall and length checks (for measuring)."""
     tree = _parse(html, url or "<html>")
-    return _body_text(tree, url, ignore, _title_and_byline(tree)[0])
+    return _body_text(tree, url, ignore, _title_and_byline(tree, _json_blocks(tree))[0])
 
 
 def count_words(text: str) -> int:
@@ -507,8 +530,9 @@ def extract_article(html: str | bytes, url: str | None = None, settings: DiffSet
     if wall := find_wall(_page_title(tree), visible, walls):
         raise WallError(source, wall)
     banner = find_banner(tree)
-    published, modified = _json_ld_dates(tree)
-    title, byline = _title_and_byline(tree)
+    blocks = _json_blocks(tree)
+    published, modified = _json_ld_dates(blocks)
+    title, byline = _title_and_byline(tree, blocks)
     text = _body_text(tree, url, ignore, title)
     words = count_words(text)
     # A paywall notice counts inside the article text; on the page around it only when the text is missing.
