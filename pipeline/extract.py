@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 3: a JSON-LD block that trafilatura's clean-up breaks is read as the JSON it is (bylines).
 # 4: German, French and Spanish timestamp lines ("Aktualisiert am …", "il y a 5 minutes") and French and Spanish
 #    widget lines ("Lire aussi", "Publicidad") are noise.
-RULES = 4
+# 5: trafilatura's fast mode first, its full run where that finds under half the paragraph text.
+RULES = 5
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -368,16 +369,16 @@ def is_later(newer: str | None, older: str | None) -> bool:
     return bool(new and old and new > old)
 
 
-def _widget_lines(tree: HtmlElement) -> set[str]:
+def _widget_lines(tree: HtmlElement, paragraphs: int) -> set[str]:
     """The lines of text inside captions, share bars, related-story lists and newsletter boxes.
 
     They are taken out of the extracted text afterwards, not out of the page before: removing
     elements can make trafilatura choose another container and lose the body. An element that
-    holds a quarter of the page's paragraph text is the article's container, not a widget.
+    holds a quarter of the page's paragraph text (paragraphs, in characters) is the article's
+    container, not a widget.
     """
     from lxml.etree import Element
 
-    paragraphs = sum(len(p.text_content()) for p in tree.iter("p"))
     lines: set[str] = set()
     taken: set = set()  # widgets whose lines are in: a widget inside one adds nothing
     for element in tree.iter(Element):  # elements only: comments and processing instructions are no widgets
@@ -493,10 +494,15 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     """The article text by Redline's rules (widgets dropped, normalised, noise stripped)."""
     import trafilatura
 
-    widgets = _widget_lines(tree)
-    document = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=False, include_comments=False, include_tables=True, include_images=False
-    )
+    paragraphs = sum(len(p.text_content()) for p in tree.iter("p"))
+    widgets = _widget_lines(tree, paragraphs)
+    options = dict(url=url, with_metadata=False, include_comments=False, include_tables=True, include_images=False)
+    # trafilatura's fast mode (no readability or jusText run to compare with) finds the same text on most
+    # pages in 12% less time; where it finds under half the page's paragraph text, it missed the body, and
+    # the full run decides (24 of the 258 corpus pages; F1 0.9564 -> 0.9570, 3 pages better, 3 worse).
+    document = trafilatura.bare_extraction(tree, fast=True, **options)
+    if document is None or len(document.text or "") < paragraphs / 2:
+        document = trafilatura.bare_extraction(tree, **options)
     if document is None or not (document.text or "").strip():
         return ""
     lines = [line for line in normalize_text(document.text).split("\n") if _LIST_MARK.sub("", line) not in widgets]
