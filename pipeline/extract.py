@@ -139,6 +139,7 @@ _WALLS = {
         r"(?:please )?(?:complete|solve) the (?:security )?(?:captcha|challenge) (?:below|to continue)",
     ),
 }
+_WALL_PATTERNS = {kind: tuple(map(re.compile, patterns)) for kind, patterns in _WALLS.items()}  # all lower case
 _WALL_TITLES = re.compile(r"^\s*(?:just a moment\.*|attention required!.*|access denied|"
                           r"are you a robot\??|robot check|security check)\s*$", re.IGNORECASE)
 # Update banners: "Updated 11 March 2025, 09:15 UTC", "Last updated: 3:45 PM ET".
@@ -256,21 +257,33 @@ def find_wall(title: str, visible_text: str, patterns: tuple[str, ...] = ()) -> 
         return f"bot check (title {title.strip()!r})"
     text = normalize_text(visible_text)
     for kind in ("consent wall", "bot check"):
-        if reason := _search(kind, _WALLS[kind], text):
+        if reason := _search_walls(kind, text):
             return reason
-    return _search("configured wall pattern", patterns, f"{title}\n{text}")
+    return _search("configured wall pattern", compile_patterns(patterns), f"{title}\n{text}")
 
 
 def find_paywall(text: str) -> str | None:
     """Why text is a paywall's rather than an article's, or None."""
-    return _search("paywall", _WALLS["paywall"], normalize_text(text))
+    return _search_walls("paywall", normalize_text(text))
 
 
-def _search(kind: str, patterns: tuple[str, ...], text: str) -> str | None:
-    for pattern in compile_patterns(patterns):
-        if match := pattern.search(text):
-            return f"{kind} ({match.group(0)!r})"
-    return None
+def _search_walls(kind: str, text: str) -> str | None:
+    # The built-in phrases are lower case, searched in the lowered text: a case-insensitive search compares
+    # every character both ways, and took 1.2 ms of a page's 2 (its visible text is 22,000 characters).
+    lowered = text.lower()
+    if len(lowered) != len(text):  # lowering moved some offsets ("İ" becomes two characters): search the page as is
+        return _search(kind, compile_patterns(_WALLS[kind]), text)
+    match = _first_match(_WALL_PATTERNS[kind], lowered)
+    return match and f"{kind} ({text[match.start():match.end()]!r})"
+
+
+def _search(kind: str, patterns: tuple[re.Pattern, ...], text: str) -> str | None:
+    match = _first_match(patterns, text)
+    return match and f"{kind} ({match.group(0)!r})"
+
+
+def _first_match(patterns: tuple[re.Pattern, ...], text: str) -> re.Match | None:
+    return next((match for pattern in patterns if (match := pattern.search(text))), None)
 
 
 def find_banner(tree: HtmlElement) -> str | None:

@@ -501,6 +501,16 @@ def test_extract_article_refuses_bot_checks_and_consent_walls(title, body, kind)
     assert kind in str(error.value) and "http://127.0.0.1/flood" in str(error.value)
 
 
+@pytest.mark.parametrize("city", ["Harlow", "İzmir"])  # "İ" lowered is two characters: the offsets move
+def test_a_wall_is_quoted_as_the_page_writes_it(city):
+    html = f"<html><head><title>{city} Courier</title></head><body><p>{city}: Please Verify You Are Human.</p></body></html>"
+
+    with pytest.raises(WallError) as error:
+        extract_article(html, "http://127.0.0.1/flood")
+
+    assert "bot check ('Verify You Are Human')" in str(error.value)
+
+
 def test_extract_article_refuses_a_paywall_teaser():
     html = news_page(f"<p>{BODY[0]}</p>", f"<p>{BODY[1]}</p>",
                      "<p>You have 80% of this article left to read. Subscribe to continue reading.</p>")
