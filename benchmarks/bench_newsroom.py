@@ -182,12 +182,13 @@ class Newsroom:
     def stats(self) -> dict:
         return httpx.get(f"{self.url}/_stats").json()
 
-    def write_config(self, path: Path, archive: Path | None = None) -> Path:
-        """A redline.toml that follows this newsroom's sitemap, its archive at `archive` (default: left to
-        [database]'s default or $REDLINE_DATABASE_URL)."""
+    def write_config(self, path: Path, archive: Path | None = None, sources: bool = True) -> Path:
+        """A redline.toml that follows this newsroom's sitemap (unless not sources), its archive at `archive`
+        (default: left to [database]'s default or $REDLINE_DATABASE_URL)."""
         database = f'[database]\npath = "{archive}"\n\n' if archive else ""
-        path.write_text(f'{database}[network]\nallow_private = true\nhost_delay = 0\n\n[[sources]]\n'
-                        f'name = "newsroom"\nkind = "sitemap"\nurl = "{self.url}/news-sitemap.xml"\n', encoding="utf-8")
+        source = f'\n[[sources]]\nname = "newsroom"\nkind = "sitemap"\nurl = "{self.url}/news-sitemap.xml"\n'
+        path.write_text(f'{database}[network]\nallow_private = true\nhost_delay = 0\n{source if sources else ""}',
+                        encoding="utf-8")
         return path
 
     def close(self) -> None:
