@@ -44,7 +44,9 @@ SINGLE_QUOTE = re.compile(r"(?<!\w)'([^'\n]+?)'(?!\w)")
 
 def _ends_sentence(paragraph: str, end: int, next_start: int, tables: Tables) -> bool:
     """Whether the punctuation ending at end closes a sentence, given the words around it."""
-    head = paragraph[:end].rstrip("\"')]")
+    # The last 80 characters hold the word before the stop: searching the paragraph from its start for each
+    # stop took time quadratic in the paragraph's length.
+    head = paragraph[max(0, end - 80):end].rstrip("\"')]")
     if not head.endswith(".") or head.endswith(".."):
         return True
     word = _LAST_WORD.search(head[:-1])
