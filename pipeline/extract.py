@@ -234,6 +234,7 @@ def _declared_languages(tree: HtmlElement) -> Iterator[str | None]:
                           "/@content | //head/meta[@property='og:locale']/@content")
 
 
+@functools.lru_cache(maxsize=64)  # a check asks it of each text three times (extraction, disclosures, corrections)
 def find_notices(text: str) -> tuple[str, ...]:
     """The lines in which the newsroom says the story was corrected or updated."""
     return tuple(line for line in text.split("\n") if _NOTICE.search(line.lower()))
