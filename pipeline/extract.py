@@ -389,18 +389,9 @@ def _widget_lines(tree: HtmlElement, paragraphs: int) -> set[str]:
     holds a quarter of the page's paragraph text (paragraphs, in characters) is the article's
     container, not a widget.
     """
-    from lxml.etree import Element
-
     lines: set[str] = set()
     taken: set = set()  # widgets whose lines are in: a widget inside one adds nothing
-    for element in tree.iter(Element):  # elements only: comments and processing instructions are no widgets
-        if element.tag != "figcaption":
-            attributes = element.attrib
-            if not attributes:  # most elements: nothing to read
-                continue
-            marks = " ".join(filter(None, (attributes.get(name) for name in ("class", "id", "aria-label"))))
-            if not (marks and _WIDGET.search(marks.lower())):
-                continue
+    for element in _widget_candidates(tree):
         if element.tag in _KEEP_TAGS:
             continue
         if sum(len(p.text_content()) for p in element.iter("p")) > paragraphs / 4:
@@ -413,6 +404,29 @@ def _widget_lines(tree: HtmlElement, paragraphs: int) -> set[str]:
                 lines.update(normalize_text(part.text_content()).split("\n"))
     lines.discard("")
     return lines
+
+
+@functools.cache
+def _marks_xpath():
+    from lxml.etree import XPath  # (lxml loads when a page is read)
+
+    return XPath("//figcaption | //@class | //@id | //@aria-label")
+
+
+def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
+    """Captions, and elements whose class, id or aria-label names a widget, in document order (an element
+    before those inside it). Their marks are read by one XPath, which makes no Python object for the
+    elements without any: a walk of every element took a third longer."""
+    last = None
+    for found in _marks_xpath()(tree):
+        if isinstance(found, str):  # a mark: its element is a widget when the mark names one
+            element = found.getparent()
+            if element is last or not _WIDGET.search(found.lower()):
+                continue
+        else:  # a caption
+            element = found
+        last = element
+        yield element
 
 
 def visible_text(tree: HtmlElement) -> str:
