@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
+import sys
 from html import escape
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -52,8 +54,18 @@ def diff_as_unified(ops: Iterable[tuple[int, str]]) -> str:
     return "".join(f"{_MARKS[op][0]}{printable(chunk)}{_MARKS[op][1]}" for op, chunk in ops)
 
 
+def _plain_output(console: Console | None) -> bool:
+    # Output piped or written to a file is the plain rendering either way, so rich (18 ms of a start) is not
+    # loaded for it; where FORCE_COLOR or TTY_COMPATIBLE ask for a terminal's output anyway, rich decides.
+    return (console is None and not sys.stdout.isatty()
+            and not os.environ.get("FORCE_COLOR") and not os.environ.get("TTY_COMPATIBLE"))
+
+
 def print_diff(ops: Iterable[tuple[int, str]], console: Console | None = None) -> None:
     """Print the coloured word diff (plain markers when the output is not a terminal)."""
+    if _plain_output(console):
+        sys.stdout.write(diff_as_unified(ops) + "\n")
+        return
     from rich.console import Console
 
     console = console or Console()
@@ -181,6 +193,9 @@ def render_unified(report: DiffReport) -> str:
 
 def print_report(report: DiffReport, console: Console | None = None) -> None:
     """The report in terminal colours (plain markers when the output is not a terminal)."""
+    if _plain_output(console):
+        sys.stdout.write(render_marked(report))
+        return
     from rich.console import Console
     from rich.text import Text
 
