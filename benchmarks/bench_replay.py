@@ -2,11 +2,11 @@
 
 The newsroom (bench_newsroom's) serves each editable fundus page once, as one article; in each of three
 rounds every article's body gains a sentence, then two rounds change nothing (the first of them is where a
-held suspect text is confirmed; the second is the steady state of most checks, reported as "unchanged"). In each round, as a
-scheduler would, one `redline run --all` process polls the sitemap and checks every article, and one bare
-floor process checks the same pages: a conditional GET, `trafilatura.extract` of what changed, a word
-diff against the last text, and the text stored in a bare SQLite table. CPU and peak memory are each
-process's own (wait4), so start-up is included, as it is in production.
+held suspect text is confirmed; the second is the steady state of most checks, reported as "unchanged").
+In each round, as a scheduler would, one `redline run --all` process polls the sitemap and checks every
+article, and one bare floor process checks the same pages: a conditional GET, `trafilatura.extract` of
+what changed, a word diff against the last text, and the text stored in a bare SQLite table. CPU and peak
+memory are each process's own (wait4), so start-up is included, as it is in production.
 """
 
 from __future__ import annotations
