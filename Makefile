@@ -97,7 +97,8 @@ ARCHIVE ?= .airflow/demo/redline.db
 explore: $(STAMP)
 	@test -f "$(ARCHIVE)" || { echo "no archive at $(ARCHIVE): run make demo first, or give ARCHIVE=path/to/redline.db"; exit 1; }
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[explore]'
-	$(BIN)/datasette serve "$(ARCHIVE)" --metadata pipeline/web/datasette.yml --host 127.0.0.1 --port 8001
+	$(BIN)/datasette serve "$(ARCHIVE)" --metadata pipeline/web/datasette.yml --plugins-dir pipeline/web/datasette_plugins \
+		--host 127.0.0.1 --port 8001
 
 install: $(STAMP)
 

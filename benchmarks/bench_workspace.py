@@ -24,6 +24,7 @@ import httpx
 
 import storage
 from pipeline.extract import hash_text
+from storage.sqlite import add_functions, pack_text
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSIONS = int(os.environ.get("REDLINE_BENCH_VERSIONS", "1000000"))
@@ -53,6 +54,7 @@ def generate(path: Path, versions: int) -> None:
     storage.open_db(path).close()  # the schema, by Redline's own migrations
     rng = random.Random(7)
     connection = sqlite3.connect(path)
+    add_functions(connection)  # the full-text index reads each text through redline_text
     connection.execute("PRAGMA foreign_keys = OFF")  # articles go in last, with their counts
     connection.executemany("INSERT INTO sources (id, name, kind, location) VALUES (?, ?, 'rss', ?)",
                            [(i + 1, name, f"https://{i}.example/feed.xml") for i, name in enumerate(SOURCES)])
@@ -60,8 +62,9 @@ def generate(path: Path, versions: int) -> None:
     stored = article = version_id = diff_id = change_id = 0
 
     def flush() -> None:
-        connection.executemany("INSERT INTO versions (id, article_id, number, fetched_at, text_hash, title, text, word_count, "
-                               "modified_at, notices, extractor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', 'bench')", version_rows)
+        connection.executemany("INSERT INTO versions (id, article_id, number, fetched_at, text_hash, title, text, text_base, "
+                               "word_count, modified_at, notices, extractor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', 'bench')",
+                               version_rows)
         connection.executemany("INSERT INTO diffs (id, article_id, from_number, to_number, stats, ops, created_at, disclosed, "
                                "bumped, disclosures) VALUES (?, ?, ?, ?, ?, '[]', ?, ?, ?, '[]')", diff_rows)
         connection.executemany("INSERT INTO changes (id, diff_id, article_id, seq, kind, before, after, context, subject, "
@@ -108,8 +111,11 @@ def generate(path: Path, versions: int) -> None:
                                         _iso(at), number))
                     found += 1
             text = _text(rng, toll, homes)
-            version_rows.append((version_id, article, number, _iso(at), hash_text(text), title, text,
-                                 len(text.split()), _iso(at)))
+            if number == 1:
+                first = text
+            packed = pack_text(text, None if number == 1 else first)  # a later text packed against the first
+            version_rows.append((version_id, article, number, _iso(at), hash_text(text), title, packed,
+                                 None if number == 1 else 1, len(text.split()), _iso(at)))
         stored += count
         article_rows.append((article, f"https://{article % len(SOURCES)}.example/news/{article}",
                              article % len(SOURCES) + 1, _iso(seen), title, "gone" if article % 97 == 0 else "active",

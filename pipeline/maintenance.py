@@ -21,8 +21,11 @@ def check_db(settings: Settings, database: str | Path | None = None) -> list[str
     db = (storage.open_db(database, create=False, busy_timeout=settings.busy_timeout) if database
           else storage.open_archive(settings, create=False))
     faults = storage.find_faults(db)
-    faults += [f"{url} v{number}: its text does not match its hash {stored[:12]}…"
-               for url, number, stored, text in storage.version_texts(db) if hash_text(text) != stored]
+    for url, number, stored, text in storage.version_texts(db):
+        if text is None:
+            faults.append(f"{url} v{number}: its stored text does not unpack (damaged, or its chain's first text is)")
+        elif hash_text(text) != stored:
+            faults.append(f"{url} v{number}: its text does not match its hash {stored[:12]}…")
     return faults
 
 

@@ -15,6 +15,7 @@ from pipeline.errors import StorageError
 from pipeline.models import CopyProgress
 from storage.db import Database, _immediate, _marks, _stream
 from storage.dialect import on_server
+from storage.sqlite import pack_text
 
 # In the order their foreign keys need, with the key each is copied in the order of.
 TABLES = (
@@ -24,9 +25,13 @@ TABLES = (
     ("issues", ("id",)), ("issue_links", ("issue_id", "position")), ("mailbox_state", ("source_id",)),
 )
 # Not copied: what the target derives itself. Its triggers keep the counts as the rows they count arrive
-# (migration 8), and PostgreSQL computes each version's search document.
+# (migration 8).
 DERIVED = {"articles": {"versions", "changes_found", "first_fetched_at", "first_update_at", "updates",
-                        "stealth_edits", "bumped_edits"}, "versions": {"search"}}
+                        "stealth_edits", "bumped_edits"}}
+# Versions are read as readers read them (the view version_texts): their texts plain (an SQLite archive packs
+# them, migration 12; an SQLite target packs each copied text again, one by one), without PostgreSQL's search
+# document, which the target computes itself.
+READ_FROM = {"versions": "version_texts"}
 
 
 def copy_archive(source: Database, target: Database, hash_text: Callable[[str], str],
@@ -39,7 +44,7 @@ def copy_archive(source: Database, target: Database, hash_text: Callable[[str], 
             total = source.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             copied = target.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             yield CopyProgress(table, copied, total)
-            for batch in _batches(source, table, key, _last_key(target, table, key), batch_size):
+            for batch in _batches(source, READ_FROM.get(table, table), key, _last_key(target, table, key), batch_size):
                 with _immediate(target):
                     _insert_rows(target, table, batch)
                     if table == "versions":
@@ -89,6 +94,8 @@ def _batches(db: Database, table: str, key: tuple[str, ...], after: tuple | None
 
 
 def _insert_rows(db: Database, table: str, rows: list[dict]) -> None:
+    if table == "versions" and not on_server(db):
+        rows = [{**row, "text": pack_text(row["text"])} for row in rows]
     columns = list(rows[0])
     sql = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({_marks(columns)})"
     values = [[row[name] for name in columns] for row in rows]
@@ -97,7 +104,7 @@ def _insert_rows(db: Database, table: str, rows: list[dict]) -> None:
 
 def _verify_texts(db: Database, batch: list[dict], hash_text: Callable[[str], str]) -> None:
     expected = {row["id"]: row["text_hash"] for row in batch}
-    stored = db.execute(f"SELECT id, article_id, number, text_hash, text FROM versions WHERE id IN ({_marks(expected)})",
+    stored = db.execute(f"SELECT id, article_id, number, text_hash, text FROM version_texts WHERE id IN ({_marks(expected)})",
                         list(expected)).fetchall()
     for version_id, article_id, number, text_hash, text in stored:
         if text_hash != expected[version_id] or hash_text(text) != text_hash:

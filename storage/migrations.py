@@ -266,6 +266,41 @@ def _scale_indexes(db: Database) -> None:
     db["articles"].create_index(["lease_until"], index_name="idx_articles_lease_until")
 
 
+# A version's columns as readers see them (the view version_texts, migration 12), its text apart.
+VERSION_TEXTS_COLUMNS = ("id, article_id, number, fetched_at, text_hash, title, byline, published_at, modified_at, "
+                         "word_count, notices, extractor, raw_blob, revert_of, banner")
+
+
+def _packed_texts(db) -> None:
+    # Texts kept as zstandard frames (storage.sqlite.pack_text), a later version's packed against its chain's
+    # first text, which text_base numbers. Readers read the view version_texts, whose text column unpacks
+    # them (redline_text); the full-text index reads its content through the same view, so snippets quote
+    # the plain text. The texts stored before are packed one by one here, and the index rebuilt.
+    from storage.sqlite import add_functions, pack_text
+
+    add_functions(db.conn)  # a test may migrate a bare sqlite-utils connection
+    db.execute("ALTER TABLE versions ADD COLUMN text_base INTEGER")
+    for trigger in ("versions_ai", "versions_ad", "versions_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS versions_fts")
+    db.conn.create_function("redline_pack", 1, pack_text, deterministic=True)
+    db.execute("UPDATE versions SET text = redline_pack(text) WHERE typeof(text) = 'text'")
+    db.execute(f"CREATE VIEW version_texts AS SELECT {', '.join(f'v.{c}' for c in VERSION_TEXTS_COLUMNS.split(', '))}, "
+               "redline_text(v.text, b.text) AS text FROM versions v "
+               "LEFT JOIN versions b ON b.article_id = v.article_id AND b.number = v.text_base")
+    db.execute("CREATE VIRTUAL TABLE versions_fts USING fts5 (title, text, content='version_texts', content_rowid='id')")
+    # (not FTS5's 'rebuild', which fails on a table dropped and made again in the same transaction)
+    db.execute("INSERT INTO versions_fts (rowid, title, text) SELECT id, title, text FROM version_texts")
+    unpacked = "redline_text({row}.text, (SELECT b.text FROM versions b WHERE b.article_id = {row}.article_id " \
+               "AND b.number = {row}.text_base))"
+    add = f"INSERT INTO versions_fts (rowid, title, text) VALUES (new.id, new.title, {unpacked.format(row='new')});"
+    remove = (f"INSERT INTO versions_fts (versions_fts, rowid, title, text) "
+              f"VALUES ('delete', old.id, old.title, {unpacked.format(row='old')});")
+    db.execute(f"CREATE TRIGGER versions_ai AFTER INSERT ON versions BEGIN {add} END")
+    db.execute(f"CREATE TRIGGER versions_ad AFTER DELETE ON versions BEGIN {remove} END")
+    db.execute(f"CREATE TRIGGER versions_au AFTER UPDATE OF title, text, text_base ON versions BEGIN {remove} {add} END")
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
@@ -278,4 +313,5 @@ MIGRATIONS = [
     (9, "requests in flight per host, across processes", _host_requests),
     (10, "raw pages packed with zstandard, later pages as deltas", _packed_pages),
     (11, "indexes for changes in time order and for live leases", _scale_indexes),
+    (12, "texts packed with zstandard, later texts as deltas; the view version_texts", _packed_texts),
 ]

@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 from pipeline.errors import StorageError
 from pipeline.masking import mask_url
 from storage.dialect import translate
+from storage.migrations import VERSION_TEXTS_COLUMNS
 
 # Migrations 1-8 of storage/migrations.py, as one schema (BASELINE); every later migration is written for
 # both databases under the same number (MIGRATIONS, at the end of this file).
@@ -308,4 +309,6 @@ MIGRATIONS = {
          "CREATE INDEX idx_blobs_base ON blobs (base)"],
     11: ["CREATE INDEX idx_changes_detected ON changes (detected_at, id)",
          "CREATE INDEX idx_articles_lease_until ON articles (lease_until)"],
+    # What readers read, as on SQLite; PostgreSQL compresses long texts itself (TOAST), so they stay plain.
+    12: [f"CREATE VIEW version_texts AS SELECT {VERSION_TEXTS_COLUMNS}, text FROM versions"],
 }

@@ -329,7 +329,9 @@ OLD_EXTRACTOR = "trafilatura 1.0; redline rules 1"
 
 def pretend_an_old_extractor_read_it(db, article_id, number, artefact="Share this story"):
     """Rewrite a stored version as an older extractor would have read it: one boilerplate line more."""
-    db.execute("UPDATE versions SET text = text || ?, extractor = ? WHERE article_id = ? AND number = ?",
+    # (stored plain, as a text before migration 12: the view version_texts reads the packed text)
+    db.execute("UPDATE versions SET text = (SELECT t.text FROM version_texts t WHERE t.id = versions.id) || ?, "
+               "text_base = NULL, extractor = ? WHERE article_id = ? AND number = ?",
                ["\n" + artefact, OLD_EXTRACTOR, article_id, number])
     db.conn.commit()
 

@@ -17,6 +17,7 @@ import storage
 from conftest import ROOT
 
 METADATA = ROOT / "pipeline" / "web" / "datasette.yml"
+PLUGINS = ROOT / "pipeline" / "web" / "datasette_plugins"  # as make explore passes them
 
 
 def test_every_described_table_and_column_exists(db):
@@ -36,7 +37,7 @@ def datasette(archive, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen([str(Path(sys.executable).with_name("datasette")), "serve", str(copy), "--metadata",
-                                str(METADATA), "--host", "127.0.0.1", "--port", str(port)],
+                                str(METADATA), "--plugins-dir", str(PLUGINS), "--host", "127.0.0.1", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -61,5 +62,9 @@ def test_datasette_serves_the_archive_with_the_canned_queries(datasette):
     edited = httpx.get(f"{datasette}/redline/most_edited_stories.json?_shape=array").json()
     assert edited[0]["versions"] >= edited[-1]["versions"] and edited[0]["versions"] == 3
     assert httpx.get(f"{datasette}/redline/stealth_edits.json?_shape=array").status_code == 200
-    table = httpx.get(f"{datasette}/redline/versions").text
+    table = httpx.get(f"{datasette}/redline/version_texts").text
     assert "Every distinct text of every story" in table
+    texts = httpx.get(f"{datasette}/redline/version_texts.json?_shape=array&_sort=id").json()
+    assert texts and all(isinstance(row["text"], str) and row["text"] for row in texts)
+    found = httpx.get(f"{datasette}/redline/version_texts.json?_shape=array&_search=killed").json()
+    assert found and all("killed" in row["text"].lower() for row in found)

@@ -14,6 +14,7 @@ from pipeline import cycle, maintenance
 from pipeline.cli import cli
 from pipeline.errors import StorageError
 from pipeline.models import Change
+from storage.sqlite import add_functions
 
 
 @pytest.fixture
@@ -28,11 +29,18 @@ def archive(newsroom, newsroom_settings):
 
 def tamper(settings, *statements):
     raw = sqlite3.connect(settings.database)
+    add_functions(raw)  # the full-text index's triggers read texts with them
     raw.execute("PRAGMA foreign_keys = OFF")
     for statement in statements:
         raw.execute(statement)
     raw.commit()
     raw.close()
+
+
+def edit_text(words: str, where: str) -> str:
+    """A statement that appends words to the texts of the versions where says, stored plain (as before migration 12)."""
+    return (f"UPDATE versions SET text = (SELECT t.text FROM version_texts t WHERE t.id = versions.id) || ' {words}', "
+            f"text_base = NULL WHERE {where}")
 
 
 def test_a_sound_archive_is_ok(archive, tmp_path):
@@ -44,11 +52,20 @@ def test_a_sound_archive_is_ok(archive, tmp_path):
 
 
 def test_a_text_that_no_longer_matches_its_hash_is_named(archive):
-    tamper(archive, "UPDATE versions SET text = text || ' (edited by hand)' WHERE number = 2 AND article_id = 1")
+    tamper(archive, edit_text("(edited by hand)", "number = 2 AND article_id = 1"))
     diff, text = maintenance.check_db(archive)
     assert " v2: its text does not match its hash" in text
     # and the diff from v2, which keeps runs of v2's text by their length, no longer reads back
     assert diff.endswith(" of article 1: v2→v3 keeps runs that are not v2's text")
+
+
+def test_a_packed_text_that_no_longer_unpacks_is_named_with_the_texts_packed_against_it(archive):
+    tamper(archive, "DROP TRIGGER versions_au",  # which would fail to index the damaged text
+           "UPDATE versions SET text = substr(text, 1, 20) WHERE number = 1 AND article_id = 1")
+    faults = maintenance.check_db(archive)
+    assert [f for f in faults if "v1: its stored text does not unpack" in f]
+    assert [f for f in faults if "v2: its stored text does not unpack" in f]  # packed against v1's
+    assert all("does not match its hash" not in f for f in faults)
 
 
 def test_a_missing_raw_page_a_gap_and_a_diff_without_its_version_are_named(archive):
@@ -176,7 +193,7 @@ def test_an_interrupted_copy_resumes_where_it_stopped(archive, postgres_url):
 
 
 def test_a_text_that_does_not_match_its_hash_stops_the_copy_and_names_the_version(archive, tmp_path):
-    tamper(archive, "UPDATE versions SET text = text || ' (altered)' WHERE id = 2")
+    tamper(archive, edit_text("(altered)", "id = 2"))
     target = tmp_path / "copy.db"
     with pytest.raises(StorageError, match=r"article \d+ v\d+: its copied text does not match its hash"):
         list(maintenance.migrate_archive(archive.database, target, batch_size=1))

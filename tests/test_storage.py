@@ -1076,15 +1076,37 @@ def test_a_later_page_is_a_small_delta_of_the_previous_and_reads_back_exactly(db
     assert (storage.get_blob(db, first), storage.get_blob(db, second)) == (page(0), page(1))
 
 
-def test_a_chain_of_deltas_starts_afresh_with_a_whole_page(db):
+def test_each_later_page_is_a_delta_of_its_chains_whole_page_and_a_chain_starts_afresh(db):
     article_id = add_article(db)
     for number in range(1, CHAIN + 3):
         store(db, article_id, number, f"v{number}", raw=page(number))
     packed = blob_rows(db)
     blobs = [storage.get_version(db, article_id, n).raw_blob for n in range(1, CHAIN + 3)]
-    assert [packed[b]["depth"] for b in blobs] == [*range(CHAIN), 0, 1]
+    assert [packed[b]["depth"] for b in blobs] == [0, *[1] * (CHAIN - 1), 0, 1]
+    assert {packed[b]["base"] for b in blobs[1:CHAIN]} == {blobs[0]}
+    assert packed[blobs[-1]]["base"] == blobs[CHAIN]
     assert [packed[b]["codec"] for b in blobs].count("zstd") == 2
     assert [storage.get_blob(db, b) for b in blobs] == [page(n) for n in range(1, CHAIN + 3)]
+
+
+def test_a_chain_of_deltas_on_deltas_as_stored_before_reads_back_and_the_next_page_starts_whole(db):
+    import zstandard
+
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1", raw=page(1))
+    store(db, article_id, 2, "v2", raw=page(2))
+    second = storage.get_version(db, article_id, 2).raw_blob
+    third = "c" * 64  # page 3 packed against page 2, itself a delta, as chains were stored before
+    packer = zstandard.ZstdCompressor(dict_data=zstandard.ZstdCompressionDict(page(2), dict_type=zstandard.DICT_TYPE_RAWCONTENT))
+    db.execute("INSERT INTO blobs (hash, codec, bytes, base, depth) VALUES (?, 'zstd-delta', ?, ?, 2)",
+               [third, packer.compress(page(3)), second])
+    db.execute("INSERT INTO versions (article_id, number, text_hash, text, raw_blob, fetched_at) "
+               "VALUES (?, 3, 'h3', 'v3', ?, '2026-01-01')", [article_id, third])
+    store(db, article_id, 4, "v4", raw=page(4))
+
+    assert storage.get_blob(db, third) == page(3)
+    fourth = blob_rows(db)[storage.get_version(db, article_id, 4).raw_blob]
+    assert (fourth["codec"], fourth["depth"]) == ("zstd", 0)
 
 
 def test_check_db_reads_every_packed_page_back(db):
@@ -1118,3 +1140,65 @@ def test_pruning_keeps_a_page_another_page_is_a_delta_of(db):
     assert storage.get_blob(db, second) == page(1)
     db.execute("UPDATE versions SET raw_blob = NULL WHERE number = 2")
     assert storage.prune_raw_pages(db, NOW - timedelta(days=1)) == (0, 2)  # the delta, then the page it needed
+
+
+# Texts (migration 12) ----------------------------------------------------------------------------
+
+STORY = " ".join(f"Sentence {n} of the story says what happened in the town." for n in range(200))
+
+
+@sqlite_only
+def test_a_later_text_is_packed_against_its_chains_first_and_every_reader_gets_it_back(db):
+    article_id = add_article(db)
+    texts = [STORY + "".join(f" Update {k}." for k in range(n)) for n in range(CHAIN + 2)]
+    for number, text in enumerate(texts, 1):
+        store(db, article_id, number, text)
+    stored = {row["number"]: row for row in rows(db, "versions")}
+    assert [stored[n]["text_base"] for n in range(1, CHAIN + 3)] == [None, *[1] * (CHAIN - 1), None, CHAIN + 1]
+    assert all(isinstance(row["text"], bytes) for row in stored.values())
+    assert len(stored[2]["text"]) < 100 < len(stored[1]["text"]) < len(STORY) // 5
+    assert [v.text for v in storage.list_versions(db, article_id)] == texts
+    assert storage.get_version(db, article_id, 5).text == texts[4]
+    assert storage.latest_version(db, article_id).text == texts[-1]
+    assert [version.text for _, _, version in storage.export_versions(db)] == texts
+    assert [text for *_, text in storage.version_texts(db)] == texts
+
+
+@sqlite_only
+def test_the_text_index_finds_and_quotes_packed_texts(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, STORY + " The mayor resigned.")
+    store(db, article_id, 2, STORY + " The mayor stayed.")
+    [hit] = storage.search_versions(db, "resigned")
+    assert (hit.version, hit.first_version, hit.disappeared_at) == (1, 1, 2)
+    assert "\x02resigned\x03" in hit.snippet
+    assert storage.find_faults(db) == []
+
+
+def test_migration_12_packs_the_texts_stored_before_and_keeps_them_searchable(tmp_path):
+    bare = Database(tmp_path / "old.db")
+    bare.execute("CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
+    for number, name, change in MIGRATIONS[:11]:
+        change(bare)
+        bare["migrations"].insert({"id": number, "name": name, "applied_at": to_iso(NOW)})
+    bare["articles"].insert({"id": 1, "canonical_url": "https://x.example/a", "status": "active"})
+    for number in (1, 2):
+        bare["versions"].insert({"article_id": 1, "number": number, "text_hash": f"h{number}",
+                                 "text": f"{STORY} Version {number}.", "fetched_at": to_iso(NOW)})
+
+    assert storage.migrate(bare) == ALL_MIGRATIONS[11:]
+    assert [type(row["text"]) for row in rows(bare, "versions")] == [bytes, bytes]
+    db = storage.open_db(tmp_path / "old.db")
+    assert [v.text for v in storage.list_versions(db, 1)] == [f"{STORY} Version {n}." for n in (1, 2)]
+    assert [hit.version for hit in storage.search_versions(db, '"version 2"')] == [2]
+    assert storage.find_faults(db) == []
+
+
+@sqlite_only
+def test_a_text_stored_plain_before_migration_12_reads_as_it_is_and_starts_a_chain(db):
+    article_id = add_article(db)
+    db.execute("INSERT INTO versions (article_id, number, text_hash, text, fetched_at) VALUES (?, 1, 'h1', ?, ?)",
+               [article_id, STORY, to_iso(NOW)])
+    store(db, article_id, 2, STORY + " More.")
+    assert [v.text for v in storage.list_versions(db, article_id)] == [STORY, STORY + " More."]
+    assert [row["text_base"] for row in rows(db, "versions")] == [None, 1]
