@@ -52,9 +52,9 @@ def _paragraphs(folder: Path, row: dict) -> list[str]:
     return [p for section in body.get("sections", []) for p in section.get("paragraphs", [])]
 
 
-def editable_pages(folder: Path) -> tuple[list[tuple[bytes, bytes]], int]:
-    """(page, anchor) for every corpus page with a body paragraph whose opening occurs once in its
-    UTF-8 HTML, and whose extracted text shows an edit inserted after that anchor; and how many
+def editable_pages(folder: Path) -> tuple[list[tuple[bytes, bytes, str]], int]:
+    """(page, anchor, publisher) for every corpus page with a body paragraph whose opening occurs once in
+    its UTF-8 HTML, and whose extracted text shows an edit inserted after that anchor; and how many
     pages were left out because extraction failed on them or did not show the edit."""
     pages, left_out = [], 0
     with open(folder / "mapping.csv", newline="", encoding="utf-8") as handle:
@@ -70,7 +70,7 @@ def editable_pages(folder: Path) -> tuple[list[tuple[bytes, bytes]], int]:
             except (ExtractionError, ValueError):
                 shows_edit = False
             if shows_edit:
-                pages.append((page, anchor))
+                pages.append((page, anchor, row["publisher"]))
             else:
                 left_out += 1
     return pages, left_out
@@ -95,7 +95,7 @@ def changes_in(article: int, round_: int, share: int = CHANGED_SHARE) -> bool:
 
 # The newsroom (in a child process) ---------------------------------------------------------
 
-def _newsroom(folder: Path, articles: int | None, share: int, ready, stop) -> None:
+def _newsroom(folder: Path, articles: int | None, share: int, sites: bool, ready, stop) -> None:
     pages, left_out = editable_pages(folder)
     articles = articles or len(pages)
     state = {"round": 0, "requests": 0, "not_modified": 0, "bytes": 0}
@@ -128,7 +128,7 @@ def _newsroom(folder: Path, articles: int | None, share: int, ready, stop) -> No
                     with lock:
                         state["not_modified"] += 1
                     return self.send(304, b"", None, ETag=etag)
-                page, anchor = pages[article % len(pages)]
+                page, anchor, _ = pages[article % len(pages)]
                 body = served(version_of(page, anchor, version(article)), f"http://{self.headers['Host']}{self.path}")
                 with lock:
                     state["bytes"] += len(body)
@@ -149,14 +149,25 @@ def _newsroom(folder: Path, articles: int | None, share: int, ready, stop) -> No
             pass
 
     def sitemap(port: int) -> bytes:
-        urls = "".join(f"<url><loc>http://127.0.0.1:{port}/a/{i}/story</loc><news:news><news:title>Story {i}"
+        urls = "".join(f"<url><loc>{story_url(i, port)}</loc><news:news><news:title>Story {i}"
                        "</news:title></news:news></url>" for i in range(articles))
         return (f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
                 f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">{urls}</urlset>').encode()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    ready.send((server.server_address[1], len(pages), left_out, articles))
+    def start() -> int:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server.server_address[1]
+
+    port = start()
+    # With sites, each publisher's pages are served from an origin of its own (a port), as they are on the web.
+    publishers = sorted({pages[i % len(pages)][2] for i in range(articles)}) if sites else []
+    ports = {publisher: start() for publisher in publishers}
+
+    def story_url(article: int, main: int = port) -> str:
+        return f"http://127.0.0.1:{ports.get(pages[article % len(pages)][2], main)}/a/{article}/story"
+
+    ready.send((port, len(pages), left_out, articles, [story_url(i) for i in range(articles)]))
     stop.wait()
 
 
@@ -164,16 +175,18 @@ class Newsroom:
     """The child process serving the newsroom; `round(n)` publishes round n, `stats()` counts requests
     (and the bytes of the pages served) since then.
 
-    articles: how many (default ARTICLES; None, one per corpus page); one in `share` changes each round."""
+    articles: how many (default ARTICLES; None, one per corpus page); one in `share` changes each round;
+    sites: each publisher's pages served from an origin of its own (else all from one)."""
 
-    def __init__(self, folder: Path, articles: int | None = ARTICLES, share: int = CHANGED_SHARE):
+    def __init__(self, folder: Path, articles: int | None = ARTICLES, share: int = CHANGED_SHARE,
+                 sites: bool = False):
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
         self._stop = context.Event()
-        self._process = context.Process(target=_newsroom, args=(folder, articles, share, send, self._stop),
+        self._process = context.Process(target=_newsroom, args=(folder, articles, share, sites, send, self._stop),
                                         daemon=True)
         self._process.start()
-        port, self.pages, self.left_out, self.articles = receive.recv()
+        port, self.pages, self.left_out, self.articles, self.story_urls = receive.recv()
         self.url = f"http://127.0.0.1:{port}"
 
     def round(self, number: int) -> None:

@@ -1,6 +1,7 @@
 """Redline against the bare floor on a replay newsroom: every corpus page, five versions, one process per round.
 
-The newsroom (bench_newsroom's) serves each editable fundus page once, as one article; in each of four
+The newsroom (bench_newsroom's) serves each editable fundus page once, as one article, each publisher's
+from an origin of its own (as on the web, where a site's pages share their templates); in each of four
 rounds every article's body gains a sentence, then two rounds change nothing (the first of them is where a
 held suspect text is confirmed; the second is the steady state of most checks, reported as "unchanged").
 In each round, as a scheduler would, one `redline run --all` process polls the sitemap and checks every
@@ -46,12 +47,12 @@ def disk(archive: Path) -> dict[str, int]:
 
 
 def main(corpus: str | None = None) -> None:
-    room = Newsroom(fundus_folder(corpus), articles=None, share=1)
+    room = Newsroom(fundus_folder(corpus), articles=None, share=1, sites=True)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             urls = tmp / "urls.txt"
-            urls.write_text("\n".join(f"{room.url}/a/{i}/story" for i in range(room.articles)))
+            urls.write_text("\n".join(room.story_urls))
             config = room.write_config(tmp / "redline.toml", archive=tmp / "redline.db")
             sides = {"floor": FLOOR + [str(urls), str(tmp / "floor.db")],
                      "redline": REDLINE + ["run", "--all", "--config", str(config)]}
@@ -66,7 +67,7 @@ def main(corpus: str | None = None) -> None:
                     served += stats["bytes"] if side == "redline" else 0
             room.round(CHANGE_ROUNDS)
             quiet = room.write_config(tmp / "no-sources.toml", archive=tmp / "empty.db", sources=False)
-            story = f"{room.url}/a/0/story"
+            story = room.story_urls[0]
             idle = {name: best_of(command) for name, command in {
                 "redline run, no source, nothing due": REDLINE + ["run", "--config", str(quiet)],
                 "redline run, a sitemap polled, nothing due": REDLINE + ["run", "--config", str(config)],

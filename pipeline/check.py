@@ -98,6 +98,7 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
             _share_malloc_arenas()
             with ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:
                 outcomes = list(pool.map(check, article_ids))
+    storage.release_free_pages(db)
     counts: dict[str, int] = {"held_elsewhere": skipped} if skipped else {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

@@ -23,6 +23,7 @@ TABLES = (
     ("changes", ("id",)), ("alerts", ("id",)), ("fetches", ("id",)), ("reextractions", ("id",)),
     ("article_urls", ("url",)), ("hosts", ("origin",)), ("article_feeds", ("article_id", "source_id")),
     ("issues", ("id",)), ("issue_links", ("issue_id", "position")), ("mailbox_state", ("source_id",)),
+    ("page_bases", ("origin",)),
 )
 # Not copied: what the target derives itself. Its triggers keep the counts as the rows they count arrive
 # (migration 8).

@@ -301,6 +301,12 @@ def _packed_texts(db) -> None:
     db.execute(f"CREATE TRIGGER versions_au AFTER UPDATE OF title, text, text_base ON versions BEGIN {remove} {add} END")
 
 
+def _page_bases(db) -> None:
+    # Per origin, the whole page that the first pages of its later articles are packed against (storage.db
+    # _store_page), and how many have been.
+    db.execute("CREATE TABLE page_bases (origin TEXT PRIMARY KEY, hash TEXT NOT NULL, pages INTEGER NOT NULL)")
+
+
 MIGRATIONS = [
     (1, "initial schema", _initial),
     (2, "feed revisions, lifecycle, aliases, hosts", _lifecycle),
@@ -314,4 +320,5 @@ MIGRATIONS = [
     (10, "raw pages packed with zstandard, later pages as deltas", _packed_pages),
     (11, "indexes for changes in time order and for live leases", _scale_indexes),
     (12, "texts packed with zstandard, later texts as deltas; the view version_texts", _packed_texts),
+    (13, "a page per origin that new articles' first pages are packed against", _page_bases),
 ]

@@ -311,4 +311,5 @@ MIGRATIONS = {
          "CREATE INDEX idx_articles_lease_until ON articles (lease_until)"],
     # What readers read, as on SQLite; PostgreSQL compresses long texts itself (TOAST), so they stay plain.
     12: [f"CREATE VIEW version_texts AS SELECT {VERSION_TEXTS_COLUMNS}, text FROM versions"],
+    13: ["CREATE TABLE page_bases (origin text PRIMARY KEY, hash text NOT NULL, pages integer NOT NULL)"],
 }

@@ -47,10 +47,10 @@ def version(article_id: int, number: int, text: str, title: str = "Headline", at
     )
 
 
-def store(db, article_id, number, text, diff=None, alerts=(), raw=None, at=NOW):
+def store(db, article_id, number, text, diff=None, alerts=(), raw=None, at=NOW, url="https://news.example.org/story"):
     raw = raw if raw is not None else f"<p>{text}</p>".encode()
     checked = dataclasses.replace(storage.get_article(db, article_id), title="Headline", last_changed_at=to_iso(at))
-    return storage.record_version(db, version(article_id, number, text, at=at), raw, fetched(at=at, body=raw),
+    return storage.record_version(db, version(article_id, number, text, at=at), raw, fetched(url, at=at, body=raw),
                                   checked, diff=diff, alerts=alerts)
 
 
@@ -1082,14 +1082,15 @@ def test_each_later_page_is_a_delta_of_its_chains_whole_page_and_a_chain_starts_
         store(db, article_id, number, f"v{number}", raw=page(number))
     packed = blob_rows(db)
     blobs = [storage.get_version(db, article_id, n).raw_blob for n in range(1, CHAIN + 3)]
-    assert [packed[b]["depth"] for b in blobs] == [0, *[1] * (CHAIN - 1), 0, 1]
-    assert {packed[b]["base"] for b in blobs[1:CHAIN]} == {blobs[0]}
+    # the chain that starts afresh starts against the site's page: here the article's own first page
+    assert [packed[b]["depth"] for b in blobs] == [0, *[1] * (CHAIN - 1), 1, 2]
+    assert {packed[b]["base"] for b in blobs[1:CHAIN + 1]} == {blobs[0]}
     assert packed[blobs[-1]]["base"] == blobs[CHAIN]
-    assert [packed[b]["codec"] for b in blobs].count("zstd") == 2
+    assert [packed[b]["codec"] for b in blobs].count("zstd") == 1
     assert [storage.get_blob(db, b) for b in blobs] == [page(n) for n in range(1, CHAIN + 3)]
 
 
-def test_a_chain_of_deltas_on_deltas_as_stored_before_reads_back_and_the_next_page_starts_whole(db):
+def test_a_chain_of_deltas_on_deltas_as_stored_before_reads_back_and_the_next_page_goes_no_deeper(db):
     import zstandard
 
     article_id = add_article(db)
@@ -1105,8 +1106,53 @@ def test_a_chain_of_deltas_on_deltas_as_stored_before_reads_back_and_the_next_pa
     store(db, article_id, 4, "v4", raw=page(4))
 
     assert storage.get_blob(db, third) == page(3)
-    fourth = blob_rows(db)[storage.get_version(db, article_id, 4).raw_blob]
-    assert (fourth["codec"], fourth["depth"]) == ("zstd", 0)
+    fourth = storage.get_version(db, article_id, 4).raw_blob
+    assert blob_rows(db)[fourth]["depth"] <= 2 and storage.get_blob(db, fourth) == page(4)
+
+
+def site_page(n: int, story: str) -> bytes:
+    """A page of the site's template around a story of its own: what two articles of one site share."""
+    return page(n).replace(b"<body>", b"<body><article>" + story.encode() * 50 + b"</article>")
+
+
+def test_a_new_articles_first_page_is_packed_against_its_sites_page(db):
+    first, second = add_article(db, "https://news.example.org/a"), add_article(db, "https://news.example.org/b")
+    store(db, first, 1, "a1", raw=site_page(0, "Flood in the valley. "))
+    store(db, second, 1, "b1", raw=site_page(0, "Fire on the hill. "))
+    store(db, second, 2, "b2", raw=site_page(1, "Fire on the hill. "))
+    elsewhere = add_article(db, "https://other.example.com/c")
+    store(db, elsewhere, 1, "c1", raw=site_page(0, "Storm at sea. "), url="https://other.example.com/c")
+    a1, b1, b2, c1 = (storage.get_version(db, *key).raw_blob for key in ((first, 1), (second, 1), (second, 2),
+                                                                       (elsewhere, 1)))
+    packed = blob_rows(db)
+    assert (packed[b1]["codec"], packed[b1]["base"], packed[b1]["depth"]) == ("zstd-delta", a1, 1)
+    assert len(packed[b1]["bytes"]) < len(packed[a1]["bytes"]) // 5
+    assert (packed[b2]["base"], packed[b2]["depth"]) == (b1, 2)  # a later page: against its own chain's first
+    assert (packed[c1]["codec"], packed[c1]["depth"]) == ("zstd", 0)  # another origin: whole, its own site page
+    assert {row["origin"]: row["hash"] for row in rows(db, "page_bases")} == {
+        "https://news.example.org": a1, "https://other.example.com": c1}
+    assert storage.get_blob(db, b2) == site_page(1, "Fire on the hill. ")
+    assert storage.find_faults(db) == []
+
+
+def test_a_site_page_is_replaced_by_a_whole_page_after_serving_site_pages(db, monkeypatch):
+    monkeypatch.setattr("storage.db.SITE_PAGES", 2)
+    articles = [add_article(db, f"https://news.example.org/{n}") for n in range(4)]
+    for n, article_id in enumerate(articles):
+        store(db, article_id, 1, f"v{n}", raw=site_page(0, f"Story {n}. "))
+    packed = blob_rows(db)
+    firsts = [storage.get_version(db, article_id, 1).raw_blob for article_id in articles]
+    assert [packed[b]["base"] for b in firsts] == [None, firsts[0], firsts[0], None]
+    assert [(row["hash"], row["pages"]) for row in rows(db, "page_bases")] == [(firsts[3], 0)]
+
+
+def test_pruning_keeps_a_sites_page(db):
+    article_id = add_article(db)
+    store(db, article_id, 1, "v1", raw=page(0))
+    db.execute("UPDATE articles SET status = 'gone'")
+    assert storage.prune_raw_pages(db, NOW + timedelta(days=1)) == (1, 0)
+    [(site,)] = db.execute("SELECT hash FROM page_bases").fetchall()
+    assert storage.get_blob(db, site) == page(0)
 
 
 def test_check_db_reads_every_packed_page_back(db):
@@ -1139,6 +1185,7 @@ def test_pruning_keeps_a_page_another_page_is_a_delta_of(db):
     assert storage.prune_raw_pages(db, NOW - timedelta(days=1)) == (0, 0)
     assert storage.get_blob(db, second) == page(1)
     db.execute("UPDATE versions SET raw_blob = NULL WHERE number = 2")
+    db.execute("DELETE FROM page_bases")  # (the first page is its site's page too, which stays: tested below)
     assert storage.prune_raw_pages(db, NOW - timedelta(days=1)) == (0, 2)  # the delta, then the page it needed
 
 
@@ -1202,3 +1249,33 @@ def test_a_text_stored_plain_before_migration_12_reads_as_it_is_and_starts_a_cha
     store(db, article_id, 2, STORY + " More.")
     assert [v.text for v in storage.list_versions(db, article_id)] == [STORY, STORY + " More."]
     assert [row["text_base"] for row in rows(db, "versions")] == [None, 1]
+
+
+@sqlite_only
+def test_a_new_archive_gives_its_free_pages_back(db):
+    article_id = add_article(db)
+    for number in range(1, 6):
+        store(db, article_id, number, f"{STORY} {number}", raw=page(number) * 3)
+    db.execute("UPDATE versions SET raw_blob = NULL")
+    db.execute("UPDATE articles SET status = 'gone'")
+    db.execute("DELETE FROM page_bases")
+    storage.prune_raw_pages(db, NOW + timedelta(days=1))
+    assert db.execute("PRAGMA freelist_count").fetchone()[0] > 0
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+
+    storage.release_free_pages(db)
+    assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert db.execute("PRAGMA page_count").fetchone()[0] < pages
+
+
+def test_an_archive_made_before_gives_free_pages_back_once_vacuumed(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.db")  # auto_vacuum off, as archives were made before
+    old.execute("CREATE TABLE filler (x)")
+    old.commit()
+    old.close()
+    db = storage.open_db(tmp_path / "old.db")
+    assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+    storage.vacuum(db)
+    assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
