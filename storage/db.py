@@ -27,6 +27,7 @@ from storage.dialect import is_url, on_server
 from storage.sqlite import Database, pack_text, unpack_text
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transaction to end
+_INCREMENTAL_VACUUM = "PRAGMA auto_vacuum = INCREMENTAL"
 
 
 def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> Database:
@@ -47,9 +48,10 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
         path.parent.mkdir(parents=True, exist_ok=True)
         db = Database(sqlite3.connect(path))
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        # A new archive can give free pages back to the file system (release_free_pages); an existing one
-        # cannot until `redline vacuum` rebuilds it, which this setting then asks for.
-        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        if db.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A new archive can give free pages back to the file system (release_free_pages); an existing
+            # one once `redline vacuum` has rebuilt it. Only here: setting it writes a page every time.
+            db.execute(_INCREMENTAL_VACUUM)
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
@@ -1384,7 +1386,10 @@ def release_free_pages(db: Database) -> None:
 
 
 def vacuum(db: Database) -> None:
-    """Give the space of deleted rows back to the file system (it needs the archive to itself a moment)."""
+    """Give the space of deleted rows back to the file system (it needs the archive to itself a moment); an
+    archive made before migration 13 is rebuilt to give its free pages back after each check batch from then on."""
+    if not on_server(db):
+        db.execute(_INCREMENTAL_VACUUM)
     db.execute("VACUUM")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 # Statements that open or end a transaction themselves: the autocommit below leaves them alone.
@@ -109,10 +109,15 @@ def unpack_text(stored: str | bytes | None, base: str | bytes | None = None) -> 
         return stored
     import zstandard
 
-    # A new decompressor each time (25-40 us a text): zstandard's objects are not safe to share across
-    # the threads of a check batch.
-    reader = zstandard.ZstdDecompressor(dict_data=None if base is None else _text_dictionary(unpack_text(base)))
+    # A new decompressor each time (25 us): zstandard's objects are not safe to share across the threads
+    # of a check batch. The chain's first text is unpacked once for the texts read after it.
+    reader = zstandard.ZstdDecompressor(dict_data=None if base is None else _text_dictionary(_chain_text(base)))
     return reader.decompress(stored).decode()
+
+
+@lru_cache(maxsize=64)
+def _chain_text(base: str | bytes) -> str:
+    return unpack_text(base)
 
 
 def _text_dictionary(text: str):

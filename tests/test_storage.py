@@ -1279,3 +1279,12 @@ def test_an_archive_made_before_gives_free_pages_back_once_vacuumed(tmp_path):
     assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
     storage.vacuum(db)
     assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+
+
+def test_opening_an_archive_writes_nothing(tmp_path):
+    storage.open_db(tmp_path / "redline.db").close()
+    wal = tmp_path / "redline.db-wal"
+    before = wal.stat().st_size if wal.exists() else 0
+    again = storage.open_db(tmp_path / "redline.db")
+    assert (wal.stat().st_size if wal.exists() else 0) == before
+    assert again.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
