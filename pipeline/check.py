@@ -77,14 +77,18 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
     article_ids = held
     sources = _sources_by_id(db, settings)
     turn, local = threading.Lock(), threading.local()
-    local.db = db  # this thread's connection; a worker thread opens its own (SQLite connections stay in their thread)
+    local.db = db
+    # The threads take turns at the database, so on SQLite they share this connection (a connection each
+    # drops its page cache whenever another has written: an unchanged check at eight threads 4.51 -> 4.32 ms
+    # of CPU, median of five alternating runs). On PostgreSQL each worker takes its own from the pool.
+    shared = not storage.on_server(db)
     with open_client(settings.network) as client:
         crawler = Crawler(settings.network, client, turn, settings.schedule)
 
         def check(article_id: int) -> CheckOutcome:
             with turn:
                 if not hasattr(local, "db"):
-                    local.db = storage.open_archive(settings)
+                    local.db = db if shared else storage.open_archive(settings)
                 return _check_safely(local.db, crawler, settings, sources, article_id, now)
 
         # No more threads than requests that may be in flight: a batch from one site waits on its

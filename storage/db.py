@@ -46,7 +46,8 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
                            "check [database] path)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(sqlite3.connect(path))
+        # (usable from any thread: a check batch's threads share one, in turns, check.check_batch)
+        db = Database(sqlite3.connect(path, check_same_thread=False))
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if db.execute("PRAGMA page_count").fetchone()[0] == 0:
             # A new archive can give free pages back to the file system (release_free_pages); an existing
