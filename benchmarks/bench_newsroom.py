@@ -46,7 +46,7 @@ _CANONICAL = re.compile(rb"<link[^>]+rel=[\"']?canonical[\"']?[^>]*>", re.IGNORE
 
 # The corpus as article pages ---------------------------------------------------------------
 
-def _paragraphs(folder: Path, row: dict) -> list[str]:
+def body_paragraphs(folder: Path, row: dict) -> list[str]:
     truth = json.loads((folder / row["ground_truth_json"]).read_text(encoding="utf-8"))
     body = truth.get(row["parser_version"], {}).get("body") or {}
     return [p for section in body.get("sections", []) for p in section.get("paragraphs", [])]
@@ -60,7 +60,7 @@ def editable_pages(folder: Path) -> tuple[list[tuple[bytes, bytes, str]], int]:
     with open(folder / "mapping.csv", newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             page = gzip.decompress((folder / row["html"]).read_bytes())
-            anchor = next((a for p in _paragraphs(folder, row) if len(p) >= 120
+            anchor = next((a for p in body_paragraphs(folder, row) if len(p) >= 120
                            for a in (p[:48].encode(), html.escape(p[:48], quote=False).encode())
                            if page.count(a) == 1), None)
             if anchor is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from pathlib import Path
 import zstandard
 
 import storage
-from benchmarks.bench_newsroom import editable_pages, fundus_folder, version_of
+from benchmarks.bench_newsroom import body_paragraphs, editable_pages, fundus_folder, version_of
 from pipeline.config import SourceSettings
 from pipeline.extract import hash_text
 from pipeline.models import Entry, Fetched, Version, to_iso
@@ -37,9 +36,7 @@ def bodies(folder: Path) -> dict[bytes, str]:
     with open(folder / "mapping.csv", newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             page = gzip.decompress((folder / row["html"]).read_bytes())
-            truth = json.loads((folder / row["ground_truth_json"]).read_text(encoding="utf-8"))
-            body = truth.get(row["parser_version"], {}).get("body") or {}
-            found[page[:4096]] = "\n".join(p for s in body.get("sections", []) for p in s.get("paragraphs", []))
+            found[page[:4096]] = "\n".join(body_paragraphs(folder, row))
     return found
 
 

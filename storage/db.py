@@ -24,7 +24,7 @@ from pipeline.models import (Alert, Alias, Article, Change, Diff, Entry, Fetched
                              Source, StoredChange, StoredDiff, StoredIssue, Version, to_iso)
 from storage.migrations import MIGRATIONS
 from storage.dialect import is_url, on_server
-from storage.sqlite import Database, pack_text, unpack_text
+from storage.sqlite import Database, build_dictionary, pack_text, unpack_text
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transaction to end
 _INCREMENTAL_VACUUM = "PRAGMA auto_vacuum = INCREMENTAL"
@@ -753,7 +753,7 @@ def _store_page(db: Database, article_id: int, blob: str, raw: bytes, url: str) 
     if base is None:
         row = [blob, "zstd", zstandard.ZstdCompressor(level=_WHOLE_LEVEL).compress(raw), None, 0]
     else:
-        packer = zstandard.ZstdCompressor(level=level, dict_data=_dictionary(get_blob(db, base["hash"])))
+        packer = zstandard.ZstdCompressor(level=level, dict_data=build_dictionary(get_blob(db, base["hash"])))
         row = [blob, "zstd-delta", packer.compress(raw), base["hash"], base["depth"] + 1]
     db.execute("INSERT OR IGNORE INTO blobs (hash, codec, bytes, base, depth) VALUES (?, ?, ?, ?, ?)", row)
 
@@ -792,12 +792,6 @@ def _packed_text(db: Database, version: Version) -> dict:
     return {"text": pack_text(version.text, _version_text(db, version.article_id, start)), "text_base": start}
 
 
-def _dictionary(page: bytes):
-    import zstandard
-
-    return zstandard.ZstdCompressionDict(page, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-
-
 def _unpack(db: Database, blob_hash: str, codec: str, data: bytes, base: str | None) -> bytes:
     import zstandard
 
@@ -807,7 +801,7 @@ def _unpack(db: Database, blob_hash: str, codec: str, data: bytes, base: str | N
         if codec == "zstd":
             return zstandard.ZstdDecompressor().decompress(data)
         if codec == "zstd-delta":
-            return zstandard.ZstdDecompressor(dict_data=_dictionary(get_blob(db, base))).decompress(data)
+            return zstandard.ZstdDecompressor(dict_data=build_dictionary(get_blob(db, base))).decompress(data)
     except (zlib.error, zstandard.ZstdError) as exc:
         raise StorageError(f"raw page {blob_hash}: its bytes do not match its hash ({codec}: {exc})") from exc
     raise StorageError(f"raw page {blob_hash}: codec {codec!r} is unknown (expected zlib, zstd or zstd-delta)")
