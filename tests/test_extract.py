@@ -361,6 +361,25 @@ def news_page(*body: str, head: str = "", before: str = "", after: str = "", tit
             "<footer><p>All rights reserved.</p></footer></body></html>")
 
 
+LATIN_1 = news_page().replace("<meta charset='utf-8'>", "<meta charset='iso-8859-1'>").replace("Rescuers", "Rettungskräfte")
+
+
+@pytest.mark.parametrize(("page", "first_word"), [
+    (news_page().replace("<!DOCTYPE html>", "<?xml version='1.0' encoding='utf-8'?>\n<!DOCTYPE html>"), "Rescuers"),
+    (LATIN_1.encode("iso-8859-1"), "Rettungskräfte"),
+    (news_page().encode("utf-16"), "Rescuers"),
+], ids=["a string declaring its encoding", "latin-1 bytes", "utf-16 bytes"])
+def test_extract_article_decodes_pages_as_trafilatura_does(page, first_word):
+    text = extract_article(page, "http://127.0.0.1/x").text
+
+    assert text.split("\n") == [first_word + BODY[0][len("Rescuers"):], *BODY[1:]]
+
+
+def test_extract_article_rejects_what_is_no_html_document():
+    with pytest.raises(ExtractionError, match="no HTML document could be parsed"):
+        extract_article(b"\x00\x01 not a page", "http://127.0.0.1/x")
+
+
 def test_extract_article_keeps_subheadings_and_paragraph_breaks():
     html = news_page(f"<p>{BODY[0]}</p>", "<h2>Rescue under way</h2>", f"<p>{BODY[1]}</p>", f"<p>{BODY[2]}</p>")
 
