@@ -433,6 +433,49 @@ def test_strip_noise_keeps_sentences_that_merely_start_like_boilerplate(line):
     assert strip_noise(f"First paragraph.\n{line}") == f"First paragraph.\n{line}"
 
 
+# A long piece split around ads into containers of one template; trafilatura keeps the first container it finds.
+PIECE = [f"Part {i} of the long piece tells how the river rose over the town and what the people who lived beside "
+         "it did over the following days, street by street and house by house." for i in range(1, 10)]
+
+
+def split_piece(*extra: str, ad: str = "<div class='ad'>Advertisement</div>") -> str:
+    def part(paragraphs):
+        return ("<div class='grid-item'><div class='body article__body'><div class='body__inner'>"
+                + "".join(f"<p>{p}</p>" for p in paragraphs) + "</div></div></div>")
+
+    return ("<html><head><title>River</title></head><body><nav><a href='/'>Home</a></nav><main><article>"
+            f"<h1>River</h1>{part(PIECE[:3])}{ad}{part(PIECE[3:6])}{ad}{part(PIECE[6:])}</article>{''.join(extra)}"
+            "</main><footer><p>All rights reserved.</p></footer></body></html>")
+
+
+def test_extract_article_reads_a_body_split_into_containers_of_one_template_whole_and_in_order():
+    import trafilatura
+
+    html = split_piece()
+
+    assert sum(part in trafilatura.extract(html) for part in PIECE) == 3  # what the rule is for
+    assert extract_article(html, "http://127.0.0.1/river").text.split("\n") == PIECE
+
+
+@pytest.mark.parametrize("paragraph", [
+    "<a href='/{0}'>Another story, number {0}, that readers liked this week, and the reasons they gave for liking it so "
+    "much more than all the other stories that the newsroom published in the same week</a>",
+    "Short line {0}, unlinked.",
+], ids=["link text", "short lines"])
+def test_a_container_of_the_body_template_holding_links_or_short_lines_is_not_body(paragraph):
+    teasers = ("<div class='grid-item'><div class='body__inner'>"
+               + "".join(f"<p>{paragraph.format(i)}</p>" for i in range(4)) + "</div></div>")
+
+    assert extract_article(split_piece(ad=teasers), "http://127.0.0.1/river").text.split("\n") == PIECE
+
+
+def test_a_container_of_the_body_template_in_another_article_is_not_body():
+    elsewhere = ("<aside><article><div class='body__inner'>"
+                 + "".join(f"<p>{part.replace('river', 'fire')}</p>" for part in PIECE[:3]) + "</div></article></aside>")
+
+    assert extract_article(split_piece(elsewhere), "http://127.0.0.1/river").text.split("\n") == PIECE
+
+
 def test_clean_text_is_the_text_extract_article_keeps():
     html, url = page_of("flood-toll", 2)
 
