@@ -573,6 +573,14 @@ def test_a_wall_is_quoted_as_the_page_writes_it(city):
     assert "bot check ('Verify You Are Human')" in str(error.value)
 
 
+def test_a_wall_phrase_broken_over_lines_and_elements_is_found():
+    html = ("<html><head><title>Courier</title></head><body><p>Please\n   verify that\n<b>you are</b>\u00a0human"
+            "</p></body></html>")
+
+    with pytest.raises(WallError, match="bot check \\('verify that you are human'\\)"):
+        extract_article(html, "http://127.0.0.1/flood")
+
+
 def test_extract_article_refuses_a_paywall_teaser():
     html = news_page(f"<p>{BODY[0]}</p>", f"<p>{BODY[1]}</p>",
                      "<p>You have 80% of this article left to read. Subscribe to continue reading.</p>")
