@@ -84,11 +84,13 @@ def migrate_speed() -> None:
         for _ in maintenance.migrate_archive(target, back, batch_size=5000):
             pass
         home = time.perf_counter() - started
+        returned = back.stat().st_size / 2**20
         bare = bare_copy(source)
     finally:
         drop_database(target)
         back.unlink(missing_ok=True)
-    print(f"archive: {MIGRATE_VERSIONS:,} versions, {rows:,} rows of {', '.join(COPIED)}, {size:,.0f} MiB (SQLite)")
+    print(f"archive: {MIGRATE_VERSIONS:,} versions, {rows:,} rows of {', '.join(COPIED)}, {size:,.0f} MiB (SQLite); "
+          f"copied there and back: {returned:,.0f} MiB")
     for label, seconds in (("migrate-archive SQLite → PostgreSQL", there), ("migrate-archive PostgreSQL → SQLite", home),
                            ("bare: sqlite3 read + COPY, no index", bare)):
         print(f"  {label:<38} {seconds:6.1f} s  {MIGRATE_VERSIONS / seconds:8,.0f} versions/s  "

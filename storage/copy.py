@@ -13,9 +13,8 @@ from typing import Callable, Iterator
 
 from pipeline.errors import StorageError
 from pipeline.models import CopyProgress
-from storage.db import Database, _immediate, _marks, _stream
+from storage.db import Database, _immediate, _marks, _stream, chain_start, pack_version_text
 from storage.dialect import on_server
-from storage.sqlite import pack_text
 
 # In the order their foreign keys need, with the key each is copied in the order of.
 TABLES = (
@@ -30,8 +29,8 @@ TABLES = (
 DERIVED = {"articles": {"versions", "changes_found", "first_fetched_at", "first_update_at", "updates",
                         "stealth_edits", "bumped_edits"}}
 # Versions are read as readers read them (the view version_texts): their texts plain (an SQLite archive packs
-# them, migration 12; an SQLite target packs each copied text again, one by one), without PostgreSQL's search
-# document, which the target computes itself.
+# them, migration 12; an SQLite target packs them again in chains, as record_version does), without
+# PostgreSQL's search document, which the target computes itself.
 READ_FROM = {"versions": "version_texts"}
 
 
@@ -96,11 +95,25 @@ def _batches(db: Database, table: str, key: tuple[str, ...], after: tuple | None
 
 def _insert_rows(db: Database, table: str, rows: list[dict]) -> None:
     if table == "versions" and not on_server(db):
-        rows = [{**row, "text": pack_text(row["text"])} for row in rows]
+        rows = _packed_versions(db, rows)
     columns = list(rows[0])
     sql = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({_marks(columns)})"
     values = [[row[name] for name in columns] for row in rows]
     (db if on_server(db) else db.conn).executemany(sql, values)  # the one INSERT, thousands of times
+
+
+def _packed_versions(db: Database, rows: list[dict]) -> list[dict]:
+    # Each text packed against the text that starts its chain, as record_version packs it: a chain begun in
+    # this batch is kept in hand, one begun before is read back from the target.
+    chains: dict[int, tuple[int, str] | None] = {}
+    packed = []
+    for row in rows:
+        article = row["article_id"]
+        chain = chains[article] if article in chains else chain_start(db, article)
+        columns = pack_version_text(row["number"], row["text"], chain)
+        chains[article] = (row["number"], row["text"]) if columns["text_base"] is None else chain
+        packed.append({**row, **columns})
+    return packed
 
 
 def _verify_texts(db: Database, batch: list[dict], hash_text: Callable[[str], str]) -> None:

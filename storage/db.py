@@ -779,17 +779,29 @@ def _site_page(db: Database, origin: str) -> dict | None:
 
 
 def _packed_text(db: Database, version: Version) -> dict:
-    # The text and text_base columns of a new version (migration 12): on SQLite its text packed against the
-    # text that starts its chain, or whole to start a chain (every CHAIN versions, as pages are); PostgreSQL
-    # compresses long texts itself.
+    # The text and text_base columns of a new version (migration 12) on SQLite; PostgreSQL compresses long
+    # texts itself.
     if on_server(db):
         return {}
+    return pack_version_text(version.number, version.text, chain_start(db, version.article_id))
+
+
+def chain_start(db: Database, article_id: int) -> tuple[int, str] | None:
+    """The number and text of the version that starts the article's last chain of texts (SQLite), or None."""
     last = _one(db, "SELECT number, text_base FROM versions WHERE article_id = ? ORDER BY number DESC LIMIT 1",
-                [version.article_id])
-    start = last and (last["text_base"] or last["number"])
-    if not start or version.number - start >= CHAIN:
-        return {"text": pack_text(version.text), "text_base": None}
-    return {"text": pack_text(version.text, _version_text(db, version.article_id, start)), "text_base": start}
+                [article_id])
+    if last is None:
+        return None
+    start = last["text_base"] or last["number"]
+    return start, _version_text(db, article_id, start)
+
+
+def pack_version_text(number: int, text: str, chain: tuple[int, str] | None) -> dict:
+    """The text and text_base columns of version number on SQLite: its text packed against the text that starts
+    its chain (chain_start's), or whole to start a chain, every CHAIN versions as pages are."""
+    if chain is None or number - chain[0] >= CHAIN:
+        return {"text": pack_text(text), "text_base": None}
+    return {"text": pack_text(text, chain[1]), "text_base": chain[0]}
 
 
 def _unpack(db: Database, blob_hash: str, codec: str, data: bytes, base: str | None) -> bytes:

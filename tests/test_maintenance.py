@@ -173,6 +173,10 @@ def test_an_archive_copied_to_postgresql_and_back_is_the_same_archive(archive, p
     original, on_server, returned = (storage.open_db(where) for where in (archive.database, postgres_url, back))
     assert contents(on_server) == contents(original) == contents(returned)
     assert storage.find_faults(on_server) == [] and maintenance.check_db(archive, back) == []
+    # Texts are packed in chains again, each against the text that starts its chain, as they were stored.
+    chains = "SELECT article_id, number, text_base FROM versions ORDER BY id"
+    assert returned.execute(chains).fetchall() == original.execute(chains).fetchall()
+    assert any(base for _, _, base in original.execute(chains).fetchall())
     # The copy is an archive to go on with: new rows are numbered after the copied ones.
     article = storage.list_articles(on_server)[0]
     storage.record_events(on_server, article.id, [Change("gone", None, "404")], cycle.utcnow())
