@@ -328,3 +328,15 @@ class Served:
     def close(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def fundus() -> Path:
+    """The shared corpus's news pages (fundus: mapping.csv and the pages), read in place: skipped when it is
+    missing, except under CI=true, which must never pass without them."""
+    folder = Path(os.environ.get("REDLINE_CORPUS") or ROOT.parent / "shared" / "corpus") / "fundus"
+    if not (folder / "mapping.csv").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no fundus corpus at {folder}")
+        pytest.skip(f"no fundus corpus at {folder} (set REDLINE_CORPUS)")
+    return folder

@@ -476,6 +476,30 @@ def test_a_container_of_the_body_template_in_another_article_is_not_body():
     assert extract_article(split_piece(elsewhere), "http://127.0.0.1/river").text.split("\n") == PIECE
 
 
+def corpus_text(fundus, name: str) -> str:
+    """The text Redline keeps of a page of the shared corpus."""
+    import gzip
+
+    return extract_article(gzip.decompress((fundus / name).read_bytes()), "https://example.org/story").text
+
+
+def test_a_real_body_split_into_containers_of_one_template_is_read_whole(fundus):
+    # The New Yorker breaks a long piece into three "body__inner-container" blocks; trafilatura keeps the first.
+    text = corpus_text(fundus, "us/TheNewYorker_2023_05_16.html.gz")
+
+    assert text.startswith("On a clear morning in late March, in rural St. Elmo, Minnesota")
+    assert text.endswith("The granules had stuck. The ice had a little time left. ♦")
+    assert count_words(text) > 4500
+
+
+def test_the_full_run_does_not_stray_into_a_second_story_on_the_page(fundus):
+    # Dagbladet carries a football story whole beside its story on North Korea; trafilatura's full run took both
+    # (and, once a sentence or two was added to the body, only the first: a check saw the text collapse).
+    text = corpus_text(fundus, "no/Dagbladet_2026_01_06.html.gz")
+
+    assert "Nord-Korea" in text and "Solskjær" not in text
+
+
 def test_clean_text_is_the_text_extract_article_keeps():
     html, url = page_of("flood-toll", 2)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
-import os
 
 import pytest
 
@@ -745,16 +744,10 @@ def test_a_comma_is_a_decimal_mark_only_where_the_language_says_so():
     assert [f.value for f in find_figures("Il manque 1 200,5 tonnes.", "en")] != [1200.5]
 
 
-def test_the_corpus_german_french_and_spanish_pages_are_read_in_their_language_without_a_false_change():
+def test_the_corpus_german_french_and_spanish_pages_are_read_in_their_language_without_a_false_change(fundus):
     """Every German, French and Spanish page of the shared corpus: read in the language it declares (which its
     text confirms), no figure change for edits that touch no figure, and a figure lowered by hand is a change."""
-    from test_corpus import CORPUS
-
-    mapping = CORPUS / "fundus" / "mapping.csv"
-    if not mapping.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no fundus corpus at {mapping.parent}")
-        pytest.skip(f"no fundus corpus at {mapping.parent} (set REDLINE_CORPUS)")
+    mapping = fundus / "mapping.csv"
     rows = {row["html"]: row for row in csv.DictReader(mapping.open(encoding="utf-8"))
             if row["country"] in ("de", "at", "ch", "fr", "es")}
     pages = sentences = altered = 0
