@@ -832,7 +832,7 @@ def test_a_run_that_finds_no_new_text_loads_neither_diffing_nor_mail(tracked, ev
     args = ["run", "--config", str(config)] + ["--all"] * everything
     # (what those modules import: a module imported lazily is in sys.modules before it is loaded)
     heavy = ("pipeline.figures", "diff_match_patch", "mailbox", "imaplib", "apprise", "trafilatura", "jinja2",
-             "airflow", "rich", "pygments", "sqlite_utils")
+             "airflow", "rich", "pygments", "sqlite_utils", "courlan")
     code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
             f"result = CliRunner().invoke(cli, {args!r}); assert result.exit_code == 0, result.output; "
             "print(result.output.splitlines()[1]); "
