@@ -13,6 +13,7 @@ memory are each process's own (wait4), so start-up is included, as it is in prod
 from __future__ import annotations
 
 import sqlite3
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -102,6 +103,11 @@ def report(room, rounds, versions, sizes, served, idle) -> None:
     ratios = [r / f for r, f in zip(figures["redline"], figures["floor"])]
     print(f"  {'redline / floor':24s} {ratios[0]:6.2f}x {ratios[1]:7.2f}x {ratios[2]:9.2f}x "
           f"{'':9s} {'':9s} {sizes['redline']['whole'] / sizes['floor']['whole']:7.1f}x")
+    # Each round runs the floor and Redline one after the other: a round's own ratio shows how far a busy
+    # minute of this shared machine moves the totals above.
+    by_round = [r[0] / f[0] for r, f in zip(rounds["redline"], rounds["floor"])]
+    print(f"  {'ratio round by round':24s} " + " ".join(f"{ratio:.2f}x" for ratio in by_round)
+          + f"  (changed rounds' median {statistics.median(by_round[1:CHANGE_ROUNDS + 1]):.2f}x)")
     print(f"  {'changedetection.io (cited)':24s} {'':7s} {CHANGEDETECTION[0]:8.1f} {CHANGEDETECTION[1]:10.1f} "
           f"{'':9s} {'':9s} {CHANGEDETECTION[2]:8.1f}  (issue 13: 50 pages x 4 versions, not rerun)")
     parts = sizes["redline"]
