@@ -561,7 +561,7 @@ def _clean_strings(data, clean):
 
 # A body split into containers of one template (a long piece broken up around ads and pull quotes): trafilatura
 # keeps the first. Looked for only where its text holds under this share of the page's paragraph text (28 of the
-# 258 corpus pages). Another container of the same tag and class in the same article continues the body when at
+# 258 corpus pages; looked for on every page, it changes no other page's text and costs 0.9 ms a page). Another container of the same tag and class in the same article continues the body when at
 # least CONTINUATION_PARAGRAPHS of its paragraphs, CONTINUATION_LENGTH characters long on average, are new, each
 # under a fifth link text: on the corpus this reads two split bodies whole (The New Yorker, F1 0.64 -> 1.00, and
 # Rzeczpospolita, 0.63 -> 0.80) and changes no other page; one paragraph of 80 characters let teasers in (7 worse).
