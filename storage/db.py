@@ -16,7 +16,6 @@ from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
-from urllib.parse import urlsplit
 
 from pipeline.errors import NotFoundError, StorageError
 from pipeline.masking import mask_text, mask_url
@@ -742,8 +741,9 @@ def _store_page(db: Database, article_id: int, blob: str, raw: bytes, url: str) 
         return  # the same bytes are kept once, whoever fetched them
     base, level = _chain_start(db, article_id), _DELTA_LEVEL
     if base is None:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc.lower()}"
+        from pipeline.crawl import origin_of  # (a page is stored by a check, which has loaded it)
+
+        origin = origin_of(url)
         base, level = _site_page(db, origin), _SITE_LEVEL
         if base is None:
             db.execute("INSERT INTO page_bases (origin, hash, pages) VALUES (?, ?, 0) "
