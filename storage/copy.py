@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 from pipeline.errors import StorageError
 from pipeline.models import CopyProgress
-from storage.db import Database, _immediate, _marks, _stream, chain_start, pack_version_text
+from storage.db import Database, _immediate, _marks, _stream, text_chain_start, pack_version_text
 from storage.dialect import on_server
 
 # In the order their foreign keys need, with the key each is copied in the order of.
@@ -109,7 +109,7 @@ def _packed_versions(db: Database, rows: list[dict]) -> list[dict]:
     packed = []
     for row in rows:
         article = row["article_id"]
-        chain = chains[article] if article in chains else chain_start(db, article)
+        chain = chains[article] if article in chains else text_chain_start(db, article)
         columns = pack_version_text(row["number"], row["text"], chain)
         chains[article] = (row["number"], row["text"]) if columns["text_base"] is None else chain
         packed.append({**row, **columns})

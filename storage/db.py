@@ -739,7 +739,7 @@ def _store_page(db: Database, article_id: int, blob: str, raw: bytes, url: str) 
 
     if _one(db, "SELECT 1 AS found FROM blobs WHERE hash = ?", [blob]):
         return  # the same bytes are kept once, whoever fetched them
-    base, level = _chain_start(db, article_id), _DELTA_LEVEL
+    base, level = _page_chain_start(db, article_id), _DELTA_LEVEL
     if base is None:
         from pipeline.crawl import origin_of  # (a page is stored by a check, which has loaded it)
 
@@ -758,7 +758,7 @@ def _store_page(db: Database, article_id: int, blob: str, raw: bytes, url: str) 
     db.execute("INSERT OR IGNORE INTO blobs (hash, codec, bytes, base, depth) VALUES (?, ?, ?, ?, ?)", row)
 
 
-def _chain_start(db: Database, article_id: int) -> dict | None:
+def _page_chain_start(db: Database, article_id: int) -> dict | None:
     # The page (hash, depth) that starts the chain of the article's last pages, or None when its next page
     # starts one: its first, the CHAIN-th of a chain, or one after a chain stored before (deeper than a
     # site's delta). A page packed against one of the article's own pages is a later page of a chain.
@@ -783,10 +783,10 @@ def _packed_text(db: Database, version: Version) -> dict:
     # texts itself.
     if on_server(db):
         return {}
-    return pack_version_text(version.number, version.text, chain_start(db, version.article_id))
+    return pack_version_text(version.number, version.text, text_chain_start(db, version.article_id))
 
 
-def chain_start(db: Database, article_id: int) -> tuple[int, str] | None:
+def text_chain_start(db: Database, article_id: int) -> tuple[int, str] | None:
     """The number and text of the version that starts the article's last chain of texts (SQLite), or None."""
     last = _one(db, "SELECT number, text_base FROM versions WHERE article_id = ? ORDER BY number DESC LIMIT 1",
                 [article_id])
@@ -798,7 +798,7 @@ def chain_start(db: Database, article_id: int) -> tuple[int, str] | None:
 
 def pack_version_text(number: int, text: str, chain: tuple[int, str] | None) -> dict:
     """The text and text_base columns of version number on SQLite: its text packed against the text that starts
-    its chain (chain_start's), or whole to start a chain, every CHAIN versions as pages are."""
+    its chain (text_chain_start's), or whole to start a chain, every CHAIN versions as pages are."""
     if chain is None or number - chain[0] >= CHAIN:
         return {"text": pack_text(text), "text_base": None}
     return {"text": pack_text(text, chain[1]), "text_base": chain[0]}
