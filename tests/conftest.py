@@ -334,9 +334,11 @@ class Served:
 def fundus() -> Path:
     """The shared corpus's news pages (fundus: mapping.csv and the pages), read in place: skipped when it is
     missing, except under CI=true, which must never pass without them."""
-    folder = Path(os.environ.get("REDLINE_CORPUS") or ROOT.parent / "shared" / "corpus") / "fundus"
-    if not (folder / "mapping.csv").is_file():
+    from benchmarks.bench_newsroom import fundus_folder
+
+    try:
+        return fundus_folder()
+    except SystemExit as missing:  # its message names the folder it looked in
         if os.environ.get("CI") == "true":
-            pytest.fail(f"no fundus corpus at {folder}")
-        pytest.skip(f"no fundus corpus at {folder} (set REDLINE_CORPUS)")
-    return folder
+            pytest.fail(str(missing))
+        pytest.skip(f"{missing} (set REDLINE_CORPUS)")
