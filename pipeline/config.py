@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
 from pipeline.masking import mask_url
+from pipeline.models import record
 from pipeline.values import (IMAP_SCHEMES, MAILBOX_SCHEMES, UnsafeToShow, apprise_url, boolean, credentials,
                              database_url, fraction, host_pattern, http_url, ladder, language, link, list_of,
                              non_negative, one_of, parse_duration, positive, reader, regex, share, template, text)
@@ -30,7 +31,7 @@ CHANGE_KINDS = ("figure", "headline", "byline", "correction", "sentence_added", 
 FIGURE_CHANGES = ("value", "qualifier", "added", "removed")
 DIRECTIONS = ("any", "up", "down")
 
-@dataclass(frozen=True)
+@record
 class DatabaseSettings:
     """Where Redline keeps its archive: an SQLite file (path), or a PostgreSQL server (url)."""
 
@@ -39,7 +40,7 @@ class DatabaseSettings:
     busy_timeout: float = reader(parse_duration, default=30.0)  # how long a write waits for another run's
 
 
-@dataclass(frozen=True)
+@record
 class NetworkSettings:
     """How fetches behave: timeouts, caps, and which addresses may be reached."""
 
@@ -79,7 +80,7 @@ DEFAULT_LADDER = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class ScheduleSettings:
     """When articles are checked again, and how checks are batched."""
 
@@ -100,7 +101,7 @@ class ScheduleSettings:
     max_retry_after: float = reader(parse_duration, default=86400.0)
 
 
-@dataclass(frozen=True)
+@record
 class DiffSettings:
     """What counts as noise, as a wall, or as a collapse when comparing versions."""
 
@@ -110,7 +111,7 @@ class DiffSettings:
     language: str = reader(language, default="en")  # the figure tables articles are read with
 
 
-@dataclass(frozen=True)
+@record
 class DeliverySettings:
     """How alerts are sent: retries with backoff, time limits, channels served at once."""
 
@@ -122,7 +123,7 @@ class DeliverySettings:
     channels: int = reader(positive(int), default=8)  # channels delivered to at once
 
 
-@dataclass(frozen=True)
+@record
 class WebSettings:
     """The researcher's workspace (`redline serve`): where it listens, and the address others reach it at."""
 
@@ -133,7 +134,7 @@ class WebSettings:
     token_env: str = reader(text, default="REDLINE_WEB_TOKEN")  # the variable holding the access token, if any
 
 
-@dataclass(frozen=True)
+@record
 class SourceSettings:
     """One place where articles are discovered."""
 
@@ -153,7 +154,7 @@ class SourceSettings:
     list_ids: tuple = reader(list_of(text), default=(), metadata_key="list_id")
 
 
-@dataclass(frozen=True)
+@record
 class RuleSettings:
     """An alert rule: which changes it selects, where it sends them and how the message reads."""
 
@@ -177,7 +178,7 @@ class RuleSettings:
         return bool(self.min_change or self.min_relative or self.direction != "any")
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """Everything Redline needs to run, resolved to absolute paths."""
 

@@ -18,13 +18,13 @@ from difflib import SequenceMatcher
 from typing import Iterable
 
 from pipeline.errors import LanguageError
-from pipeline.models import Change
+from pipeline.models import Change, record
 
 COUNT = "count"  # the kind of number that is a figure; the others are kept apart
 PERCENT = "%"
 
 
-@dataclass(frozen=True)
+@record
 class Tables:
     """What one language's numbers look like. Phrases are matched case-insensitively, hyphens ignored."""
 
@@ -581,7 +581,7 @@ class _Phrases:
         return False
 
 
-@dataclass(frozen=True)
+@record
 class _Compiled:
     tables: Tables
     qualifiers: _Phrases
@@ -630,7 +630,7 @@ def get_tables(language: str) -> Tables:
     return _compiled(language).tables
 
 
-@dataclass(frozen=True)
+@record
 class Figure:
     """A number in a sentence with what qualifies it, its unit and what it counts.
 

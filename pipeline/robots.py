@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from urllib.parse import quote, unquote, urlsplit
+
+from pipeline.models import record
 
 MAX_BYTES = 500 * 1024  # RFC 9309: parse at least the first 500 KiB
 _LINE = re.compile(r"^\s*([A-Za-z-]+)\s*:\s*(.*?)\s*$")
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One Allow or Disallow line of the group that applies to us."""
 
@@ -26,7 +28,7 @@ class Rule:
     regex: re.Pattern = field(compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@record
 class RobotsRules:
     """What one origin's robots.txt lets our crawler fetch."""
 

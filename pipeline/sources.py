@@ -10,14 +10,13 @@ import html
 import re
 import zlib
 from calendar import timegm
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 
 from pipeline.errors import FeedError, InvalidURLError
-from pipeline.models import Entry, to_iso
+from pipeline.models import Entry, record, to_iso
 
 # Query parameters that track the reader, not the story: dropping them keeps one record per story.
 # (courlan's own list also drops "source", "ref*" and "uid" parameters, which can name the story.)
@@ -256,7 +255,7 @@ def parse_url_list(body: bytes, location: str) -> Listing:
 
 # Sitemaps --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class Listing:
     """What one source document lists: article entries, child sitemaps (of a sitemap index), and
     the lines or items it skipped, each with why."""

@@ -8,13 +8,12 @@ marked up, and a URL becomes a link only when it is http(s).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
 import storage
-from pipeline.models import Change, DiffReport, SentenceOp
+from pipeline.models import Change, DiffReport, SentenceOp, record
 from pipeline.output import describe_change, html_ops
 
 COLLAPSE_AFTER = 2  # unchanged sentences kept visible on each side of a change; longer runs fold away
@@ -34,7 +33,7 @@ def mark_snippet(snippet: str) -> Markup:
     return Markup(str(escape(snippet)).replace(storage.MARK_START, "<mark>").replace(storage.MARK_END, "</mark>"))
 
 
-@dataclass(frozen=True)
+@record
 class Block:
     """A part of the diff body: one sentence op (with its figure changes) or a run of unchanged sentences."""
 

@@ -1,0 +1,64 @@
+"""The records' decorator: a frozen dataclass whose equality, hash and repr behave as dataclass's own."""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+
+from pipeline.models import Change, Version, record
+
+
+@record
+class Pair:
+    name: str
+    value: int = 0
+    notes: dict = field(default_factory=dict, hash=False, compare=False)
+    secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class PlainPair:
+    name: str
+    value: int = 0
+    notes: dict = field(default_factory=dict, hash=False, compare=False)
+    secret: str = field(default="", repr=False)
+
+
+def test_a_record_is_a_frozen_dataclass():
+    pair = Pair("a", 1)
+    assert dataclasses.is_dataclass(pair)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pair.value = 2
+    assert dataclasses.replace(pair, value=2) == Pair("a", 2)
+
+
+@pytest.mark.parametrize("one, other", [
+    (("a", 1), ("a", 1)),
+    (("a", 1), ("a", 2)),
+    (("a", 1, {"x": 1}), ("a", 1, {"y": 2})),  # a field left out of comparison
+    (("a", 1, {}, "s"), ("a", 1, {}, "t")),  # a field left out of repr still counts
+])
+def test_equality_hash_and_repr_are_dataclass_s(one, other):
+    ours, theirs = (Pair(*one), Pair(*other)), (PlainPair(*one), PlainPair(*other))
+    assert (ours[0] == ours[1]) is (theirs[0] == theirs[1])
+    assert (ours[0] != ours[1]) is (theirs[0] != theirs[1])
+    if ours[0] == ours[1]:
+        assert hash(ours[0]) == hash(ours[1])
+    assert repr(ours[0]) == repr(theirs[0]).replace("PlainPair", "Pair")
+
+
+def test_records_of_two_classes_are_never_equal():
+    assert Pair("a", 1) != PlainPair("a", 1)
+    assert Pair("a", 1).__eq__(PlainPair("a", 1)) is NotImplemented
+
+
+def test_equal_records_hash_alike_and_serve_as_keys():
+    change = Change("figure_changed", "5", "7", subject="dead")
+    assert {change: 1}[Change("figure_changed", "5", "7", subject="dead")] == 1
+    assert len({change, Change("figure_changed", "5", "8", subject="dead")}) == 2
+
+
+def test_a_project_record_reads_as_its_fields():
+    text = repr(Change("sentence_added", None, "A new line."))
+    assert text.startswith("Change(kind='sentence_added', before=None, after='A new line.', context=None")
+    assert [f.name for f in dataclasses.fields(Version)][:2] == ["article_id", "number"]
