@@ -176,3 +176,68 @@ def test_an_edit_beside_a_whitespace_run_never_splits_it():
 @given(TEXTS, TEXTS)
 def test_property_ops_never_split_a_token_over_many_examples(old, new):
     test_property_ops_never_split_a_token.hypothesis.inner_test(old, new)
+
+
+# --------------------------------------------------------------------------- bounded work
+
+
+def _story(words: list[str], sentences: int, seed: int) -> str:
+    import random
+
+    pick = random.Random(seed).choice
+    return "\n".join(" ".join(pick(words) for _ in range(12)).capitalize() + f" {n}." for n in range(sentences))
+
+
+COUNCIL = "council met Tuesday agreed plan mayor said residents people were injured fire crews".split()
+STORM = "storm flood river bridge closed police road traffic warning rain north south east west".split()
+
+
+@pytest.fixture
+def budgets(monkeypatch):
+    """Every bisection budget a diff hands out, to see which ran out."""
+    import pipeline.words
+
+    handed = []
+
+    class Recorded(pipeline.words._Rounds):
+        def __init__(self, rounds):
+            super().__init__(rounds)
+            handed.append(self)
+
+    monkeypatch.setattr(pipeline.words, "_Rounds", Recorded)
+    return handed
+
+
+def test_a_story_rewritten_whole_gives_up_the_word_search_and_keeps_blocks(budgets):
+    # Exact, this diff matches every space and number two unrelated 16 kB texts share (5.5 s; at 10,000
+    # words, minutes) before the clean-up merges them back into blocks: bounded, the bisection gives up.
+    old, new = _story(COUNCIL, 200, 1), _story(STORM, 200, 2)
+    ops = diff_words(old, new)
+
+    assert rebuild(ops, -1) == old and rebuild(ops, 1) == new
+    assert len(ops) <= 4
+    assert any(budget.left < 0 for budget in budgets)
+    assert ops == diff_words(old, new)  # no clock decides: the same every time
+
+
+def test_an_edit_of_normal_size_is_as_exact_as_unbounded_diff_match_patch(budgets, monkeypatch):
+    import pipeline.words
+    from diff_match_patch import diff_match_patch
+
+    old = _story(COUNCIL, 150, 3)
+    lines = old.split("\n")
+    lines[40] = _story(STORM, 1, 4)  # a sentence rewritten
+    lines[90:92] = [lines[90].replace("council", "county council")]
+    new = "\n".join(lines[:120] + ["A new paragraph near the end, with 19 people."] + lines[120:])
+    bounded = diff_words(old, new)
+    assert budgets and all(budget.left >= 0 for budget in budgets)
+    monkeypatch.setattr(pipeline.words, "_Engine", diff_match_patch)
+
+    assert bounded == diff_words(old, new)
+
+
+def test_a_bisection_runs_out_of_rounds_when_its_budget_is_spent():
+    from pipeline.words import _Rounds
+
+    rounds = _Rounds(2)
+    assert [1e9 > rounds for _ in range(3)] == [False, False, True]
