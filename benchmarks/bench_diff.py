@@ -136,6 +136,35 @@ def main(corpus: Path = CORPUS) -> None:
     for label, work in runs.items():
         median, fastest = timed(work)
         print(f"| {label} | {median:.1f} | {fastest:.1f} |")
+    worst_cases(Path(corpus))
+
+
+def worst_cases(corpus: Path, runs: int = 3) -> None:
+    """Diffs whose cost once grew with the square of the text: a long live page with every sentence edited,
+    an article replaced whole by another (as when a URL is given to a new story), and a long page whose text
+    has no line break."""
+    page = old_version(corpus, WORDS * 12)
+    edited, _ = new_version(page, share=1.0)
+    both = old_version(corpus, WORDS * 2).split("\n")
+    middle = len(both) // 2
+    first, second = "\n".join(both[:middle]), "\n".join(both[middle:])
+    print(f"worst cases ({runs} runs each): a page of {len(page.split())} words, every sentence edited; "
+          f"an article of {len(first.split())} words replaced by another of {len(second.split())}")
+    print("| run | median ms | fastest ms |")
+    print("| --- | ---: | ---: |")
+    for label, work in {
+        "Redline: compare_pages, long page, every sentence edited": lambda: compare_pages(Extracted(page),
+                                                                                          Extracted(edited)),
+        "baseline: difflib SequenceMatcher over words, the same": lambda: difflib.SequenceMatcher(
+            None, page.split(), edited.split(), autojunk=False).get_opcodes(),
+        "Redline: compare_pages, article replaced": lambda: compare_pages(Extracted(first), Extracted(second)),
+        "baseline: difflib SequenceMatcher over words, the same ": lambda: difflib.SequenceMatcher(
+            None, first.split(), second.split(), autojunk=False).get_opcodes(),
+        "Redline: split_sentences, the long page on one line": lambda: split_sentences(page.replace("\n", " ")),
+        "baseline: re.split at every full stop, the same": lambda: re.split(r"(?<=[.!?])\s+", page),
+    }.items():
+        median, fastest = timed(work, runs)
+        print(f"| {label} | {median:.1f} | {fastest:.1f} |")
 
 
 if __name__ == "__main__":
