@@ -16,8 +16,8 @@ def record(cls: type) -> type:
     """
     cls = dataclass(frozen=True, eq=False, repr=False)(cls)
     every = fields(cls)
-    compared = attrgetter(*[f.name for f in every if f.compare])
-    hashed = attrgetter(*[f.name for f in every if (f.compare if f.hash is None else f.hash)])
+    compared = _values([f.name for f in every if f.compare])
+    hashed = _values([f.name for f in every if (f.compare if f.hash is None else f.hash)])
     shown = [f.name for f in every if f.repr]
 
     def __eq__(self, other):
@@ -33,6 +33,13 @@ def record(cls: type) -> type:
 
     cls.__eq__, cls.__hash__, cls.__repr__ = __eq__, __hash__, __repr__
     return cls
+
+
+def _values(names: list[str]):
+    # attrgetter of one name gives the value itself, of none it cannot be made: a tuple either way.
+    if len(names) > 1:
+        return attrgetter(*names)
+    return lambda obj: tuple(getattr(obj, name) for name in names)
 
 
 @record

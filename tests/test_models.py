@@ -62,3 +62,17 @@ def test_a_project_record_reads_as_its_fields():
     text = repr(Change("sentence_added", None, "A new line."))
     assert text.startswith("Change(kind='sentence_added', before=None, after='A new line.', context=None")
     assert [f.name for f in dataclasses.fields(Version)][:2] == ["article_id", "number"]
+
+
+def test_records_of_one_field_or_none_compared_still_compare_and_hash():
+    @record
+    class One:
+        value: int
+
+    @record
+    class Uncompared:
+        note: str = field(default="", compare=False)
+
+    assert One(1) == One(1) != One(2) and hash(One(1)) == hash(One(1))
+    assert Uncompared("a") == Uncompared("b") and hash(Uncompared("a")) == hash(Uncompared("b"))
+    assert repr(One(1)) == "test_records_of_one_field_or_none_compared_still_compare_and_hash.<locals>.One(value=1)"
