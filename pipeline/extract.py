@@ -370,8 +370,15 @@ def _iso_date(value) -> str | None:
 def _find_date(tree: HtmlElement, url: str | None, original: bool) -> str | None:
     import htmldate
 
+    # A date the markup declares first; the page's text is searched (for a publication date only) when it
+    # declares none. Of the 30 corpus pages whose JSON-LD names no date, the markup declared one on every
+    # page, the same as the text search found on 29 and the reference's on the 30th, to the second, where
+    # the text search said midnight. The text search also loads every dateparser locale (96 ms a process).
     found = htmldate.find_date(tree, original_date=original, outputformat=_DATE_FORMAT, url=url,
-                               extensive_search=original)  # a modified date must be declared in markup
+                               extensive_search=False)
+    if not found and original:
+        found = htmldate.find_date(tree, original_date=True, outputformat=_DATE_FORMAT, url=url,
+                                   extensive_search=True)
     if not found:
         return None
     try:  # ISO 8601 with a colon in the offset, like every other timestamp Redline stores

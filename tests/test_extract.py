@@ -741,3 +741,40 @@ def test_extract_article_reads_the_pages_language_or_guesses_it():
 def test_strip_noise_drops_timestamp_lines_in_german_french_and_spanish(line):
     assert strip_noise(f"Die Straße ist frei.\n{line}\nDas sagte die Polizei.") == \
         "Die Straße ist frei.\nDas sagte die Polizei."
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def _dated_page(head: str, body: str) -> str:
+    paragraphs = "".join(f"<p>{line}</p>" for line in [
+        "The council approved the new flood barrier on Tuesday after a long debate about its cost to the town.",
+        "Engineers said the barrier would protect about 300 homes along the river when it is finished next year.",
+        "Residents who spoke at the meeting asked for a second exit road before the work begins in the spring.",
+    ])
+    return f"<html><head><title>Barrier approved</title>{head}</head><body><article><h1>Barrier approved</h1>" \
+           f"{body}{paragraphs}</article></body></html>"
+
+
+def test_a_publication_date_the_markup_declares_wins_over_one_in_the_text():
+    page = extract_article(_dated_page('<meta property="article:published_time" content="2025-03-11T15:48:15+00:00">',
+                                       "<p class='note'>First published 2 March 2025.</p>"), "http://127.0.0.1/barrier")
+
+    assert as_datetime(page.published) == datetime.fromisoformat("2025-03-11T15:48:15+00:00")
+
+
+def test_without_a_declared_date_the_text_is_searched_for_the_publication_date_only():
+    page = extract_article(_dated_page("", "<p>Published on March 2, 2025</p>"), "http://127.0.0.1/barrier")
+
+    assert page.published and page.published.startswith("2025-03-02")
+    assert page.modified is None  # a modified date must be declared
+
+
+def test_a_real_page_s_declared_publication_time_is_kept_to_the_second(fundus):
+    # Börsen-Zeitung names no date in JSON-LD; searching its text gave midnight, its markup gives the time.
+    import gzip
+
+    html = gzip.decompress((fundus / "de/BoersenZeitung_2024_10_23.html.gz").read_bytes())
+    page = extract_article(html, "https://www.boersen-zeitung.de/")
+
+    assert as_datetime(page.published) == datetime.fromisoformat("2024-10-23T15:48:15+00:00")
