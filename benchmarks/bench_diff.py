@@ -131,12 +131,17 @@ def main(corpus: Path = CORPUS) -> None:
         "baseline: difflib SequenceMatcher over words": lambda: difflib.SequenceMatcher(
             None, old.split(), new.split(), autojunk=False).get_opcodes(),
     }
-    print(f"| run ({RUNS} runs each) | median ms | fastest ms |")
-    print("| --- | ---: | ---: |")
-    for label, work in runs.items():
-        median, fastest = timed(work)
-        print(f"| {label} | {median:.1f} | {fastest:.1f} |")
+    print_times(runs.items(), RUNS)
     worst_cases(Path(corpus))
+
+
+def print_times(runs, repeats: int) -> None:
+    """A table of (label, work) runs: each one's median and fastest time over repeats."""
+    print(f"| run ({repeats} runs each) | median ms | fastest ms |")
+    print("| --- | ---: | ---: |")
+    for label, work in runs:
+        median, fastest = timed(work, repeats)
+        print(f"| {label} | {median:.1f} | {fastest:.1f} |")
 
 
 def worst_cases(corpus: Path, runs: int = 3) -> None:
@@ -148,23 +153,20 @@ def worst_cases(corpus: Path, runs: int = 3) -> None:
     both = old_version(corpus, WORDS * 2).split("\n")
     middle = len(both) // 2
     first, second = "\n".join(both[:middle]), "\n".join(both[middle:])
-    print(f"worst cases ({runs} runs each): a page of {len(page.split())} words, every sentence edited; "
+    one_line = page.replace("\n", " ")
+    print(f"worst cases: a page of {len(page.split())} words, every sentence edited, and on one line; "
           f"an article of {len(first.split())} words replaced by another of {len(second.split())}")
-    print("| run | median ms | fastest ms |")
-    print("| --- | ---: | ---: |")
-    for label, work in {
-        "Redline: compare_pages, long page, every sentence edited": lambda: compare_pages(Extracted(page),
-                                                                                          Extracted(edited)),
-        "baseline: difflib SequenceMatcher over words, the same": lambda: difflib.SequenceMatcher(
-            None, page.split(), edited.split(), autojunk=False).get_opcodes(),
-        "Redline: compare_pages, article replaced": lambda: compare_pages(Extracted(first), Extracted(second)),
-        "baseline: difflib SequenceMatcher over words, the same ": lambda: difflib.SequenceMatcher(
-            None, first.split(), second.split(), autojunk=False).get_opcodes(),
-        "Redline: split_sentences, the long page on one line": lambda: split_sentences(page.replace("\n", " ")),
-        "baseline: re.split at every full stop, the same": lambda: re.split(r"(?<=[.!?])\s+", page),
-    }.items():
-        median, fastest = timed(work, runs)
-        print(f"| {label} | {median:.1f} | {fastest:.1f} |")
+    print_times([
+        ("Redline: compare_pages, long page, every sentence edited",
+         lambda: compare_pages(Extracted(page), Extracted(edited))),
+        ("baseline: difflib SequenceMatcher over words, the same",
+         lambda: difflib.SequenceMatcher(None, page.split(), edited.split(), autojunk=False).get_opcodes()),
+        ("Redline: compare_pages, article replaced", lambda: compare_pages(Extracted(first), Extracted(second))),
+        ("baseline: difflib SequenceMatcher over words, the same",
+         lambda: difflib.SequenceMatcher(None, first.split(), second.split(), autojunk=False).get_opcodes()),
+        ("Redline: split_sentences, the long page on one line", lambda: split_sentences(one_line)),
+        ("baseline: re.split at every full stop, the same", lambda: re.split(r"(?<=[.!?])\s+", one_line)),
+    ], runs)
 
 
 if __name__ == "__main__":
