@@ -165,7 +165,7 @@ def _straighten(text: str) -> str:
 def _one_line(text: str) -> str:
     """text straightened, every run of white space (line breaks too) one space: what wall phrases are searched
     in. Half the time of normalize_text on a page's visible text."""
-    return " ".join(_straighten(text).split())
+    return _flat(_straighten(text))
 
 
 def normalize_text(text: str) -> str:
@@ -630,10 +630,15 @@ def _article_of(element: HtmlElement) -> HtmlElement | None:
     return next(element.iterancestors("article", "main"), None)
 
 
+def _flat(text: str) -> str:
+    """text with every run of white space (line breaks too) one space."""
+    return " ".join(text.split())
+
+
 def _finder(text: str):
     """A test of whether a piece of the page's text is in text, white space aside."""
-    flat = " ".join(text.split())
-    return lambda piece: " ".join(piece.split()) in flat
+    flat = _flat(text)
+    return lambda piece: _flat(piece) in flat
 
 
 def _line_index(lines: list[str], line: str, offset: int) -> int | None:
@@ -653,9 +658,9 @@ def _strays(tree: HtmlElement, fast: str, full: str) -> bool:
 
 def _articles_holding(tree: HtmlElement, text: str) -> set:
     """The <article> elements (None for none) around the page's paragraphs of over 40 characters that text holds."""
-    found = _finder(text)
+    flat = _flat(text)
     return {next(p.iterancestors("article"), None) for p in tree.iter("p")
-            if len(line := " ".join(p.text_content().split())) > 40 and found(line)}
+            if len(line := _flat(p.text_content())) > 40 and line in flat}
 
 
 def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], title: str) -> str:
