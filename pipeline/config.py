@@ -88,6 +88,7 @@ class ScheduleSettings:
     jitter: float = reader(fraction, default=0.1)
     batch_size: int = reader(positive(int), default=50)
     lease: float = reader(parse_duration, default=600.0)
+    one_cpu: bool = reader(boolean, default=True)  # a batch's threads share the CPU it began on (see check._one_cpu)
     # After a failed fetch: retry after failure_backoff, doubling per failure up to max_backoff;
     # failing_after failures in a row mark the article failing (until a fetch succeeds).
     failure_backoff: float = reader(parse_duration, default=900.0)

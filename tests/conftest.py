@@ -46,6 +46,7 @@ class Site:
         self.delay = 0.0
         self.in_flight = self.most_in_flight = 0
         self.most_check_threads = 0  # a check batch's threads alive at once, as seen by the requests
+        self.check_cpus: set[frozenset] = set()  # the CPUs each of those may run on
         self._lock = threading.Lock()
         site = self
 
@@ -58,8 +59,11 @@ class Site:
                     site.requests.append(self.path)
                     site.in_flight += 1
                     site.most_in_flight = max(site.most_in_flight, site.in_flight)
-                    checking = sum(thread.name.startswith("redline-check") for thread in threading.enumerate())
-                    site.most_check_threads = max(site.most_check_threads, checking)
+                    checking = [thread for thread in threading.enumerate() if thread.name.startswith("redline-check")]
+                    site.most_check_threads = max(site.most_check_threads, len(checking))
+                    # (a thread is listed a moment before it knows its own id)
+                    site.check_cpus.update(frozenset(os.sched_getaffinity(thread.native_id)) for thread in checking
+                                           if thread.native_id is not None)
                 try:
                     time.sleep(site.delay)
                     missing = (404, {"Content-Type": "text/plain"}, b"not found")

@@ -1,6 +1,7 @@
 """The stage functions against real local servers: what a check stores, and what it never loses."""
 
 import dataclasses
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -660,6 +661,21 @@ def test_one_host_never_gets_more_than_host_connections_at_once(site, make_setti
     assert check_all(settings)["new_version"] == 6
     assert site.most_in_flight == 2
     assert site.most_check_threads == 2  # not max_connections: the other six would only wait for the host
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a process allowed one CPU has none to give up")
+@pytest.mark.parametrize("one_cpu", [True, False])
+def test_a_batch_s_threads_share_one_cpu_and_give_the_rest_back(site, make_settings, story_pages, one_cpu):
+    paths = [f"/s{i}" for i in range(4)]
+    for path in paths:
+        site.page(path, story_pages[0])
+    settings = track(site, make_settings, *paths, network={"allow_private": True, "host_delay": 0},
+                     schedule={"one_cpu": one_cpu})
+    allowed = os.sched_getaffinity(0)
+    assert check_all(settings)["new_version"] == 4 and site.most_check_threads == 2
+    [cpus] = site.check_cpus  # every thread of the batch, on the same CPUs
+    assert len(cpus) == 1 and cpus < allowed if one_cpu else cpus == allowed
+    assert os.sched_getaffinity(0) == allowed
 
 
 def test_a_source_can_have_its_own_ladder(site, make_settings, story_pages):
