@@ -223,7 +223,7 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
     only because the extractor changed. A text that collapsed to less than diff.shrink of the
     last one is held as suspect until a second check finds the same text.
     """
-    from pipeline.extract import count_words, hash_text
+    from pipeline.extract import hash_text
     from pipeline.reread import reread_version, same_page
 
     rules = settings.diff_for(source)
@@ -242,7 +242,7 @@ def judge_page(db, settings: Settings, article: Article, fetched: Fetched,
     if same_page(baseline, page):
         return Verdict("extractor_drift", page, previous, baseline,
                        reason=f"only the extractor changed ({previous.extractor} -> {page.extractor})")
-    before, after = count_words(baseline.text), count_words(page.text)
+    before, after = baseline.words, page.words
     if after < rules.shrink * before and article.suspect_hash != hash_text(page.text):
         return Verdict("suspect", page, previous, baseline,
                        reason=f"text shrank from {before} to {after} words; held until the next check confirms it")

@@ -107,11 +107,13 @@ _HIDDEN_TAGS = {"script", "style", "noscript", "template"}
 
 # Pages that stand in for the article. Consent walls and bot checks are searched in the whole
 # page; paywall phrases only in the article text (a full article page may carry a subscribe
-# banner), or in the whole page when it yields no article text.
+# banner), or in the whole page when it yields no article text. Each phrase begins with a word, not
+# an optional one: re finds a fixed beginning by a fast scan, but tries an optional one at every
+# character (0.36 ms of a page's visible text, against 0.01).
 _WALLS = {
     "paywall": (
         r"subscribe (?:now )?to (?:continue|keep|read) reading",
-        r"(?:to )?continue reading,? (?:please )?(?:subscribe|sign in|log in|become a (?:member|subscriber))",
+        r"continue reading,? (?:please )?(?:subscribe|sign in|log in|become a (?:member|subscriber))",
         r"this (?:article|story|content) is (?:only )?(?:available|reserved|exclusive) (?:to|for) "
         r"(?:paying )?(?:subscribers|members)",
         r"you(?:'ve| have) reached (?:your|the) (?:limit of )?(?:\w+ )?free (?:articles?|stories)",
@@ -136,7 +138,7 @@ _WALLS = {
         r"are you a robot\?",
         r"access to this page has been denied",
         r"our systems have detected unusual traffic",
-        r"(?:please )?(?:complete|solve) the (?:security )?(?:captcha|challenge) (?:below|to continue)",
+        r"(?:complete|solve) the (?:security )?(?:captcha|challenge) (?:below|to continue)",
     ),
 }
 _WALL_PATTERNS = {kind: tuple(map(re.compile, patterns)) for kind, patterns in _WALLS.items()}  # all lower case
@@ -718,15 +720,7 @@ def extract_article(html: str | bytes, url: str | None = None, settings: DiffSet
     published, modified = _json_ld_dates(blocks)
     title, byline = _title_and_byline(tree, blocks)
     text = _body_text(tree, url, ignore, title)
-    words = count_words(text)
-    # A paywall notice counts inside the article text; on the page around it only when the text is missing.
-    if paywall := find_paywall(text if words >= MIN_WORDS else visible):
-        raise WallError(source, paywall)
-    if not text:
-        raise ExtractionError(source, "no article text found")
-    if words < MIN_WORDS:
-        raise ExtractionError(source, f"only {words} words of text (expected at least {MIN_WORDS})")
-    return Extracted(
+    page = Extracted(
         text=text,
         title=title or None,
         byline=byline or None,
@@ -737,3 +731,11 @@ def extract_article(html: str | bytes, url: str | None = None, settings: DiffSet
         banner=banner,
         language=find_language(tree) or guess_language(text),
     )
+    # A paywall notice counts inside the article text; on the page around it only when the text is missing.
+    if paywall := find_paywall(text if page.words >= MIN_WORDS else visible):
+        raise WallError(source, paywall)
+    if not text:
+        raise ExtractionError(source, "no article text found")
+    if page.words < MIN_WORDS:
+        raise ExtractionError(source, f"only {page.words} words of text (expected at least {MIN_WORDS})")
+    return page

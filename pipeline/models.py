@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from datetime import datetime, timezone
 from operator import attrgetter
 
@@ -93,6 +94,13 @@ class Extracted:
     extractor: str = ""
     banner: str | None = None  # the page's update banner ("Updated 11 March, 09:15 UTC"), not part of text
     language: str | None = None  # what the page declares ("de"), else a guess from its text; not stored
+
+    @cached_property
+    def words(self) -> int:
+        """Words in text, as pipeline.extract.count_words counts them; counted once (a check asks twice)."""
+        from pipeline.extract import count_words  # (extraction has loaded it wherever a page was read)
+
+        return count_words(self.text)
 
 
 IN_THE_FEED = "(in the feed)"  # the context of a change a feed revealed: no sentence of the page

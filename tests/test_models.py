@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pipeline.models import Change, Version, record
+from pipeline.extract import count_words
+from pipeline.models import Change, Extracted, Version, record
 
 
 @record
@@ -76,3 +77,10 @@ def test_records_of_one_field_or_none_compared_still_compare_and_hash():
     assert One(1) == One(1) != One(2) and hash(One(1)) == hash(One(1))
     assert Uncompared("a") == Uncompared("b") and hash(Uncompared("a")) == hash(Uncompared("b"))
     assert repr(One(1)) == "test_records_of_one_field_or_none_compared_still_compare_and_hash.<locals>.One(value=1)"
+
+
+def test_a_page_counts_its_words_once_as_extraction_counts_them():
+    page = Extracted("At least 40,000 people fled; 12 were hurt.\nO'Brien said so.")
+    assert page.words == count_words(page.text) == 11
+    assert "words" in vars(page) and page == Extracted(page.text)  # kept, and not a field compared or shown
+    assert "words" not in repr(page)
