@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import re
+import threading
 import unicodedata
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator
@@ -103,7 +104,6 @@ _WIDGET = re.compile(
 _KEEP_TAGS = {"html", "body", "main", "article"}
 
 _LIST_MARK = re.compile(r"^- ")  # trafilatura's mark before a list item
-_HIDDEN_TAGS = {"script", "style", "noscript", "template"}
 
 # Pages that stand in for the article. Consent walls and bot checks are searched in the whole
 # page; paywall phrases only in the article text (a full article page may carry a subscribe
@@ -453,31 +453,34 @@ def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
 
 
 def visible_text(tree: HtmlElement) -> str:
-    """The text of the page's body outside scripts, styles, noscript and templates, its pieces joined by spaces.
+    """The text of the page's body outside scripts, styles, noscript and templates, its pieces joined by spaces."""
+    # An XSLT transform walks the tree in C: half the time of a walk in Python (1.15 ms a corpus page), which
+    # took half the time of an XPath asking each text node for a hidden ancestor. Each piece is followed by a
+    # space, so the last one is cut.
+    return str(_visible_transform()(tree.getroottree()))[:-1]
 
-    One walk of the tree: an XPath asking each text node for such an ancestor took twice as long."""
-    from lxml import etree
 
-    bodies = tree.xpath("//body")
-    if not bodies:
-        return ""
-    body, pieces, hidden = bodies[0], [], 0
-    for event, element in etree.iterwalk(body, events=("start", "end", "comment", "pi")):
-        if event == "start":
-            hidden += element.tag in _HIDDEN_TAGS
-            if not hidden and element.text:
-                pieces.append(element.text)
-            continue
-        if event == "end":
-            hidden -= element.tag in _HIDDEN_TAGS
-        if not hidden and element.tail and element is not body:  # a comment's text is not shown, its tail is
-            pieces.append(element.tail)
-    return " ".join(pieces)
+_VISIBLE_TEXT = b"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="text" encoding="UTF-8"/>
+<xsl:template match="/"><xsl:apply-templates select="(//body)[1]/node()"/></xsl:template>
+<xsl:template match="script|style|noscript|template|comment()|processing-instruction()"/>
+<xsl:template match="text()"><xsl:value-of select="."/><xsl:text> </xsl:text></xsl:template>
+</xsl:stylesheet>"""
+_transforms = threading.local()
+
+
+def _visible_transform():
+    # One per thread: lxml does not promise that one XSLT object may be applied from several threads.
+    if not hasattr(_transforms, "visible"):
+        from lxml import etree
+
+        _transforms.visible = etree.XSLT(etree.XML(_VISIBLE_TEXT))
+    return _transforms.visible
 
 
 def _page_title(tree: HtmlElement) -> str:
-    titles = tree.xpath("//title")
-    return normalize_text(titles[0].text_content()) if titles else ""
+    title = next(tree.iter("title"), None)  # the first, as //title's first: a walk that stops there takes half the time
+    return normalize_text(title.text_content()) if title is not None else ""
 
 
 @functools.cache

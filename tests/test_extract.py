@@ -675,6 +675,8 @@ def test_normalize_text_breaks_lines_at_vertical_tabs_and_form_feeds_as_splitlin
 
 
 def test_visible_text_is_the_body_without_scripts_styles_noscript_or_templates():
+    from concurrent.futures import ThreadPoolExecutor
+
     import lxml.html
 
     tree = lxml.html.fromstring(
@@ -682,6 +684,8 @@ def test_visible_text_is_the_body_without_scripts_styles_noscript_or_templates()
         "<script>var hidden = 1;</script>after script<style>p {}</style><noscript>enable JS<template>x</template>"
         "</noscript>after noscript<!-- a comment -->after comment<div>In <span>div</span></div></body></html>")
     assert visible_text(tree) == "Intro  bold  tail after script after noscript after comment In  div"
+    with ThreadPoolExecutor(2) as pool:  # check threads read pages too, each with its own transform
+        assert set(pool.map(visible_text, [tree] * 4)) == {visible_text(tree)}
     # the same pieces as asking each text node for a hidden ancestor
     xpath = "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
     assert normalize_text(visible_text(tree)) == normalize_text(" ".join(tree.xpath(xpath)))
