@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from functools import cached_property
 from datetime import datetime, timezone
 from operator import attrgetter
@@ -11,15 +11,26 @@ from operator import attrgetter
 def record(cls: type) -> type:
     """cls made a frozen dataclass, as every record of the project is.
 
-    Equality, hash and repr are closures over the fields instead of methods that dataclass writes and
-    compiles for each class: that compiling was a third of the 16 ms each process spent importing
-    this module, before it did anything (issue 13's start-up). They behave as dataclass's do.
+    Equality, hash and repr are closures over the fields, and so are the two methods that keep a record
+    frozen, instead of methods that dataclass writes and compiles for each class: that compiling was most
+    of the time each process spent importing this module, before it did anything (issue 13's start-up).
+    They behave as dataclass's do.
     """
-    cls = dataclass(frozen=True, eq=False, repr=False)(cls)
+    cls = dataclass(eq=False, repr=False)(cls)  # (frozen below: dataclass would compile two more methods)
     every = fields(cls)
+    names = frozenset(f.name for f in every)
     compared = _values([f.name for f in every if f.compare])
     hashed = _values([f.name for f in every if (f.compare if f.hash is None else f.hash)])
     shown = [f.name for f in every if f.repr]
+
+    def __setattr__(self, name, value):
+        # __init__ sets each field once; after it, nothing may be set (a cached_property writes past this).
+        if name in self.__dict__ or name not in names:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __eq__(self, other):
         if other.__class__ is self.__class__:
@@ -32,6 +43,7 @@ def record(cls: type) -> type:
     def __repr__(self):
         return f"{self.__class__.__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
+    cls.__setattr__, cls.__delattr__ = __setattr__, __delattr__
     cls.__eq__, cls.__hash__, cls.__repr__ = __eq__, __hash__, __repr__
     return cls
 

@@ -1,6 +1,8 @@
 """The records' decorator: a frozen dataclass whose equality, hash and repr behave as dataclass's own."""
 
+import copy
 import dataclasses
+import pickle
 from dataclasses import dataclass, field
 
 import pytest
@@ -28,9 +30,16 @@ class PlainPair:
 def test_a_record_is_a_frozen_dataclass():
     pair = Pair("a", 1)
     assert dataclasses.is_dataclass(pair)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        pair.value = 2
+    for frozen in (pair, PlainPair("a", 1)):  # as dataclass's own: no field set or deleted, no attribute added
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            frozen.value = 2
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            frozen.added = 2
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del frozen.value
+    assert (pair.name, pair.value) == ("a", 1)
     assert dataclasses.replace(pair, value=2) == Pair("a", 2)
+    assert pickle.loads(pickle.dumps(pair)) == copy.copy(pair) == pair
 
 
 @pytest.mark.parametrize("one, other", [
