@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.words import diff_words, tokenize
@@ -176,6 +176,55 @@ def test_an_edit_beside_a_whitespace_run_never_splits_it():
 @given(TEXTS, TEXTS)
 def test_property_ops_never_split_a_token_over_many_examples(old, new):
     test_property_ops_never_split_a_token.hypothesis.inner_test(old, new)
+
+
+def whole_diff(old: str, new: str) -> list[tuple[int, str]]:
+    """The diff of the whole texts, every line tokenized (diff_words keeps the lines both share whole)."""
+    from pipeline.words import _texts, _token_ops
+
+    return _texts(*_token_ops(old, new))
+
+
+LINES = st.lists(TEXTS, min_size=1, max_size=8)
+
+
+@pytest.mark.parametrize("margin", [None, 0])  # the margin diff_words keeps; none, to cut right at the edit
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(LINES, st.data())
+def test_property_lines_kept_whole_give_the_ops_of_the_whole_texts(margin, monkeypatch, lines, data):
+    import pipeline.words
+
+    if margin is not None:
+        monkeypatch.setattr(pipeline.words, "_margin", lambda edited: margin)
+    edited = list(lines)
+    where = data.draw(st.integers(0, len(lines)))
+    how = data.draw(st.sampled_from(["insert", "replace", "delete", "append to"]))
+    text = data.draw(TEXTS)
+    if how == "insert" or where == len(lines):
+        edited.insert(where, text)
+    elif how == "replace":
+        edited[where] = text
+    elif how == "delete":
+        del edited[where]
+    else:
+        edited[where] += text
+    old, new = "\n".join(lines), "\n".join(edited)
+
+    assert diff_words(old, new) == whole_diff(old, new)
+
+
+def test_only_the_lines_around_an_edit_are_tokenized(monkeypatch):
+    import pipeline.words
+
+    old = "\n".join(f"Line {n} of the story, as it was first published." for n in range(200))
+    new = old.replace("Line 120 of the story", "Line 120 of the corrected story")
+    expected, read = whole_diff(old, new), []
+    monkeypatch.setattr(pipeline.words, "tokenize", lambda text: read.append(text) or tokenize(text))
+    ops = diff_words(old, new)
+
+    assert ops == expected
+    assert [op for op, _ in ops] == [0, 1, 0] and ops[1][1] == "corrected "
+    assert sum(map(len, read)) < 2 * 1200  # the changed line and a margin of lines around it, not all 200 twice
 
 
 # --------------------------------------------------------------------------- bounded work
