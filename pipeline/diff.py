@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from difflib import SequenceMatcher
@@ -72,21 +73,24 @@ def _ends_sentence(paragraph: str, end: int, next_start: int, tables: Tables) ->
 def split_sentences(text: str, language: str = "en") -> list[str]:
     """Sentences of text; a paragraph break always ends one, and abbreviations, initials and numbers never do
     (English's, and those of language)."""
+    return [sentence for paragraph in text.split("\n") for sentence in _paragraph_sentences(paragraph, language)]
+
+
+@functools.lru_cache(maxsize=4096)  # a new version shares most paragraphs with the last: each is split once
+def _paragraph_sentences(paragraph: str, language: str) -> tuple[str, ...]:
     tables = get_tables(language)
-    sentences = []
-    for paragraph in text.split("\n"):
-        start = 0
-        for match in _SENTENCE_END.finditer(paragraph):
-            following = _SPACE.match(paragraph, match.end()).end()
-            if not _ends_sentence(paragraph, match.end(), following, tables):
-                continue
-            sentence = paragraph[start:match.end()].strip()
-            if sentence:
-                sentences.append(sentence)
-            start = following
-        if paragraph[start:].strip():
-            sentences.append(paragraph[start:].strip())
-    return sentences
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        following = _SPACE.match(paragraph, match.end()).end()
+        if not _ends_sentence(paragraph, match.end(), following, tables):
+            continue
+        sentence = paragraph[start:match.end()].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = following
+    if paragraph[start:].strip():
+        sentences.append(paragraph[start:].strip())
+    return tuple(sentences)
 
 
 def _words(sentence: str) -> Counter:

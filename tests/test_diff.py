@@ -60,6 +60,16 @@ def test_split_sentences_always_splits_at_paragraph_breaks():
     assert split_sentences(text) == ["A heading without a full stop", "Dr. Smith said so", "The U.S.", "Last one."]
 
 
+def test_a_paragraph_two_versions_share_is_split_once():
+    from pipeline.diff import _paragraph_sentences
+
+    old = "The river rose. Crews worked all night.\nSchools stayed closed."
+    _paragraph_sentences.cache_clear()
+    assert split_sentences(old) == ["The river rose.", "Crews worked all night.", "Schools stayed closed."]
+    assert split_sentences(old.replace("closed", "shut"))[:2] == ["The river rose.", "Crews worked all night."]
+    assert (_paragraph_sentences.cache_info().hits, _paragraph_sentences.cache_info().misses) == (1, 3)
+
+
 def test_split_sentences_of_empty_text_is_empty():
     assert split_sentences("") == []
     assert split_sentences("\n\n") == []
