@@ -133,11 +133,13 @@ def is_trackable(url: str) -> bool:
 def same_site(first: str, second: str) -> bool:
     """Whether two URLs belong to one site: the same registrable domain, or for an address or a
     single-label host (localhost), the same host and port."""
-    import courlan
-
     one, two = urlsplit(first), urlsplit(second)
     if not one.hostname or not two.hostname:
         return False
+    if (one.hostname, one.port) == (two.hostname, two.port):
+        return True  # one host: one site, without loading courlan (35 ms) and asking it twice (0.2 ms a check)
+    import courlan
+
     domains = courlan.extract_domain(first), courlan.extract_domain(second)
     if all(domains):
         return domains[0] == domains[1]

@@ -12,7 +12,7 @@ from pipeline.errors import FeedError, InvalidURLError
 from pipeline.models import Entry
 from pipeline.sources import (
     canonicalize_url, feed_text, filter_entries, find_canonical_link,
-    needs_resolving, parse_feed, parse_sitemap, parse_url_list, read_source, unwrap_url,
+    needs_resolving, parse_feed, parse_sitemap, parse_url_list, read_source, same_site, unwrap_url,
 )
 
 FEED_URL = "https://news.example.org/section/feed.xml"
@@ -296,6 +296,30 @@ def test_query_wrappers_are_unwrapped_in_feeds():
 def test_find_canonical_link(head, expected):
     page = f"<html><head>{head}</head><body><p>Story</p></body></html>".encode()
     assert find_canonical_link(page, "https://news.example.org/amp/story") == expected
+
+
+@pytest.mark.parametrize("first, second, same", [
+    ("https://news.example.org/a", "https://news.example.org/b", True),
+    ("https://news.example.org/a", "https://www.example.org/b", True),  # one registrable domain
+    ("https://news.example.org:8443/a", "https://news.example.org/b", True),  # ...whatever the port
+    ("https://example.org/a", "https://example.com/a", False),
+    ("http://127.0.0.1:8000/a", "http://127.0.0.1:8000/b", True),  # an address: host and port
+    ("http://127.0.0.1:8000/a", "http://127.0.0.1:8001/b", False),
+    ("http://localhost:1/a", "http://localhost:1/b", True),
+])
+def test_same_site(first, second, same):
+    assert same_site(first, second) is same
+
+
+def test_a_canonical_link_on_the_page_s_own_host_is_trusted_without_loading_courlan():
+    import subprocess
+    import sys
+
+    code = ("import sys; from pipeline.sources import find_canonical_link; "
+            "page = b'<link rel=\"canonical\" href=\"https://news.example.org/story?utm_source=x\">'; "
+            "print(find_canonical_link(page, 'https://news.example.org/amp/story'), 'courlan' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["https://news.example.org/story", "False"]
 
 
 def test_feed_text_is_plain():
