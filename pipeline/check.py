@@ -120,9 +120,9 @@ def _one_cpu(wanted: bool) -> Iterator[None]:
     runs where it could before."""
     # The check threads take turns (at the database, and at Python's GIL, which sqlite3 and socket reads
     # release and take back on every call): across two CPUs each hand-over wakes a thread on the other core,
-    # and the data moves with it. bench_replay's changed check: 53.2 -> 50.8 ms of CPU (median of seven
-    # alternating runs), as cheap as one thread (51.2) with the requests still in flight together. Linux
-    # sets affinity per thread, and a thread inherits its creator's: the pool's threads are started inside.
+    # and the data moves with it. bench_replay's changed check: 54.0 -> 50.8 ms of CPU (medians of 15
+    # alternating runs), as cheap as one thread, with the requests still in flight together. Linux sets
+    # affinity per thread, and a thread inherits its creator's: the pool's threads are started inside.
     allowed = os.sched_getaffinity(0) if wanted and hasattr(os, "sched_setaffinity") else set()
     cpu = _current_cpu() if len(allowed) > 1 else None
     if cpu not in allowed:
