@@ -723,6 +723,14 @@ def extract_article(html: str | bytes, url: str | None = None, settings: DiffSet
     published, modified = _json_ld_dates(blocks)
     title, byline = _title_and_byline(tree, blocks)
     text = _body_text(tree, url, ignore, title)
+    words = count_words(text)
+    # A paywall notice counts inside the article text; on the page around it only when the text is missing.
+    if paywall := find_paywall(text if words >= MIN_WORDS else visible):
+        raise WallError(source, paywall)
+    if not text:
+        raise ExtractionError(source, "no article text found")
+    if words < MIN_WORDS:
+        raise ExtractionError(source, f"only {words} words of text (expected at least {MIN_WORDS})")
     page = Extracted(
         text=text,
         title=title or None,
@@ -734,11 +742,5 @@ def extract_article(html: str | bytes, url: str | None = None, settings: DiffSet
         banner=banner,
         language=find_language(tree) or guess_language(text),
     )
-    # A paywall notice counts inside the article text; on the page around it only when the text is missing.
-    if paywall := find_paywall(text if page.words >= MIN_WORDS else visible):
-        raise WallError(source, paywall)
-    if not text:
-        raise ExtractionError(source, "no article text found")
-    if page.words < MIN_WORDS:
-        raise ExtractionError(source, f"only {page.words} words of text (expected at least {MIN_WORDS})")
+    vars(page)["words"] = words  # Extracted.words, counted already (a cached_property keeps its value there)
     return page

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, dataclass, field, fields
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from operator import attrgetter
 
 

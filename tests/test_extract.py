@@ -62,6 +62,7 @@ def test_extract_article_finds_text_and_metadata_of_every_demo_page(slug, index)
     for boilerplate in BOILERPLATE:
         assert boilerplate not in page.text
     assert page.extractor.startswith("trafilatura")
+    assert vars(page)["words"] == count_words(page.text) == page.words  # counted once, by extraction
 
 
 def test_extract_article_reports_modified_date_of_an_updated_version():
