@@ -96,7 +96,8 @@ def new_version(old: str, share: float = EDITED_SHARE, seed: int = 4) -> tuple[s
 
 def timed(work, runs: int = RUNS) -> tuple[float, float]:
     """Median and fastest wall time of work, in milliseconds; each run begins with no paragraph split yet, as
-    a check does (split_sentences keeps the paragraphs it split, so that a new version's shared ones are not)."""
+    a check does (split_sentences keeps each paragraph it split, so that a new version's shared ones are not
+    split again; a repeat would otherwise find every paragraph kept)."""
     times = []
     for _ in range(runs):
         _paragraph_sentences.cache_clear()

@@ -66,8 +66,10 @@ def diff_words(old: str, new: str) -> list[tuple[int, str]]:
         if (not head or (ops and ops[0][0] == 0 and len(ops[0][1]) > reach)) and \
                 (not tail or (ops and ops[-1][0] == 0 and len(ops[-1][1]) > reach)):
             text = _texts(ops, tokens)
-            text[0] = (0, old[:head] + text[0][1]) if head else text[0]
-            text[-1] = (0, text[-1][1] + old[len(old) - tail:]) if tail else text[-1]
+            if head:
+                text[0] = (0, old[:head] + text[0][1])
+            if tail:
+                text[-1] = (0, text[-1][1] + old[len(old) - tail:])
             return text
     return _texts(*_token_ops(old, new))
 
