@@ -405,6 +405,21 @@ def test_extract_article_drops_captions_share_bars_related_stories_and_newslette
     assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
 
 
+def test_the_widget_marks_remembered_between_pages_hold_no_page():
+    from pipeline.extract import _WIDGET_MARKS, _parse, _widget_lines
+
+    _WIDGET_MARKS.clear()
+    tree = _parse(news_page("<div class='share-tools'><a href='#'>Email this story</a></div>", after=
+                            "<div class='Related-Stories'><a href='/a'>A river rises again</a></div>"), "page")
+
+    assert _widget_lines(tree, 1000) == {"Email this story", "A river rises again"}
+    # Plain strings: lxml's string results hold their element, and with it the page.
+    assert _WIDGET_MARKS and all(type(mark) is str for mark in _WIDGET_MARKS)
+    assert _WIDGET_MARKS["share-tools"] and _WIDGET_MARKS["Related-Stories"]
+    # A second page with the same marks is read from what was remembered, with the same answer.
+    assert _widget_lines(_parse(news_page("<div class='share-tools'><a href='#'>Print</a></div>"), "page"), 1000) == {"Print"}
+
+
 def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_widget():
     # Real page (fundus OccupyDemocrats): the whole article sat inside "thb-post-share-container".
     html = news_page("<div class='thb-post-share-container'>" + "".join(f"<p>{p}</p>" for p in BODY) + "</div>")
@@ -536,6 +551,52 @@ def test_extract_article_reads_the_byline_of_json_ld_that_trafilatura_would_clea
             'flood", "author": {"@type": "Person", "name": "Reuters"}}</script>')
 
     assert extract_article(news_page(head=head), "http://127.0.0.1/flood").byline == "Reuters"
+
+
+# Each test of trafilatura's markup byline search (extract_author's three XPaths), on a page whose metadata
+# names no author: Redline skips that search on pages without any of its marks.
+BYLINE_MARKS = [
+    "<a rel='author' href='/staff/jane-doe'>Jane Doe</a>", "<span id='author'>Jane Doe</span>",
+    "<span class='author'>Jane Doe</span>", "<p itemprop='author name'>Jane Doe</p>",
+    "<div data-testid='AuthorCard'>Jane Doe</div>", "<div data-testid='AuthorURL'>Jane Doe</div>",
+    "<span class='c-author-name'>Jane Doe</span>", "<span class='AuthorName'>Jane Doe</span>",
+    "<author>Jane Doe</author>", "<div><rel>me</rel> Jane Doe</div>",
+    "<span class='byline'>Jane Doe</span>", "<span class='username'>Jane Doe</span>", "<span class='byl'>Jane Doe</span>",
+    "<span class='BBL'>Jane Doe</span>", "<span itemprop='authors'>Jane Doe</span>", "<h4 id='xiaobian'>Jane Doe</h4>",
+    "<div id='zuozhe'>Jane Doe</div>", "<div id='bianji'>Jane Doe</div>", "<p class='channel-name'>Jane Doe</p>",
+    "<p class='submitted-by'>Jane Doe</p>", "<p class='posted-by'>Jane Doe</p>", "<p class='journalist-name'>Jane Doe</p>",
+    "<section data-component='Byline'>Jane Doe</section>", "<section id='Author'>Jane Doe</section>",
+    "<section class='screenname'>Jane Doe</section>", "<section class='writer'>Jane Doe</section>",
+    "<section class='Byline'>Jane Doe</section>",
+]
+
+
+@pytest.mark.parametrize("mark", BYLINE_MARKS)
+def test_extract_article_finds_each_kind_of_byline_trafilatura_finds_in_the_markup(mark):
+    from trafilatura.metadata import extract_author
+
+    from pipeline.extract import _parse
+
+    page = news_page(before=mark)
+    expected = normalize_text(extract_author(_parse(page, "page")) or "")
+
+    assert expected and extract_article(page, "http://127.0.0.1/flood").byline == expected
+
+
+def test_the_markup_byline_search_is_skipped_only_where_it_finds_nothing(fundus):
+    import csv
+    import gzip
+
+    from trafilatura.metadata import extract_author
+
+    from pipeline.extract import _may_name_author, _parse
+
+    with open(fundus / "mapping.csv", newline="", encoding="utf-8") as mapping:
+        names = [row["html"] for row in csv.DictReader(mapping)]
+    trees = [_parse(gzip.decompress((fundus / name).read_bytes()), name) for name in names]
+    skipped = [tree for tree in trees if not _may_name_author(tree)]
+
+    assert skipped and all(extract_author(tree) is None for tree in skipped)
 
 
 def test_extract_article_finds_the_update_banner_of_the_demo_dateline():
