@@ -38,6 +38,9 @@ class DatabaseSettings:
     path: str = reader(text, default="redline.db")
     url: str = reader(database_url, default="")  # postgresql://user@host:port/database; $REDLINE_DATABASE_URL wins
     busy_timeout: float = reader(parse_duration, default=30.0)  # how long a write waits for another run's
+    # SQLite's synchronous: "normal" syncs the write-ahead log at checkpoints, and a power cut (not a crash of
+    # Redline) can lose the last commits; "full" syncs it at every commit. PostgreSQL has its own settings.
+    synchronous: str = reader(one_of(("normal", "full")), default="normal")
 
 
 @record
@@ -186,6 +189,7 @@ class Settings:
     path: Path | None
     database: Path
     busy_timeout: float = 30.0
+    synchronous: str = "normal"
     database_url: str | None = None  # the archive on PostgreSQL; None: the SQLite file at database
     network: NetworkSettings = NetworkSettings()
     schedule: ScheduleSettings = ScheduleSettings()
@@ -272,6 +276,7 @@ def settings_from_dict(data: dict, path: Path | None = None) -> Settings:
         path=path,
         database=(base / database.path).resolve(),
         busy_timeout=database.busy_timeout,
+        synchronous=database.synchronous,
         database_url=database.url or None,
         network=_build(NetworkSettings, data.get("network", {}), where, "network"),
         schedule=_build(ScheduleSettings, data.get("schedule", {}), where, "schedule"),

@@ -29,9 +29,11 @@ BUSY_TIMEOUT = 30.0  # seconds a write waits for another connection's transactio
 _INCREMENTAL_VACUUM = "PRAGMA auto_vacuum = INCREMENTAL"
 
 
-def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT) -> Database:
-    """The database at path, migrated if needed, in WAL mode with a busy timeout; created (with its
-    folder) only with create. A postgresql:// URL opens the archive on that server instead.
+def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TIMEOUT,
+            synchronous: str = "normal") -> Database:
+    """The database at path, migrated if needed, in WAL mode with a busy timeout and SQLite's synchronous
+    setting ("normal" or "full"); created (with its folder) only with create. A postgresql:// URL opens the
+    archive on that server instead.
     StorageError names the path and the problem when it cannot be used."""
     if is_url(path):
         from storage.postgres import open_postgres  # psycopg is loaded only for an archive on a server
@@ -52,7 +54,7 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
             # A new archive can give free pages back to the file system (release_free_pages); an existing
             # one once `redline vacuum` has rebuilt it. Only here: setting it writes a page every time.
             db.execute(_INCREMENTAL_VACUUM)
-        db.enable_wal()
+        db.enable_wal(synchronous)
         db.execute("PRAGMA foreign_keys = ON")
         migrate(db)
     except (sqlite3.DatabaseError, OSError) as exc:
@@ -61,8 +63,10 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
 
 
 def open_archive(settings, create: bool = True) -> Database:
-    """open_db for the archive the settings name ([database] url, else path), with their busy timeout."""
-    return open_db(settings.archive_location, create=create, busy_timeout=settings.busy_timeout)
+    """open_db for the archive the settings name ([database] url, else path), with their busy timeout and
+    synchronous setting."""
+    return open_db(settings.archive_location, create=create, busy_timeout=settings.busy_timeout,
+                   synchronous=settings.synchronous)
 
 
 def _fault(exc: Exception) -> str:

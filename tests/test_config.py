@@ -360,8 +360,9 @@ def test_walls_shrink_and_a_source_s_own_ignore_patterns(tmp_path):
     ('[diff]\nshrink = 1.5\n', "diff.shrink", "up to (not including) 1"),
     ('[[sources]]\nname = "a"\nkind = "rss"\nurl = "https://x.example/f"\nignore = ["[z-a]"]\n',
      "sources[0].ignore", "regular expression"),
+    ('[database]\nsynchronous = "off"\n', "database.synchronous", "one of normal, full"),
 ])
-def test_bad_walls_shrink_or_source_ignore_name_the_key(tmp_path, text, key, expected):
+def test_bad_walls_shrink_source_ignore_or_synchronous_name_the_key(tmp_path, text, key, expected):
     error = config_error(tmp_path, text)
     assert error.key == key and expected in str(error)
 

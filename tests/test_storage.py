@@ -126,6 +126,14 @@ def test_wal_mode(db):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@sqlite_only
+def test_the_write_ahead_log_is_synced_at_checkpoints_unless_every_commit_is_asked_for(db, make_settings, tmp_path):
+    full = storage.open_archive(make_settings(database={"path": str(tmp_path / "full.db"), "synchronous": "full"}))
+
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert full.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
 def test_count_rows_on_an_empty_database(db):
     assert set(storage.count_rows(db).values()) == {0}
 
