@@ -723,6 +723,7 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     # the full run decides (24 of the 258 corpus pages; F1 0.9564 -> 0.9570, 3 pages better, 3 worse).
     document = trafilatura.bare_extraction(tree, fast=True, **options)
     if document is None or len(document.text or "") < paragraphs / 2:
+        _read_stop_words()
         full = trafilatura.bare_extraction(tree, **options)
         if document is None or not _strays(tree, document.text or "", full.text if full else ""):
             document = full
@@ -735,6 +736,27 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     if title and lines and lines[0] == title:
         lines = lines[1:]  # the headline is tracked on its own, not as body text
     return strip_noise("\n".join(lines), ignore)
+
+
+@functools.cache
+def _read_stop_words() -> None:
+    """Read jusText's stop words for trafilatura's full run, once a process, the cheaper way.
+
+    The full run can ask jusText to sort a page's paragraphs with the stop words of every language it knows
+    (about 100): trafilatura reads them list by list, word by word (75 ms), into a tuple that jusText
+    turns into a set and then hashes again at every call (1 ms each). Read here in bulk into the set it
+    caches itself (45 ms), they are the same words (tests/test_extract.py).
+    """
+    import pkgutil
+
+    from justext.utils import get_stoplists
+    from trafilatura import external
+
+    if external.JT_STOPLIST is None:
+        words: set[str] = set()
+        for name in get_stoplists():
+            words.update(pkgutil.get_data("justext", f"stoplists/{name}.txt").decode("utf-8").lower().splitlines())
+        external.JT_STOPLIST = frozenset(words)
 
 
 def clean_text(html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = ()) -> str:

@@ -516,6 +516,20 @@ def test_the_full_run_does_not_stray_into_a_second_story_on_the_page(fundus):
     assert "Nord-Korea" in text and "Solskjær" not in text
 
 
+def test_the_stop_words_read_for_trafilatura_s_full_run_are_jusText_s_own(monkeypatch):
+    from justext.core import define_stoplist
+    from justext.utils import get_stoplist, get_stoplists
+    from trafilatura import external
+
+    from pipeline.extract import _read_stop_words
+
+    monkeypatch.setattr(external, "JT_STOPLIST", None)
+    _read_stop_words.__wrapped__()
+    theirs = tuple({word for language in get_stoplists() for word in get_stoplist(language)})  # as trafilatura reads them
+
+    assert isinstance(external.JT_STOPLIST, frozenset) and define_stoplist(external.JT_STOPLIST) == define_stoplist(theirs)
+
+
 def test_clean_text_is_the_text_extract_article_keeps():
     html, url = page_of("flood-toll", 2)
 
