@@ -821,6 +821,19 @@ def test_a_reading_command_loads_storage_but_not_the_stages(tracked):
     assert loaded == []  # sqlite-utils too: it writes the migrations, and a migrated archive needs none
 
 
+def test_diffing_two_stored_versions_loads_neither_extraction_libraries_nor_openssl(tracked):
+    import subprocess
+    import sys
+
+    config, url = tracked
+    code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
+            f"result = CliRunner().invoke(cli, ['diff', {url!r}, '--config', {str(config)!r}]); "
+            "assert result.exit_code == 0, result.output; "
+            "print(' '.join(m for m in ('hashlib', 'httpx', 'trafilatura', 'lxml', 'sqlite_utils') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []
+
+
 @pytest.mark.parametrize("everything", [False, True], ids=["nothing-due", "all-unchanged"])
 def test_a_run_that_finds_no_new_text_loads_neither_diffing_nor_mail(tracked, everything):
     # A scheduled run usually finds nothing due, or pages that answer unchanged: it pays neither for the
