@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -47,6 +48,7 @@ class Site:
         self.in_flight = self.most_in_flight = 0
         self.most_check_threads = 0  # a check batch's threads alive at once, as seen by the requests
         self.check_cpus: set[frozenset] = set()  # the CPUs each of those may run on
+        self.collect_thresholds: set[tuple] = set()  # the garbage collector's, while those were alive
         self._lock = threading.Lock()
         site = self
 
@@ -64,6 +66,8 @@ class Site:
                     # (a thread is listed a moment before it knows its own id)
                     site.check_cpus.update(frozenset(os.sched_getaffinity(thread.native_id)) for thread in checking
                                            if thread.native_id is not None)
+                    if checking:
+                        site.collect_thresholds.add(gc.get_threshold())
                 try:
                     time.sleep(site.delay)
                     missing = (404, {"Content-Type": "text/plain"}, b"not found")

@@ -678,6 +678,34 @@ def test_a_batch_s_threads_share_one_cpu_and_give_the_rest_back(site, make_setti
     assert os.sched_getaffinity(0) == allowed
 
 
+def test_a_batch_collects_garbage_less_often_and_gives_the_old_setting_back(site, make_settings, story_pages):
+    import gc
+
+    for path in ("/s0", "/s1"):
+        site.page(path, story_pages[0])
+    settings = track(site, make_settings, "/s0", "/s1", network={"allow_private": True, "host_delay": 0})
+    before = gc.get_threshold()
+
+    assert check_all(settings)["new_version"] == 2
+    assert site.collect_thresholds == {(10_000, *before[1:])} and gc.get_threshold() == before
+
+
+def test_batches_at_once_share_the_collector_s_setting_until_the_last_ends():
+    import gc
+
+    from pipeline.check import _fewer_collections
+
+    before = gc.get_threshold()
+    first, second = _fewer_collections(), _fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first batch ends while the second goes on
+    during = gc.get_threshold()
+    second.__exit__(None, None, None)
+
+    assert during == (10_000, *before[1:]) and gc.get_threshold() == before
+
+
 def test_a_source_can_have_its_own_ladder(site, make_settings, story_pages):
     site.page("/flood", story_pages[0])
     site.page("/list.txt", site.url + "/flood", kind="text/plain")
