@@ -121,8 +121,8 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
 # thousands of objects, nearly all freed by their reference counts as soon as it is done with them; during a
 # batch the collector looks every 10,000 instead. bench_replay's changed round (150 checks in one process):
 # 0.12 s of collections -> 0.045 (timed by gc.callbacks), none over every object; 34.1 -> 33.3 ms of CPU a
-# changed check (medians of 21 alternating runs). Batches at once in one process
-# (threads) share the setting: the first to begin sets it, the last to end gives the old one back.
+# changed check (medians of 21 alternating runs). Batches at once in one process (threads) share the setting:
+# the first to begin sets it, the last to end gives the old one back.
 _COLLECT_EVERY = 10_000
 _collecting: dict = {"batches": 0, "threshold": None}
 _collecting_lock = threading.Lock()
