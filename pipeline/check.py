@@ -132,8 +132,9 @@ _collecting_lock = threading.Lock()
 def _fewer_collections() -> Iterator[None]:
     with _collecting_lock:
         if _collecting["batches"] == 0:
-            _collecting["threshold"] = gc.get_threshold()
-            gc.set_threshold(max(_COLLECT_EVERY, _collecting["threshold"][0]), *_collecting["threshold"][1:])
+            threshold = _collecting["threshold"] = gc.get_threshold()
+            if threshold[0]:  # (0: the process turned automatic collection off, and it stays off)
+                gc.set_threshold(max(_COLLECT_EVERY, threshold[0]), *threshold[1:])
         _collecting["batches"] += 1
     try:
         yield

@@ -704,6 +704,13 @@ def test_batches_at_once_share_the_collector_s_setting_until_the_last_ends():
     second.__exit__(None, None, None)
 
     assert during == (10_000, *before[1:]) and gc.get_threshold() == before
+    # A process that turned automatic collection off keeps it off.
+    gc.set_threshold(0)
+    try:
+        with _fewer_collections():
+            assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_a_source_can_have_its_own_ladder(site, make_settings, story_pages):
