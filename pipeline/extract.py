@@ -431,10 +431,11 @@ def _widget_lines(tree: HtmlElement, paragraphs: int) -> set[str]:
 
 
 @functools.cache
-def _marks_xpath():
+def _xpath(expression: str, smart_strings: bool = True):
+    """expression compiled once a process (with smart_strings false, its strings hold no element)."""
     from lxml.etree import XPath  # (lxml loads when a page is read)
 
-    return XPath("//figcaption | //@class | //@id | //@aria-label")
+    return XPath(expression, smart_strings=smart_strings)
 
 
 def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
@@ -442,7 +443,7 @@ def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
     before those inside it). Their marks are read by one XPath, which makes no Python object for the
     elements without any: a walk of every element took a third longer."""
     last = None
-    for found in _marks_xpath()(tree):
+    for found in _xpath("//figcaption | //@class | //@id | //@aria-label")(tree):
         if isinstance(found, str):  # a mark: its element is a widget when the mark names one
             if not _names_widget(found):
                 continue
@@ -566,17 +567,10 @@ _AUTHOR_WORDS = ("uthor", "byl", "yline", "BBL", "username", "screenname", "writ
                  "channel-name", "submitted-by", "posted-by", "journalist-name")
 
 
-@functools.cache
-def _author_marks_xpath():
-    from lxml.etree import XPath  # (lxml loads when a page is read)
-
-    return XPath("//@class | //@id | //@rel | //@itemprop | //@data-testid | //@data-component | //author | //rel",
-                 smart_strings=False)
-
-
 def _may_name_author(tree: HtmlElement) -> bool:
     """Whether trafilatura's extract_author could find a byline in the markup of tree (False: it finds none)."""
-    marks = _author_marks_xpath()(tree)
+    marks = _xpath("//@class | //@id | //@rel | //@itemprop | //@data-testid | //@data-component | //author | //rel",
+                   smart_strings=False)(tree)
     if not all(isinstance(mark, str) for mark in marks):  # an <author> or <rel> element
         return True
     text = "\n".join(marks)
