@@ -18,9 +18,7 @@ def check_db(settings: Settings, database: str | Path | None = None) -> list[str
     """What is wrong with the archive (or with the database file given), one line each; none when it
     is sound: SQLite's integrity and foreign keys, the full-text index, raw pages present and intact,
     version numbers without gaps, and every version's text hash against its text."""
-    db = (storage.open_db(database, create=False, busy_timeout=settings.busy_timeout, synchronous=settings.synchronous)
-          if database
-          else storage.open_archive(settings, create=False))
+    db = storage.open_archive(settings, create=False, location=database)
     faults = storage.find_faults(db)
     for url, number, stored, text in storage.version_texts(db):
         if text is None:

@@ -62,10 +62,10 @@ def open_db(path: str | Path, create: bool = True, busy_timeout: float = BUSY_TI
     return db
 
 
-def open_archive(settings, create: bool = True) -> Database:
-    """open_db for the archive the settings name ([database] url, else path), with their busy timeout and
-    synchronous setting."""
-    return open_db(settings.archive_location, create=create, busy_timeout=settings.busy_timeout,
+def open_archive(settings, create: bool = True, location: str | Path | None = None) -> Database:
+    """open_db for the archive the settings name ([database] url, else path), or for the one at location,
+    with their busy timeout and synchronous setting."""
+    return open_db(location or settings.archive_location, create=create, busy_timeout=settings.busy_timeout,
                    synchronous=settings.synchronous)
 
 
