@@ -99,14 +99,14 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
         origins = {origin_of(url) for url in storage.article_urls_by_id(db, article_ids).values()}
         workers = min(settings.network.max_connections, len(article_ids),
                       len(origins) * settings.network.host_connections)
-        if workers <= 1:  # no thread to start, nothing to hand over
-            with _fewer_collections():
+        with _fewer_collections():
+            if workers <= 1:  # no thread to start, nothing to hand over
                 outcomes = [check(article_id) for article_id in article_ids]
-        else:
-            _share_malloc_arenas()
-            with _fewer_collections(), _one_cpu(settings.schedule.one_cpu), \
-                    ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:
-                outcomes = list(pool.map(check, article_ids))
+            else:
+                _share_malloc_arenas()
+                with _one_cpu(settings.schedule.one_cpu), \
+                        ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:
+                    outcomes = list(pool.map(check, article_ids))
     storage.release_free_pages(db)
     counts: dict[str, int] = {"held_elsewhere": skipped} if skipped else {}
     for outcome in outcomes:
