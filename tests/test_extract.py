@@ -613,6 +613,47 @@ def test_the_markup_byline_search_is_skipped_only_where_it_finds_nothing(fundus)
     assert skipped and all(extract_author(tree) is None for tree in skipped)
 
 
+# Pages that need trafilatura's repair before libxml2 reads them: a control character and U+FFFE (dropped),
+# an XHTML doctype on the first line, a self-closing <html/>, a doctype on a page of one line.
+_NEEDS_REPAIR = [
+    b"<html><body><p>One\x01 two</p></body></html>",
+    b"<html><body><p>One \xef\xbf\xbe two</p></body></html>",
+    b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">'
+    b"\n<html><body><p>One two</p></body></html>",
+    b"<!doctype html>\n<html lang='en'/>\n<body><p>One two</p></body></html>",
+    b"<!doctype html><html><body><p>One two</p></body></html>",
+]
+
+
+def test_a_page_is_read_into_the_tree_trafilatura_reads(fundus):
+    import gzip
+
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from pipeline.extract import _parse
+
+    pages = [gzip.decompress(path.read_bytes()) for path in sorted(fundus.rglob("*.html.gz"))] + _NEEDS_REPAIR
+
+    assert [etree.tostring(_parse(page, "page")) for page in pages] == [etree.tostring(load_html(page))
+                                                                        for page in pages]
+
+
+@pytest.mark.parametrize("page", _NEEDS_REPAIR)
+def test_only_a_page_that_needs_it_is_repaired(page, monkeypatch):
+    import trafilatura.utils
+
+    from pipeline.extract import _parse
+
+    repaired = []
+    repair = trafilatura.utils.repair_faulty_html
+    monkeypatch.setattr(trafilatura.utils, "repair_faulty_html", lambda *args: repaired.append(1) or repair(*args))
+    _parse(page, "page")
+    _parse(b"<!doctype html>\n<html><body><p>One two</p></body></html>", "page")
+
+    assert repaired == [1]
+
+
 def test_extract_article_finds_the_update_banner_of_the_demo_dateline():
     assert extract_article(*page_of("flood-toll", 1)).banner == "Updated 11 March 2025, 09:15 UTC"
     assert extract_article(*page_of("flood-toll", 0)).banner is None
