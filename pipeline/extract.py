@@ -752,24 +752,31 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
 
 @functools.cache
 def _read_stop_words() -> None:
-    """Read jusText's stop words for trafilatura's full run, once a process, the cheaper way.
-
-    The full run can ask jusText to sort a page's paragraphs with the stop words of every language it knows
-    (about 100): trafilatura reads them list by list, word by word (75 ms), into a tuple that jusText
-    lower-cases into a set of its own (35 ms) and hashes again at every call (1 ms each). Read here in bulk
-    into a set (45 ms), they are the same words (tests/test_extract.py); jusText makes its own set of them
-    once (45 ms) and finds it again by the set's hash, which Python keeps.
-    """
-    import pkgutil
-
-    from justext.utils import get_stoplists
+    """Lend trafilatura's full run jusText's stop words as _StopWords, which reads them only when jusText asks."""
     from trafilatura import external
 
     if external.JT_STOPLIST is None:
-        words: set[str] = set()
+        external.JT_STOPLIST = _StopWords()
+
+
+class _StopWords:
+    """jusText's stop words of every language, read when jusText first sorts paragraphs with them.
+
+    trafilatura's full run asks jusText for them where it knows no language, and reads them word by word into a
+    tuple first (75 ms); jusText makes what it is given a set of lower-cased words (45 ms) and keeps that set
+    by what it was given (an LRU cache), hashing the tuple again at every call (1 ms). This object is read
+    once in bulk by jusText itself (the same words: tests/test_extract.py), hashes as itself, and costs
+    nothing in a process whose full runs never reach jusText.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        import pkgutil
+
+        from justext.utils import get_stoplists
+
         for name in get_stoplists():
-            words.update(pkgutil.get_data("justext", f"stoplists/{name}.txt").decode("utf-8").lower().splitlines())
-        external.JT_STOPLIST = frozenset(words)
+            for word in pkgutil.get_data("justext", f"stoplists/{name}.txt").splitlines():
+                yield word.decode("utf-8")
 
 
 def clean_text(html: str | bytes, url: str | None = None, ignore: tuple[str, ...] = ()) -> str:
