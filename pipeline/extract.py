@@ -150,7 +150,7 @@ _BANNER = re.compile(
     re.IGNORECASE,
 )
 _BANNER_WORD = re.compile(_UPDATED)  # searched in lowered text: twice as fast as a case-insensitive search
-_BANNER_SCOPE = ("//article", "//main", "//body")
+_BANNER_SCOPE = ("article", "main", "body")
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
                   "liveblogposting", "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle"}
 
@@ -246,8 +246,8 @@ def _declared_languages(tree: HtmlElement) -> Iterator[str | None]:
     # An HTML parser keeps xml:lang as it is written; an XML one puts it in the XML namespace. The head's meta
     # tags are searched only when the root says nothing (most pages: the search is 40x the attribute reads).
     yield from (tree.get("lang"), tree.get("xml:lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang"))
-    yield from tree.xpath("//head/meta[translate(@http-equiv, 'CONTENTLAGU', 'contentlagu')='content-language']"
-                          "/@content | //head/meta[@property='og:locale']/@content")
+    yield from _xpath("//head/meta[translate(@http-equiv, 'CONTENTLAGU', 'contentlagu')='content-language']"
+                      "/@content | //head/meta[@property='og:locale']/@content", False)(tree)
 
 
 @functools.lru_cache(maxsize=64)  # a check asks it of each text three times (extraction, disclosures, corrections)
@@ -304,7 +304,8 @@ def _first_match(patterns: tuple[re.Pattern, ...], text: str) -> re.Match | None
 
 def find_banner(tree: HtmlElement) -> str | None:
     """The page's update banner ("Updated 11 March 2025, 09:15 UTC"), looked for in the article only."""
-    scope = next((found[0] for path in _BANNER_SCOPE if (found := tree.xpath(path))), None)
+    # The first of each in document order, by a walk in C that stops there (an XPath collects them all).
+    scope = next((found for tag in _BANNER_SCOPE if (found := next(tree.iter(tag), None)) is not None), None)
     if scope is None or not _BANNER_WORD.search(scope.text_content().lower()):
         return None
     for element in scope.iter():
@@ -326,7 +327,7 @@ def _json_blocks(tree: HtmlElement) -> list[tuple[str, str, object]]:
     """The page's JSON-LD and settings scripts, each read once: its type, its text and its data (None when
     the text is no valid JSON). The dates and the headline and byline are all read from these."""
     blocks = []
-    for script in tree.xpath('//script[@type="application/ld+json" or @type="application/settings+json"]'):
+    for script in _xpath('//script[@type="application/ld+json" or @type="application/settings+json"]')(tree):
         text = script.text or ""
         try:
             data = json.loads(text, strict=False)
