@@ -7,7 +7,6 @@ a masked name, and errors and the log lines of Apprise and urllib3 are redacted.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -57,6 +56,8 @@ def channel_name(url: str) -> str:
         scheme = url.split("://", 1)[0] if "://" in url else "?"
         return f"{scheme}://(unrecognised URL)"
     masked = plugin.url(privacy=True)
+    import hashlib  # (OpenSSL's: loaded where a channel is named, not with every run)
+
     digest = hashlib.sha256(masked.encode("utf-8")).hexdigest()[:10]
     return f"{masked.split('?', 1)[0]}#{digest}"
 

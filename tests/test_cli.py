@@ -856,6 +856,22 @@ def test_a_run_that_finds_no_new_text_loads_neither_diffing_nor_mail(tracked, ev
     assert loaded == ""
 
 
+def test_a_run_with_no_source_and_nothing_due_loads_no_openssl(tmp_path):
+    # What a scheduler's idle tick pays for: OpenSSL's hashes load where a page or a feed is hashed.
+    import subprocess
+    import sys
+
+    config = tmp_path / "redline.toml"
+    config.write_text(f"[database]\npath = {str(tmp_path / 'redline.db')!r}\n")
+    code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
+            f"result = CliRunner().invoke(cli, ['run', '--config', {str(config)!r}]); "
+            "assert result.exit_code == 0, result.output; print('hashlib' in sys.modules, '_hashlib' in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)  # (makes the archive: sqlite-utils)
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+    assert loaded == ["False", "False"]
+
+
 def test_a_module_the_cli_loads_lazily_reads_as_an_imported_one():
     import subprocess
     import sys
