@@ -649,7 +649,12 @@ def test_a_page_is_read_into_the_tree_trafilatura_reads(fundus):
 
     from pipeline.extract import _parse
 
-    pages = [gzip.decompress(path.read_bytes()) for path in sorted(fundus.rglob("*.html.gz"))] + _NEEDS_REPAIR
+    # Decoded pages that declare another encoding than the UTF-8 they are parsed in, one in an XML declaration.
+    declaring = ['<html><head><meta charset="windows-1252"></head><body><p>Café déjà vu – “quoted” 東京</p></body></html>',
+                 '<?xml version="1.0" encoding="iso-8859-1"?><html><body><p>Café über</p></body></html>',
+                 '<html><head><meta http-equiv="Content-Type" content="text/html; charset=shift_jis"></head>'
+                 '<body><p>日本語のテキスト</p></body></html>']
+    pages = [gzip.decompress(path.read_bytes()) for path in sorted(fundus.rglob("*.html.gz"))] + _NEEDS_REPAIR + declaring
 
     assert [etree.tostring(_parse(page, "page")) for page in pages] == [etree.tostring(load_html(page))
                                                                         for page in pages]
