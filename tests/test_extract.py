@@ -521,10 +521,10 @@ def test_the_stop_words_read_for_trafilatura_s_full_run_are_jusText_s_own(monkey
     from justext.utils import get_stoplist, get_stoplists
     from trafilatura import external
 
-    from pipeline.extract import _read_stop_words
+    from pipeline.extract import _lend_stop_words
 
     monkeypatch.setattr(external, "JT_STOPLIST", None)
-    _read_stop_words.__wrapped__()
+    _lend_stop_words.__wrapped__()
     theirs = tuple({word for language in get_stoplists() for word in get_stoplist(language)})  # as trafilatura reads them
 
     assert define_stoplist(external.JT_STOPLIST) == define_stoplist(theirs)
@@ -535,12 +535,12 @@ def test_the_stop_words_are_read_only_when_jusText_asks(monkeypatch):
 
     from trafilatura import external
 
-    from pipeline.extract import _read_stop_words
+    from pipeline.extract import _lend_stop_words
 
     read = []
     monkeypatch.setattr(pkgutil, "get_data", lambda *args: read.append(args) or b"word")
     monkeypatch.setattr(external, "JT_STOPLIST", None)
-    _read_stop_words.__wrapped__()
+    _lend_stop_words.__wrapped__()
 
     assert external.JT_STOPLIST and not read
     assert list(external.JT_STOPLIST) == ["word"] * len(read) and read
