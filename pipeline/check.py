@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -102,6 +101,8 @@ def check_batch(settings: Settings, article_ids: list[int], now: datetime | None
             if workers <= 1:  # no thread to start, nothing to hand over
                 outcomes = [check(article_id) for article_id in article_ids]
             else:
+                from concurrent.futures import ThreadPoolExecutor  # (a run with nothing due starts without it)
+
                 _share_malloc_arenas()
                 with _one_cpu(settings.schedule.one_cpu), \
                         ThreadPoolExecutor(workers, thread_name_prefix="redline-check") as pool:

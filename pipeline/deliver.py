@@ -10,7 +10,6 @@ again later with backoff.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import storage
@@ -43,6 +42,8 @@ def deliver_alerts(settings: Settings, now: datetime | None = None) -> dict[str,
     for groups in by_url.values():  # least tried first: a message that keeps failing never starves the others
         groups.sort(key=lambda item: (max(alert.attempts for alert in item[2]), item[2][0].id))
     if by_url:
+        from concurrent.futures import ThreadPoolExecutor  # (a run with nothing to send starts without it)
+
         with ThreadPoolExecutor(max_workers=min(delivery.channels, len(by_url)),
                                 thread_name_prefix="redline-deliver") as pool:
             for result in pool.map(lambda item: _deliver_to(settings, *item, now), by_url.items()):

@@ -13,14 +13,17 @@
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pipeline import schedule
 from pipeline.config import ScheduleSettings
 from pipeline.models import IN_THE_FEED, Article, Change, Entry, Fetched, to_iso
+
+if TYPE_CHECKING:
+    import random
 
 GONE = (404, 410)
 SAME_STORY = 0.5  # share of the shorter text's word 4-grams that the other must contain

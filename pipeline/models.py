@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, dataclass, field, fields
+from dataclasses import Field, FrozenInstanceError, dataclass, field, fields
 from datetime import datetime, timezone
 from functools import cached_property
 from operator import attrgetter
@@ -14,10 +14,12 @@ def record(cls: type) -> type:
     Equality, hash and repr are closures over the fields, and so are the two methods that keep a record
     frozen, instead of methods that dataclass writes and compiles for each class: that compiling was most
     of the time each process spent importing this module, before it did anything (issue 13's start-up).
-    They behave as dataclass's do.
+    They behave as dataclass's do. __init__, which dataclass must compile, is compiled when the record is
+    first made: a command uses a few of the records.
     """
-    cls = dataclass(eq=False, repr=False)(cls)  # (frozen below: dataclass would compile two more methods)
+    cls = dataclass(init=False, eq=False, repr=False)(cls)  # (frozen below: dataclass would compile two more)
     every = fields(cls)
+    cls.__init__ = _compiled_on_first_use(cls, every)
     names = frozenset(f.name for f in every)
     compared = _values([f.name for f in every if f.compare])
     hashed = _values([f.name for f in every if (f.compare if f.hash is None else f.hash)])
@@ -46,6 +48,19 @@ def record(cls: type) -> type:
     cls.__setattr__, cls.__delattr__ = __setattr__, __delattr__
     cls.__eq__, cls.__hash__, cls.__repr__ = __eq__, __hash__, __repr__
     return cls
+
+
+def _compiled_on_first_use(cls: type, every: tuple[Field, ...]):
+    def __init__(self, *args, **kwargs):
+        # dataclass writes the __init__ on a twin of cls holding the same fields: run on cls itself again,
+        # it would take a default_factory field, whose class attribute it removed, for a required one.
+        twin = type(cls.__name__, (), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                       "__annotations__": {f.name: f.type for f in every},
+                                       **{f.name: f for f in every}})
+        cls.__init__ = dataclass(eq=False, repr=False)(twin).__init__
+        cls.__init__(self, *args, **kwargs)
+
+    return __init__
 
 
 def _values(names: list[str]):

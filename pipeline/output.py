@@ -5,14 +5,13 @@ Every diff rendering reads one DiffReport. Article text is untrusted: HTML outpu
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
 import sys
-from html import escape
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from pipeline import import_lazily
 from pipeline.errors import InputError
 from pipeline.models import (IN_THE_FEED, Alert, Change, Diff, DiffReport, SentenceOp, StoredChange, Version,
                              to_dict)
@@ -20,6 +19,10 @@ from pipeline.models import (IN_THE_FEED, Alert, Change, Diff, DiffReport, Sente
 if TYPE_CHECKING:  # rich loads only when something is printed in colour: every command starts without it
     from rich.console import Console
     from rich.text import Text
+
+# Every command imports this module; only a diff rendered as HTML or unified needs these (3 ms of each start).
+difflib = import_lazily("difflib")
+html = import_lazily("html")
 
 FORMATS = ("terminal", "html", "unified", "marked", "json")
 EXPORTS = ("versions", "changes", "alerts")  # what `redline export --what` writes
@@ -252,7 +255,7 @@ def html_ops(ops: Iterable[tuple[int, str]], sides: tuple[int, ...] = (-1, 0, 1)
              mark: Callable[[str, int], str] | None = None) -> str:
     """The word diff as HTML, escaped, on these sides: deletions in <del>, insertions in <ins>. mark, when
     given, renders (escaped) each deleted or inserted chunk instead: the workspace marks figures in them."""
-    return "".join(f"{_HTML_TAGS[op][0]}{mark(chunk, op) if mark and op else escape(chunk)}{_HTML_TAGS[op][1]}"
+    return "".join(f"{_HTML_TAGS[op][0]}{mark(chunk, op) if mark and op else html.escape(chunk)}{_HTML_TAGS[op][1]}"
                    for op, chunk in ops if op in sides)
 
 
@@ -260,16 +263,16 @@ def _html_row(sentence: SentenceOp) -> str:
     if sentence.op == "edited":
         old, new = html_ops(sentence.ops, (-1, 0)), html_ops(sentence.ops, (0, 1))
     else:
-        old, new = escape(sentence.old or ""), escape(sentence.new or "")
+        old, new = html.escape(sentence.old or ""), html.escape(sentence.new or "")
     label = sentence.op if sentence.shape == "one" else f"{sentence.op} ({sentence.shape})"
-    return (f'<tr class="{escape(sentence.op)}"><td class="old">{old}</td>'
-            f'<td class="op">{escape(label)}</td><td class="new">{new}</td></tr>')
+    return (f'<tr class="{html.escape(sentence.op)}"><td class="old">{old}</td>'
+            f'<td class="op">{html.escape(label)}</td><td class="new">{new}</td></tr>')
 
 
 def render_html(report: DiffReport) -> str:
     """A standalone HTML page: summary, changes, the inline word diff and the sentences side by side."""
     diff = report.diff
-    changes = "".join(f'<li class="{escape(c.kind)}">{escape(describe_change(c))}</li>'
+    changes = "".join(f'<li class="{html.escape(c.kind)}">{html.escape(describe_change(c))}</li>'
                       for c in diff.changes)
     title = report.new_title or report.old_title or report.url or "Redline diff"
     rows = "\n".join(_html_row(s) for s in diff.sentences)
@@ -277,16 +280,16 @@ def render_html(report: DiffReport) -> str:
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>{escape(title)} — Redline diff</title>
+<title>{html.escape(title)} — Redline diff</title>
 <style>{_PAGE_STYLE}</style>
 </head>
 <body>
 <header>
-<h1>{escape(title)}</h1>
-<p class="meta">{escape(describe_versions(report))}</p>
-{f'<p class="meta">{escape(report.note)}</p>' if report.note else ''}
-<p class="{diff.disclosure}">{escape(describe_disclosure(report))}</p>
-<p class="stats">{escape(describe_stats(diff.stats))}</p>
+<h1>{html.escape(title)}</h1>
+<p class="meta">{html.escape(describe_versions(report))}</p>
+{f'<p class="meta">{html.escape(report.note)}</p>' if report.note else ''}
+<p class="{diff.disclosure}">{html.escape(describe_disclosure(report))}</p>
+<p class="stats">{html.escape(describe_stats(diff.stats))}</p>
 <ul class="changes">{changes}</ul>
 </header>
 <section id="inline">
@@ -296,7 +299,7 @@ def render_html(report: DiffReport) -> str:
 <section id="side-by-side">
 <h2>Side by side</h2>
 <table>
-<thead><tr><th>v{escape(str(report.from_number or 'old'))}</th><th></th><th>v{escape(str(report.to_number or 'new'))}</th></tr></thead>
+<thead><tr><th>v{html.escape(str(report.from_number or 'old'))}</th><th></th><th>v{html.escape(str(report.to_number or 'new'))}</th></tr></thead>
 <tbody>
 {rows}
 </tbody>

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 
+from pipeline import import_lazily
 from pipeline.config import ScheduleSettings
+
+random = import_lazily("random")  # drawn only when an article is rescheduled: an idle run starts without it
 
 
 def next_check(

@@ -872,6 +872,17 @@ def test_a_run_with_no_source_and_nothing_due_loads_no_openssl(tmp_path):
     assert loaded == ["False", "False"]
 
 
+def test_the_project_is_on_the_path_without_an_import_finder():
+    # Every process (each command, each Airflow task) would otherwise load setuptools' editable finder at
+    # start-up, and pathlib and urllib with it.
+    import subprocess
+    import sys
+
+    code = "import sys; print(' '.join(m for m in sys.modules if 'editable' in m or m in ('pathlib', 'urllib.parse')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == [], "install Redline with make install (pip's --config-settings editable_mode=compat)"
+
+
 def test_a_module_the_cli_loads_lazily_reads_as_an_imported_one():
     import subprocess
     import sys

@@ -1,6 +1,7 @@
 """The records' decorator: a frozen dataclass whose equality, hash and repr behave as dataclass's own."""
 
 import copy
+import inspect
 import dataclasses
 import pickle
 from dataclasses import dataclass, field
@@ -93,3 +94,22 @@ def test_a_page_counts_its_words_once_as_extraction_counts_them():
     assert page.words == count_words(page.text) == 11
     assert "words" in vars(page) and page == Extracted(page.text)  # kept, and not a field compared or shown
     assert "words" not in repr(page)
+
+
+def test_a_record_s_init_is_compiled_when_it_is_first_made_and_then_is_dataclass_s():
+    @record
+    class Late:
+        name: str
+        notes: dict = field(default_factory=dict)
+        value: int = 3
+
+    deferred = Late.__init__
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'name'"):
+        Late()  # the first call compiles it, and fails as dataclass's would
+    compiled = Late.__init__
+    assert compiled is not deferred
+    assert Late.__init__.__qualname__ == f"{Late.__qualname__}.__init__"
+    one, other = Late("a"), Late(name="b", value=4)
+    assert (one.notes, one.value, other.value) == ({}, 3, 4) and one.notes is not other.notes
+    assert list(inspect.signature(Late).parameters) == ["name", "notes", "value"]
+    assert Late.__init__ is compiled  # once
