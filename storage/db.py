@@ -644,7 +644,7 @@ def record_version(
 
     alerts holds (index of the change in diff.changes, rule name, channel). Returns the change ids.
     """
-    blob = _blob_hash(raw)
+    blob = hash_page(raw)
     detected = to_iso(fetched.at)
     change_ids = []
     with _immediate(db):  # it reads before it writes: take the write lock first (see _immediate)
@@ -714,7 +714,8 @@ def _insert_change(db: Database, change: Change, article_id: int, detected: str,
     return row[0][0] if row else None
 
 
-def _blob_hash(raw: bytes) -> str:
+def hash_page(raw: bytes) -> str:
+    """A raw page's address in the archive (sha256, hex); a check compares it with the last page's."""
     import hashlib  # (OpenSSL's: 3 ms of a start that only reads the archive)
 
     return hashlib.sha256(raw).hexdigest()
@@ -1232,7 +1233,7 @@ def list_issues(db: Database, source: str | None = None, article_id: int | None 
 def _page_fault(db: Database, blob_hash: str, base: str | None, damaged: dict[str, bool]) -> str | None:
     """What is wrong with one stored raw page, if anything; damaged remembers the pages already judged."""
     try:
-        fault = None if _blob_hash(get_blob(db, blob_hash)) == blob_hash else \
+        fault = None if hash_page(get_blob(db, blob_hash)) == blob_hash else \
             f"raw page {blob_hash}: its bytes do not match its hash"
     except (NotFoundError, StorageError) as exc:
         fault = str(exc)
