@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 5: trafilatura's fast mode first, its full run where that finds under half the paragraph text.
 # 6: a body split into containers of one template is read whole (see _add_continuations); the full run's text is
 #    not taken where it strays into another article (see _strays).
-RULES = 6
+# 7: "popular" and "trending" marks name widgets (most-read lists), as "most-read" did.
+RULES = 7
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -95,10 +96,10 @@ _WORD = re.compile(WORD)
 _MARKUP = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|article|p|div)\b", re.IGNORECASE)
 
 # Page furniture that trafilatura sometimes keeps: captions (they rotate with the picture),
-# share bars, "related stories", newsletter boxes, recommendation widgets.
+# share bars, "related stories", newsletter boxes, recommendation and most-read widgets.
 _WIDGET = re.compile(
     r"(?:^|[\s_-])(?:share|sharing|sharebar|share-?tools|related|newsletter|newsletter-?signup"
-    r"|recommended|recommendations|read-?more|more-?stories|most-?read|outbrain|taboola)(?:$|[\s_-])",
+    r"|recommended|recommendations|read-?more|more-?stories|most-?read|popular|trending|outbrain|taboola)(?:$|[\s_-])",
 )  # searched in lowered marks: a thousand elements a page, and a case-insensitive search is the slower
 _KEEP_TAGS = {"html", "body", "main", "article"}
 

@@ -389,7 +389,7 @@ def test_extract_article_keeps_subheadings_and_paragraph_breaks():
     assert page.text.split("\n") == [BODY[0], "Rescue under way", BODY[1], BODY[2]]
 
 
-def test_extract_article_drops_captions_share_bars_related_stories_and_newsletter_boxes():
+def test_extract_article_drops_captions_share_bars_related_and_most_read_stories_and_newsletter_boxes():
     html = news_page(
         f"<p>{BODY[0]}</p>",
         "<figure><img src='a.jpg' alt=''><figcaption>Residents wade through water on Tuesday. Photo 3 of 12"
@@ -400,6 +400,10 @@ def test_extract_article_drops_captions_share_bars_related_stories_and_newslette
         "<div class='related-stories'><h3>More on the flood</h3><ul><li><a href='/a'>Wildfire season: how to "
         "prepare a go-bag before the evacuation order comes</a></li></ul></div>",
         "<div class='newsletter-signup'><p>Get the Morning Briefing in your inbox every weekday, free.</p></div>",
+        "<div class='popular-articles'><p>Ten bridges the state says need urgent repair before the winter storms "
+        "arrive, and what each will cost.</p></div>",
+        "<div class='trending'><p>The mayor's budget leaves the river defences short again, the opposition says.</p>"
+        "</div>",
     )
 
     assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
