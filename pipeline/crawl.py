@@ -48,6 +48,8 @@ def robots_rules(status: int | None, text: str | None, user_agent: str) -> Robot
 
 @dataclass
 class _Host:
+    """What this process knows of a host: its robots rules, until when they hold, and its throttling."""
+
     rules: RobotsRules | None  # None: not loaded (robots.txt not needed so far)
     robots_expires: datetime | None
     blocked_until: datetime | None

@@ -510,6 +510,8 @@ _YEAR = re.compile(r"(1[5-9]|20)\d\d")
 
 @dataclass(frozen=True, slots=True)
 class _Token:
+    """A word, number or sign of a sentence, and where it stands in it."""
+
     text: str
     low: str
     start: int
@@ -583,6 +585,8 @@ class _Phrases:
 
 @record
 class _Compiled:
+    """One language's tables with their phrases compiled for matching tokens."""
+
     tables: Tables
     qualifiers: _Phrases
     trailing: _Phrases
@@ -658,6 +662,8 @@ class Figure:
 
 @dataclass
 class _Quantity:
+    """A number read from tokens: its value, where it ends, and how it was written."""
+
     value: float  # the value of number words; unused for digits, read later from `digits`
     end: int  # token index after the quantity
     digits: str | None = None  # the digit token as written, when there is one
@@ -808,6 +814,8 @@ def _resolve(quantity: _Quantity, tables: Tables, prefer_decimal: bool) -> float
 
 @dataclass
 class _Found:
+    """A figure found in a sentence, by token indexes: its value or range, qualifier, unit and kind."""
+
     start: int  # token indexes
     end: int
     first_number: int
