@@ -51,6 +51,8 @@ def record(cls: type) -> type:
 
 
 def _compiled_on_first_use(cls: type, every: tuple[Field, ...]):
+    """An __init__ that has dataclass compile cls's own at its first call, puts it in its place and calls it."""
+
     def __init__(self, *args, **kwargs):
         # dataclass writes the __init__ on a twin of cls holding the same fields: run on cls itself again,
         # it would take a default_factory field, whose class attribute it removed, for a required one. (The
