@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 5: trafilatura's fast mode first, its full run where that finds under half the paragraph text.
 # 6: a body split into containers of one template is read whole (see _add_continuations); the full run's text is
 #    not taken where it strays into another article (see _strays).
-# 7: "popular" and "trending" marks name widgets (most-read lists), as "most-read" did.
+# 7: "popular" and "trending" marks name widgets (most-read lists), as "most-read" did, and a widget word counts
+#    in a camelCase mark too ("recommendedStories").
 RULES = 7
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
@@ -101,6 +102,7 @@ _WIDGET = re.compile(
     r"(?:^|[\s_-])(?:share|sharing|sharebar|share-?tools|related|newsletter|newsletter-?signup"
     r"|recommended|recommendations|read-?more|more-?stories|most-?read|popular|trending|outbrain|taboola)(?:$|[\s_-])",
 )  # searched in lowered marks: a thousand elements a page, and a case-insensitive search is the slower
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # "recommendedStories": a widget word in a camelCase mark
 _KEEP_TAGS = {"html", "body", "main", "article"}
 
 _LIST_MARK = re.compile(r"^- ")  # trafilatura's mark before a list item
@@ -473,7 +475,7 @@ def _names_widget(mark: str) -> bool:
     if named is None:
         if len(_WIDGET_MARKS) >= _WIDGET_MARKS_KEPT:
             _WIDGET_MARKS.clear()
-        named = _WIDGET_MARKS[mark] = bool(_WIDGET.search(mark.lower()))
+        named = _WIDGET_MARKS[mark] = bool(_WIDGET.search(_CAMEL.sub("-", mark).lower()))
     return named
 
 

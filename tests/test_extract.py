@@ -404,6 +404,7 @@ def test_extract_article_drops_captions_share_bars_related_and_most_read_stories
         "arrive, and what each will cost.</p></div>",
         "<div class='trending'><p>The mayor's budget leaves the river defences short again, the opposition says.</p>"
         "</div>",
+        "<div class='recommendedStories'><p>Why the dam's spillway was opened at night, and who decided it.</p></div>",
     )
 
     assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
