@@ -107,7 +107,7 @@ install: $(STAMP)
 # urllib with it: a bare `python -c pass` took 28 ms of CPU here against 12, a Redline command 3-4 ms more.
 # setuptools calls the mode transitional: were it dropped, `-e` alone still works, and tests/test_cli.py says so.
 EDITABLE = --config-settings editable_mode=compat -e
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile  # (the Makefile: how it installs can change too)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt $(EDITABLE) '.[dev,cluster]'
 	touch $@

@@ -880,7 +880,7 @@ def test_the_project_is_on_the_path_without_an_import_finder():
 
     code = "import sys; print(' '.join(m for m in sys.modules if 'editable' in m or m in ('pathlib', 'urllib.parse')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == [], "install Redline with make install (pip's --config-settings editable_mode=compat)"
+    assert loaded == [], "reinstall Redline: make install (pip's --config-settings editable_mode=compat)"
 
 
 def test_a_module_the_cli_loads_lazily_reads_as_an_imported_one():
