@@ -347,7 +347,8 @@ def _store_version(db, settings: Settings, ladder: ScheduleSettings, checked: Ar
         matched = alerts.untold(matched, diff.changes, storage.list_headlines(db, checked.id, "feed", previous.number))
     state = replace(_note_suspect(_reschedule(ladder, checked, now, changed=True), "new_version", page, now),
                     title=page.title, last_changed_at=to_iso(now), changes=checked.changes + (1 if previous else 0))
-    storage.record_version(db, version, fetched.body, fetched, state, diff=diff, alerts=matched)
+    storage.record_version(db, version, fetched.body, fetched, state, diff=diff, alerts=matched,
+                           raw_hash=state.last_body_hash)
     return CheckOutcome(checked.id, "new_version", version.number, len(diff.changes) if diff else 0)
 
 

@@ -638,13 +638,15 @@ def record_version(
     checked: Article,
     diff: Diff | None = None,
     alerts: Iterable[tuple[int, str, str]] = (),
+    raw_hash: str | None = None,
 ) -> list[int]:
     """Store a new version with its raw page, diff, changes and pending alerts, and the article's
     state after the check, in one transaction (which ends the article's lease).
 
-    alerts holds (index of the change in diff.changes, rule name, channel). Returns the change ids.
+    alerts holds (index of the change in diff.changes, rule name, channel). raw_hash is hash_page(raw),
+    when the caller has it already (a check does). Returns the change ids.
     """
-    blob = hash_page(raw)
+    blob = raw_hash or hash_page(raw)
     detected = to_iso(fetched.at)
     change_ids = []
     with _immediate(db):  # it reads before it writes: take the write lock first (see _immediate)
