@@ -7,13 +7,12 @@ import re
 from collections import Counter
 from difflib import SequenceMatcher
 
-from pipeline.extract import (CORRECTION_LABELS, EARLIER_VERSION, UPDATE_LABELS, WORD, count_words, find_notices,
+from pipeline.extract import (CORRECTION_LABELS, EARLIER_VERSION, UPDATE_LABELS, count_words, find_notices, find_words,
                               guess_language, is_later)
 from pipeline.figures import Tables, choose_language, compare_aligned, get_tables
 from pipeline.models import Change, Diff, Extracted, SentenceOp
 from pipeline.words import diff_words
 
-_WORDS = re.compile(WORD)
 
 # Words after which a full stop does not end a sentence: titles, ranks, "U.S.", "Calif.".
 ABBREVIATIONS = frozenset({
@@ -94,7 +93,7 @@ def _paragraph_sentences(paragraph: str, language: str) -> tuple[str, ...]:
 
 
 def _words(sentence: str) -> Counter:
-    return Counter(_WORDS.findall(sentence.lower()))
+    return Counter(find_words(sentence.lower()))
 
 
 def _dice(a: Counter, b: Counter) -> float:

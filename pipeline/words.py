@@ -6,11 +6,11 @@ import re
 
 from diff_match_patch import diff_match_patch
 
-from pipeline.extract import WORD
+from pipeline.extract import WordPattern
 
 # Numbers with separators ("40,000", "1.5") stay one token so a changed figure is one replacement;
 # a Chinese or Japanese character is a token of its own, as those scripts put no spaces between words.
-_TOKEN = re.compile(rf"{WORD}|\s+|[^\w\s]")
+_TOKEN = WordPattern(r"|\s+|[^\w\s]")
 
 
 def tokenize(text: str) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
+import re
 from datetime import datetime
 
 import pytest
@@ -12,6 +15,8 @@ from pipeline.config import DiffSettings
 from pipeline.errors import ExtractionError, WallError
 from pipeline.extract import (
     MIN_WORDS,
+    WORD,
+    WordPattern,
     clean_text,
     count_words,
     describe_extractor,
@@ -799,6 +804,40 @@ def test_extract_article_counts_japanese_characters_as_words():
 
 def test_count_words_counts_numbers_and_words_not_punctuation():
     assert count_words("At least 40,000 people - the U.S. said.") == 8  # U and S
+
+
+TOKENS = r"|\s+|[^\w\s]"  # the word diff's tokens
+
+
+def assert_read_as_word_reads(text: str) -> None:
+    assert WordPattern().findall(text) == re.findall(WORD, text)
+    assert WordPattern(TOKENS).findall(text) == re.findall(WORD + TOKENS, text)
+
+
+@pytest.mark.parametrize("text", [
+    "At least 40,000 people - the U.S. said.", "Zürich's café: 3,5 % of Ørsted's 1.5m", "宮崎県で震度5弱の地震",
+    "Tokyo東京's 2.5km run", "北緯31.8度、東経131.6度", "emoji 🙂 and ½, ㄅ and ꀀ", "",
+])
+def test_a_word_pattern_reads_words_as_word_does(text):
+    assert_read_as_word_reads(text)
+
+
+def test_a_text_without_chinese_or_japanese_is_read_without_compiling_their_ranges():
+    pattern = WordPattern()
+    pattern.findall("Zürich's café: 3,5 % of 1.5m – all ½")
+
+    assert "_whole" not in vars(pattern)
+    pattern.findall("震度5弱")
+    assert "_whole" in vars(pattern)
+
+
+def test_a_word_pattern_reads_every_text_of_the_corpus_as_word_does(fundus):
+    with open(fundus / "mapping.csv", newline="", encoding="utf-8") as mapping:
+        truths = {row["ground_truth_json"] for row in csv.DictReader(mapping)}
+    for truth in sorted(truths):
+        for article in json.loads((fundus / truth).read_text(encoding="utf-8")).values():
+            sections = article["body"]["sections"]
+            assert_read_as_word_reads("\n".join(p for section in sections for p in section["paragraphs"]))
 
 
 @pytest.mark.parametrize(("raw", "normal"), [
