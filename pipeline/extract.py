@@ -93,6 +93,7 @@ CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A word: a number with its separators ("40,000", "1.5"), one Chinese or Japanese character (those
 # scripts put no spaces between words), or a run of letters and digits with inner apostrophes.
 WORD = rf"\d+(?:[.,]\d+)*|[{CJK}]|[^\W\d{CJK}][^\W{CJK}]*(?:['’][^\W{CJK}]+)*|\w+"
+_FROM_CJK = re.compile("[^\x00-\u303f]")  # a character at or above the first of CJK (1.3 ms to compile)
 _LATIN_WORD = r"\d+(?:[.,]\d+)*|[^\W\d]\w*(?:['’]\w+)*|\w+"  # WORD, for a text without those characters
 
 
@@ -114,8 +115,8 @@ class WordPattern:
         return re.compile(WORD + self.alternatives)
 
     def findall(self, text: str) -> list[str]:
-        # isascii() is answered from the string's header; max() reads each character (20 ns each).
-        whole = not text.isascii() and max(text) >= "\u3040"
+        # isascii() is answered from the string's header; the search reads 4 ns a character (max(), 20 ns).
+        whole = not text.isascii() and _FROM_CJK.search(text) is not None
         return (self._whole if whole else self._latin).findall(text)
 
 
