@@ -5,7 +5,7 @@ accepts, and each field's metadata says how to read and check its value. An
 unknown key or a bad value raises ConfigError naming the file and the key.
 """
 
-from __future__ import annotations
+# Annotations evaluated, not strings: see pipeline/models.py.
 
 import os
 import tomllib

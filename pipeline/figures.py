@@ -10,7 +10,7 @@ Everything that is English lives in the `Tables` of `LANGUAGES["en"]`: another l
 is another `Tables`, and the logic below reads nothing else.
 """
 
-from __future__ import annotations
+# Annotations evaluated, not strings: see pipeline/models.py.
 
 import re
 from dataclasses import dataclass, field
