@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 #    not taken where it strays into another article (see _strays).
 # 7: "popular" and "trending" marks name widgets (most-read lists), as "most-read" did, and a widget word counts
 #    in a camelCase mark too ("recommendedStories").
-RULES = 7
+# 8: a line linking another story under a label ("Read more: …", "Les også: …") is noise, as the bare label was.
+RULES = 8
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -72,6 +73,9 @@ _BOILERPLATE = (
     r"|(?:à )?lire aussi ?:?|sur le même sujet ?:?|partager|publicidad|(?:lee|leer) también:?|te puede interesar:?"
     r"|noticias relacionadas:?|compartir)$",
     r"^share (?:this|on|via)\b.{0,60}$",
+    # A link to another story under a label ("Read more: Storm closes coast road"): it changes between visits.
+    r"^(?:read (?:more|also|next)|see also|lesen sie auch|mehr zum thema|(?:à )?lire aussi|(?:lee|leer) también"
+    r"|les også|læs også|läs också|lees ook|leggi anche)\s*:\s*\S.{0,150}$",
     r"^(?:sign up|subscribe)\b.{0,100}\b(?:newsletters?|emails?|inbox)\b.{0,60}$",
     r"^follow \S+(?: \S+){0,3} on (?:twitter|x|facebook|instagram|google news|whatsapp)\b.{0,160}$",
     r"^(?:reading time|lesedauer|lesezeit)\s*:?\s*\d+\s*\w{0,8}$|^\d+\s*(?:min(?:ute)?s?\.? read|minuten lesezeit)$",

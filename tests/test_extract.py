@@ -444,6 +444,9 @@ def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_wi
     "Lire aussi :", "À lire aussi", "Sur le même sujet", "Partager", "Publicidad", "Lee también:", "Te puede interesar",
     "Noticias relacionadas", "Compartir",
     "Updated: March 3, 2025",
+    "Read more: Storm closes the coast road for a third night", "READ NEXT: Council to vote on harbour plan",
+    "Lesen Sie auch: Hochwasser: Was Anwohner jetzt wissen müssen", "Les også: Slik blir været i helgen",
+    "Lire aussi : La mairie vote le budget", "See also: Ferry timetable for the holidays",
 ])
 def test_strip_noise_drops_widget_boilerplate_lines(line):
     assert strip_noise(f"The council met on Tuesday.\n{line}\nIt voted 5-4.") == "The council met on Tuesday.\nIt voted 5-4."
@@ -453,6 +456,7 @@ def test_strip_noise_drops_widget_boilerplate_lines(line):
     "Advertisement revenue fell 5% in March, the company said.",
     "Share prices rose after the announcement.",
     "Read more about the plan on the council's website, officials said.",
+    "Read more: " + "the council's report runs to forty pages and sets out every cost of the plan, " * 3,
     "The photo: a man on a roof, waving a red towel at the helicopter, went around the world.",
 ])
 def test_strip_noise_keeps_sentences_that_merely_start_like_boilerplate(line):
