@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 #    not taken where it strays into another article (see _strays).
 # 7: "popular" and "trending" marks name widgets (most-read lists), as "most-read" did, and a widget word counts
 #    in a camelCase mark too ("recommendedStories").
-# 8: a line linking another story under a label ("Read more: …", "Les også: …") is noise, as the bare label was.
+# 8: a line linking another story under a label ("Read more: …", "Les også: …") is noise, as the bare label was, and
+#    so is a template's placeholder; a page whose markup holds no body is read from a script's data (_embedded_body).
 RULES = 8
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
@@ -80,6 +81,7 @@ _BOILERPLATE = (
     r"^follow \S+(?: \S+){0,3} on (?:twitter|x|facebook|instagram|google news|whatsapp)\b.{0,160}$",
     r"^(?:reading time|lesedauer|lesezeit)\s*:?\s*\d+\s*\w{0,8}$|^\d+\s*(?:min(?:ute)?s?\.? read|minuten lesezeit)$",
     r"^\d{1,3}\s*(?:of|/)\s*\d{1,3}$",  # "3 of 12" under a rotating gallery
+    r"^(?:\$\$\w+\$\$|\{\{\s*\w+\s*\}\})$",  # a template's placeholder left in ("$$ARTICLEAD$$", "{{ad}}")
     r"^(?:photo|image|picture|foto|bild|credit)s?\s*:\s*.{1,80}$",
 )
 _TRANSLATE = str.maketrans({
@@ -774,6 +776,10 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
         full = trafilatura.bare_extraction(tree, **options)
         if document is None or not _strays(tree, document.text or "", full.text if full else ""):
             document = full
+    if (document is None or not (document.text or "").strip()) and (embedded := _embedded_body(tree)):
+        # A page its scripts build in the browser: the markup holds no body, the data of a script does.
+        document = trafilatura.bare_extraction(f"<html><body><article>{embedded}</article></body></html>", fast=True,
+                                               **options)
     if document is None or not (document.text or "").strip():
         return ""
     lines = normalize_text(document.text).split("\n")
@@ -783,6 +789,30 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     if title and lines and lines[0] == title:
         lines = lines[1:]  # the headline is tracked on its own, not as body text
     return strip_noise("\n".join(lines), ignore)
+
+
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.){200,})"')  # a long string literal in a script's JSON or JavaScript
+_PARAGRAPH = ("<p", "\\u003cp")  # as it stands in the script, "<" written out or escaped
+
+
+def _embedded_body(tree: HtmlElement) -> str | None:
+    """The HTML of the article that a script of the page holds for the browser to render: the longest string
+    of a script that holds two paragraphs or more (None when no script holds one)."""
+    best = None
+    for script in tree.iter("script"):
+        code = script.text or ""
+        if (script.get("type") or "").lower() == "application/ld+json" or not any(p in code for p in _PARAGRAPH):
+            continue
+        for literal in _JSON_STRING.finditer(code):
+            if not any(p in literal.group(1) for p in _PARAGRAPH):
+                continue
+            try:
+                html = json.loads(f'"{literal.group(1)}"', strict=False)
+            except ValueError:
+                continue
+            if html.count("<p") >= 2 and len(html) > len(best or ""):
+                best = html
+    return best
 
 
 @functools.cache

@@ -367,6 +367,40 @@ def news_page(*body: str, head: str = "", before: str = "", after: str = "", tit
             "<footer><p>All rights reserved.</p></footer></body></html>")
 
 
+def built_by_script(data: str) -> str:
+    """A page whose markup holds no article: a script holds it as data, for the browser to render."""
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Flood kills 12</title></head>"
+            f"<body><div id='root'></div><script>window.__STATE__ = {data};</script></body></html>")
+
+
+def script_data(body_html: str, escape: bool) -> str:
+    data = json.dumps({"article": {"title": "Flood kills 12", "teaser": "<p>See the pictures</p>",
+                                   "contentHtml": body_html}})
+    return data.replace("<", "\\u003c").replace(">", "\\u003e") if escape else data
+
+
+@pytest.mark.parametrize("escape", [True, False], ids=["markup escaped", "markup as is"])
+def test_a_page_built_by_its_scripts_is_read_from_the_script_data(escape):
+    body = "<div class='ad'>$$AD_SLOT$$</div>".join(f"<p>{p}</p>" for p in BODY)
+
+    page = extract_article(built_by_script(script_data(body, escape)), "http://127.0.0.1/flood")
+
+    assert page.text == "\n".join(BODY)
+    assert page.title == "Flood kills 12"
+
+
+def test_a_page_with_a_body_in_its_markup_is_not_read_from_its_scripts():
+    other = "".join(f"<p>{p.replace('Rescuers', 'Divers').replace('300', '310')}</p>" for p in BODY)
+    page = news_page().replace("</body>", f"<script>window.__STATE__ = {script_data(other, True)};</script></body>")
+
+    assert extract_article(page, "http://127.0.0.1/flood").text == "\n".join(BODY)
+
+
+def test_a_page_whose_scripts_hold_no_article_still_has_no_text():
+    with pytest.raises(ExtractionError, match="no article text found"):
+        extract_article(built_by_script('{"menu": "<p>Home</p>", "user": null}'), "http://127.0.0.1/flood")
+
+
 LATIN_1 = news_page().replace("<meta charset='utf-8'>", "<meta charset='iso-8859-1'>").replace("Rescuers", "Rettungskräfte")
 
 
@@ -447,6 +481,7 @@ def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_wi
     "Read more: Storm closes the coast road for a third night", "READ NEXT: Council to vote on harbour plan",
     "Lesen Sie auch: Hochwasser: Was Anwohner jetzt wissen müssen", "Les også: Slik blir været i helgen",
     "Lire aussi : La mairie vote le budget", "See also: Ferry timetable for the holidays",
+    "$$AD_SLOT$$", "{{ advert }}",
 ])
 def test_strip_noise_drops_widget_boilerplate_lines(line):
     assert strip_noise(f"The council met on Tuesday.\n{line}\nIt voted 5-4.") == "The council met on Tuesday.\nIt voted 5-4."
