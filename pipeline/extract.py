@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 7: "popular" and "trending" marks name widgets (most-read lists), as "most-read" did, and a widget word counts
 #    in a camelCase mark too ("recommendedStories").
 # 8: a line linking another story under a label ("Read more: …", "Les også: …") is noise, as the bare label was, and
-#    so is a template's placeholder; a page whose markup holds no body is read from a script's data (_embedded_body).
+#    so is a template's placeholder; a page whose markup holds no body is read from a script's data (_embedded_body);
+#    the headings trafilatura leaves out over kept paragraphs are put back (_add_headings: a live blog's entries).
 RULES = 8
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
@@ -706,6 +707,49 @@ def _add_continuations(tree: HtmlElement, lines: list[str]) -> list[str]:
     return lines
 
 
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+
+
+def _add_headings(tree: HtmlElement, lines: list[str]) -> list[str]:
+    """lines with the headings trafilatura left out (a live blog's entries, where it falls back to paragraphs):
+    each put before the paragraph it stands over, in a container of which two paragraphs or more are kept."""
+    where = {line: k for k, line in reversed(list(enumerate(lines)))}  # each line's first index
+    holds_body: dict[HtmlElement, bool] = {}
+    runs: dict[int, list[str]] = {}
+    for heading in tree.iter(*_HEADINGS):
+        text = _block_text(heading)
+        if not text or "\n" in text or text in where or _holds_code(heading):
+            continue
+        paragraph = _text_after(heading)
+        parent = heading.getparent()
+        if paragraph is None or paragraph.tag != "p" or (index := where.get(_block_text(paragraph))) is None:
+            continue
+        if parent not in holds_body:
+            holds_body[parent] = sum(_block_text(p) in where for p in parent.iterchildren("p")) >= 2
+        if holds_body[parent]:
+            runs.setdefault(index, []).append(text)
+    for index in sorted(runs, reverse=True):
+        lines[index:index] = runs[index]
+    return lines
+
+
+def _text_after(heading: HtmlElement) -> HtmlElement | None:
+    """The first element after heading, among its siblings, that holds text and is no heading."""
+    for sibling in heading.itersiblings():
+        if isinstance(sibling.tag, str) and sibling.tag not in _HEADINGS and sibling.text_content().strip():
+            return sibling
+    return None
+
+
+def _holds_code(element: HtmlElement) -> bool:
+    """Whether a script or style sits in element (its text_content would show the code)."""
+    return any(True for _ in element.iter("script", "style"))
+
+
+def _block_text(element: HtmlElement) -> str:
+    return normalize_text(element.text_content())
+
+
 def _continuation(container: HtmlElement, found) -> list[str]:
     """The container's new paragraphs and headings when they read as body text, else nothing."""
     blocks, body = [], []
@@ -785,6 +829,7 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     lines = normalize_text(document.text).split("\n")
     if len(document.text) < SPLIT_BODY_SHARE * paragraphs:
         lines = _add_continuations(tree, lines)
+    lines = _add_headings(tree, lines)
     lines = [line for line in lines if _LIST_MARK.sub("", line) not in widgets]
     if title and lines and lines[0] == title:
         lines = lines[1:]  # the headline is tracked on its own, not as body text

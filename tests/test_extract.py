@@ -401,6 +401,40 @@ def test_a_page_whose_scripts_hold_no_article_still_has_no_text():
         extract_article(built_by_script('{"menu": "<p>Home</p>", "user": null}'), "http://127.0.0.1/flood")
 
 
+LIVE = [("11.04: Drone strike hits a car near the border", "A drone struck a car near the border on Thursday morning, "
+         "killing the driver, local security sources said, and the army declined to comment."),
+        ("09.30: Port closes for the season", "The temporary port on the coast will close for the season after storms "
+         "damaged its pier twice in a month, the military said on Thursday."),
+        ("07.15: Talks resume in the capital", "Negotiators met again in the capital on Thursday to discuss a ceasefire, "
+         "two officials briefed on the talks said, without giving details.")]
+
+
+def live_ticker(aside: str = "") -> str:
+    """A live blog whose markup trafilatura reads by its paragraphs alone: each entry's heading is left out."""
+    entries = "".join(f"<h5 class='time'><span>{h}</span></h5><p class='text'>{p}</p><div class='ad'></div>"
+                      for h, p in LIVE)
+    return ("<html><head><title>Live: the war</title></head><body><div class='page'><section class='container'>"
+            f"<h1>Live: the war</h1><h2 class='subtitle'>Live ticker</h2>{entries}</section>{aside}</div></body></html>")
+
+
+def test_the_headings_of_a_live_blog_stand_over_their_entries():
+    import trafilatura
+
+    assert LIVE[0][0] not in trafilatura.extract(live_ticker(), fast=True)  # what this rule mends
+
+    text = extract_article(live_ticker(), "http://127.0.0.1/live").text
+
+    assert text.split("\n") == ["Live ticker"] + [line for entry in LIVE for line in entry]
+
+
+def test_a_heading_over_a_paragraph_left_out_is_not_added():
+    aside = "<div class='more'><h3>Most read</h3><p>Ferry timetable changes for the holidays</p></div>"
+
+    text = extract_article(live_ticker(aside), "http://127.0.0.1/live").text
+
+    assert "Most read" not in text
+
+
 LATIN_1 = news_page().replace("<meta charset='utf-8'>", "<meta charset='iso-8859-1'>").replace("Rescuers", "Rettungskräfte")
 
 
