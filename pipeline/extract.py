@@ -261,7 +261,7 @@ GUESS_MIN_WORDS = 3  # and at least so many of them, three times as many as any 
 
 def guess_language(text: str) -> str | None:
     """The language whose common words make up a good share of text (en, de, fr or es), or None."""
-    words = _WORD.findall(text[:20000].lower())
+    words = find_words(text[:20000].lower())
     hits = sorted(((sum(word in common for word in words), code) for code, common in _COMMON_WORDS.items()),
                   reverse=True)
     (best, code), (runner_up, _) = hits[0], hits[1]
@@ -902,7 +902,7 @@ def find_words(text: str) -> list[str]:
 
 def count_words(text: str) -> int:
     """How many words and numbers text holds (see WORD); punctuation is not counted."""
-    return len(_WORD.findall(text))
+    return len(find_words(text))
 
 
 def extract_article(html: str | bytes, url: str | None = None, settings: DiffSettings = DiffSettings()) -> Extracted:
