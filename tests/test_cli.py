@@ -816,9 +816,11 @@ def test_a_reading_command_loads_storage_but_not_the_stages(tracked):
     config, _ = tracked
     code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
             f"result = CliRunner().invoke(cli, ['changes', '--config', {str(config)!r}]); assert result.exit_code == 0; "
-            "print(' '.join(m for m in ('sqlite_utils', 'httpx', 'trafilatura', 'feedparser', 'psycopg') if m in sys.modules))")
+            "print(' '.join(m for m in ('sqlite_utils', 'httpx', 'trafilatura', 'feedparser', 'psycopg', 'logging') "
+            "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == []  # sqlite-utils too: it writes the migrations, and a migrated archive needs none
+    assert loaded == []  # sqlite-utils too: it writes the migrations, and a migrated archive needs none; logging
+    # (3 ms) only where something logs
 
 
 def test_diffing_two_stored_versions_loads_neither_extraction_libraries_nor_openssl(tracked):
@@ -829,7 +831,8 @@ def test_diffing_two_stored_versions_loads_neither_extraction_libraries_nor_open
     code = ("import sys; from click.testing import CliRunner; from pipeline.cli import cli; "
             f"result = CliRunner().invoke(cli, ['diff', {url!r}, '--config', {str(config)!r}]); "
             "assert result.exit_code == 0, result.output; "
-            "print(' '.join(m for m in ('hashlib', 'httpx', 'trafilatura', 'lxml', 'sqlite_utils') if m in sys.modules))")
+            "print(' '.join(m for m in ('hashlib', 'httpx', 'trafilatura', 'lxml', 'sqlite_utils', 'logging') "
+            "if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == []
 
