@@ -10,6 +10,7 @@ import unicodedata
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator
 
+from pipeline import compile_lazily
 from pipeline.config import DiffSettings
 from pipeline.errors import ExtractionError, WallError
 from pipeline.models import Extracted
@@ -94,13 +95,13 @@ _TRANSLATE = str.maketrans({
     # Invisible characters that only change where a browser may break a line.
     "\u200b": "", "\u2060": "", "\ufeff": "", "\u00ad": "",
 })
-_TRANSLATABLE = re.compile("[" + "".join(map(chr, _TRANSLATE)) + "]")
+_TRANSLATABLE = compile_lazily("[" + "".join(map(chr, _TRANSLATE)) + "]")
 _SPACES = re.compile(r"[ \t\f\v]+")
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A word: a number with its separators ("40,000", "1.5"), one Chinese or Japanese character (those
 # scripts put no spaces between words), or a run of letters and digits with inner apostrophes.
 WORD = rf"\d+(?:[.,]\d+)*|[{CJK}]|[^\W\d{CJK}][^\W{CJK}]*(?:['’][^\W{CJK}]+)*|\w+"
-_FROM_CJK = re.compile("[^\x00-\u303f]")  # a character at or above the first of CJK (1.3 ms to compile)
+_FROM_CJK = compile_lazily("[^\x00-\u303f]")  # a character at or above the first of CJK (1.3 ms to compile)
 _LATIN_WORD = r"\d+(?:[.,]\d+)*|[^\W\d]\w*(?:['’]\w+)*|\w+"  # WORD, for a text without those characters
 
 
@@ -128,15 +129,15 @@ class WordPattern:
 
 
 _WORD = WordPattern()
-_MARKUP = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|article|p|div)\b", re.IGNORECASE)
+_MARKUP = compile_lazily(rb"<\s*(?:!doctype\s+html|html|head|body|article|p|div)\b", re.IGNORECASE)
 
 # Page furniture that trafilatura sometimes keeps: captions (they rotate with the picture),
 # share bars, "related stories", newsletter boxes, recommendation and most-read widgets.
-_WIDGET = re.compile(
+_WIDGET = compile_lazily(
     r"(?:^|[\s_-])(?:share|sharing|sharebar|share-?tools|related|newsletter|newsletter-?signup"
     r"|recommended|recommendations|read-?more|more-?stories|most-?read|popular|trending|outbrain|taboola)(?:$|[\s_-])",
 )  # searched in lowered marks: a thousand elements a page, and a case-insensitive search is the slower
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # "recommendedStories": a widget word in a camelCase mark
+_CAMEL = compile_lazily(r"(?<=[a-z0-9])(?=[A-Z])")  # "recommendedStories": a widget word in a camelCase mark
 _KEEP_TAGS = {"html", "body", "main", "article"}
 
 _LIST_MARK = re.compile(r"^- ")  # trafilatura's mark before a list item
@@ -177,16 +178,16 @@ _WALLS = {
         r"(?:complete|solve) the (?:security )?(?:captcha|challenge) (?:below|to continue)",
     ),
 }
-_WALL_PATTERNS = {kind: tuple(map(re.compile, patterns)) for kind, patterns in _WALLS.items()}  # all lower case
-_WALL_TITLES = re.compile(r"^\s*(?:just a moment\.*|attention required!.*|access denied|"
+_WALL_PATTERNS = {kind: tuple(map(compile_lazily, patterns)) for kind, patterns in _WALLS.items()}  # all lower case
+_WALL_TITLES = compile_lazily(r"^\s*(?:just a moment\.*|attention required!.*|access denied|"
                           r"are you a robot\??|robot check|security check)\s*$", re.IGNORECASE)
 # Update banners: "Updated 11 March 2025, 09:15 UTC", "Last updated: 3:45 PM ET".
 _UPDATED = r"updated|aktualisiert|mis à jour|actualizado|aggiornato"
-_BANNER = re.compile(
+_BANNER = compile_lazily(
     rf"\b(?:last\s+)?(?:{_UPDATED})\b\s*:?\s*(?:on\s+|at\s+|am\s+|le\s+)?(?=[^\n]{{0,40}}\d)[^\n|·•]{{1,60}}",
     re.IGNORECASE,
 )
-_BANNER_WORD = re.compile(_UPDATED)  # searched in lowered text: twice as fast as a case-insensitive search
+_BANNER_WORD = compile_lazily(_UPDATED)  # searched in lowered text: twice as fast as a case-insensitive search
 _BANNER_SCOPE = ("article", "main", "body")
 _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
                   "liveblogposting", "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle"}
@@ -252,7 +253,7 @@ _COMMON_WORDS = {
     "fr": frozenset({"le", "les", "et", "des", "est", "une", "dans", "pour", "qui", "du", "pas", "au", "sur"}),
     "es": frozenset({"el", "los", "las", "y", "que", "del", "por", "una", "con", "para", "fue", "se", "al"}),
 }
-_LANGUAGE_CODE = re.compile(r"^\s*([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*\s*$")
+_LANGUAGE_CODE = compile_lazily(r"^\s*([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*\s*$")
 # In running text of its language these words make up 11-23% of the words (the shared corpus); in other
 # languages, 3% at most.
 GUESS_SHARE = 0.08
@@ -836,7 +837,7 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     return strip_noise("\n".join(lines), ignore)
 
 
-_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.){200,})"')  # a long string literal in a script's JSON or JavaScript
+_JSON_STRING = compile_lazily(r'"((?:[^"\\]|\\.){200,})"')  # a long string literal in a script's JSON or JavaScript
 _PARAGRAPH = ("<p", "\\u003cp")  # as it stands in the script, "<" written out or escaped
 
 

@@ -894,3 +894,18 @@ def test_a_module_the_cli_loads_lazily_reads_as_an_imported_one():
             "print(pipeline.cycle.run_cycle.__name__, pipeline.cycle.check_batch.__name__, storage.open_db.__name__)")
     printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert printed == ["run_cycle", "check_batch", "open_db"]
+
+
+def test_a_pattern_compiled_lazily_compiles_when_first_used_and_matches_as_compiled():
+    import re
+
+    from pipeline import compile_lazily
+
+    re.purge()
+    pattern = compile_lazily(r"(\d+) (?:homes|people)", re.IGNORECASE)
+    assert re._cache == {}  # nothing compiled yet
+
+    assert pattern.search("At least 300 HOMES were lost").group(1) == "300"
+    assert pattern.findall("12 people, 40 homes") == ["12", "40"]
+    assert pattern.pattern == r"(\d+) (?:homes|people)"
+    assert "search" in vars(pattern)  # kept: a later call is the compiled pattern's own
