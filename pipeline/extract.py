@@ -837,23 +837,24 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     return strip_noise("\n".join(lines), ignore)
 
 
-_JSON_STRING = compile_lazily(r'"((?:[^"\\]|\\.){200,})"')  # a long string literal in a script's JSON or JavaScript
+# A long string in a script's JSON or JavaScript, under a key that names a body ("contentHtml", "body", "articleText").
+_JSON_STRING = compile_lazily(r'"(\w*(?:[Bb]ody|[Cc]ontent|[Hh]tml|[Tt]ext)\w*)"\s*:\s*"((?:[^"\\]|\\.){200,})"')
 _PARAGRAPH = ("<p", "\\u003cp")  # as it stands in the script, "<" written out or escaped
 
 
 def _embedded_body(tree: HtmlElement) -> str | None:
     """The HTML of the article that a script of the page holds for the browser to render: the longest string
-    of a script that holds two paragraphs or more (None when no script holds one)."""
+    under a body's key, in a script, that holds two paragraphs or more (None when no script holds one)."""
     best = None
     for script in tree.iter("script"):
         code = script.text or ""
         if (script.get("type") or "").lower() == "application/ld+json" or not any(p in code for p in _PARAGRAPH):
             continue
         for literal in _JSON_STRING.finditer(code):
-            if not any(p in literal.group(1) for p in _PARAGRAPH):
+            if not any(p in literal.group(2) for p in _PARAGRAPH):
                 continue
             try:
-                html = json.loads(f'"{literal.group(1)}"', strict=False)
+                html = json.loads(f'"{literal.group(2)}"', strict=False)
             except ValueError:
                 continue
             if html.count("<p") >= 2 and len(html) > len(best or ""):

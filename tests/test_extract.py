@@ -396,9 +396,13 @@ def test_a_page_with_a_body_in_its_markup_is_not_read_from_its_scripts():
     assert extract_article(page, "http://127.0.0.1/flood").text == "\n".join(BODY)
 
 
-def test_a_page_whose_scripts_hold_no_article_still_has_no_text():
+@pytest.mark.parametrize("data", [
+    '{"menu": "<p>Home</p>", "user": null}',
+    json.dumps({"privacyNotice": "".join(f"<p>{p}</p>" for p in BODY)}),  # paragraphs, but under no body's key
+], ids=["no paragraphs", "no body's key"])
+def test_a_page_whose_scripts_hold_no_article_still_has_no_text(data):
     with pytest.raises(ExtractionError, match="no article text found"):
-        extract_article(built_by_script('{"menu": "<p>Home</p>", "user": null}'), "http://127.0.0.1/flood")
+        extract_article(built_by_script(data), "http://127.0.0.1/flood")
 
 
 LIVE = [("11.04: Drone strike hits a car near the border", "A drone struck a car near the border on Thursday morning, "
