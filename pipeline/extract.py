@@ -215,6 +215,11 @@ def normalize_text(text: str) -> str:
     return "\n".join(filter(None, map(str.strip, _SPACES.sub(" ", text).splitlines())))
 
 
+def _text_of(element: HtmlElement) -> str:
+    """element's text as the extracted text reads it: normalised."""
+    return normalize_text(element.text_content())
+
+
 @functools.lru_cache(maxsize=256)
 def compile_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
     """Case-insensitive regexes, compiled once per distinct tuple of patterns."""
@@ -464,7 +469,7 @@ def _widget_lines(tree: HtmlElement, paragraphs: int) -> set[str]:
         taken.add(element)
         for part in element.iter():
             if isinstance(part.tag, str):
-                lines.update(normalize_text(part.text_content()).split("\n"))
+                lines.update(_text_of(part).split("\n"))
     lines.discard("")
     return lines
 
@@ -542,7 +547,7 @@ def _visible_transform():
 
 def _page_title(tree: HtmlElement) -> str:
     title = next(tree.iter("title"), None)  # the first, as //title's first: a walk that stops there takes half the time
-    return normalize_text(title.text_content()) if title is not None else ""
+    return _text_of(title) if title is not None else ""
 
 
 @functools.cache
@@ -682,7 +687,7 @@ def _add_continuations(tree: HtmlElement, lines: list[str]) -> list[str]:
     found = _finder("\n".join(lines))
     kept: dict[HtmlElement, list[str]] = {}  # containers of paragraphs the text holds, and those paragraphs
     for p in tree.iter("p"):
-        parent, text = p.getparent(), normalize_text(p.text_content())
+        parent, text = p.getparent(), _text_of(p)
         if text and parent is not None and parent.get("class") and found(text):
             kept.setdefault(parent, []).append(text)
     if not kept:
@@ -718,15 +723,15 @@ def _add_headings(tree: HtmlElement, lines: list[str]) -> list[str]:
     holds_body: dict[HtmlElement, bool] = {}
     runs: dict[int, list[str]] = {}
     for heading in tree.iter(*_HEADINGS):
-        text = _block_text(heading)
+        text = _text_of(heading)
         if not text or "\n" in text or text in where or _holds_code(heading):
             continue
         paragraph = _text_after(heading)
         parent = heading.getparent()
-        if paragraph is None or paragraph.tag != "p" or (index := where.get(_block_text(paragraph))) is None:
+        if paragraph is None or paragraph.tag != "p" or (index := where.get(_text_of(paragraph))) is None:
             continue
         if parent not in holds_body:
-            holds_body[parent] = sum(_block_text(p) in where for p in parent.iterchildren("p")) >= 2
+            holds_body[parent] = sum(_text_of(p) in where for p in parent.iterchildren("p")) >= 2
         if holds_body[parent]:
             runs.setdefault(index, []).append(text)
     for index in sorted(runs, reverse=True):
@@ -747,15 +752,11 @@ def _holds_code(element: HtmlElement) -> bool:
     return any(True for _ in element.iter("script", "style"))
 
 
-def _block_text(element: HtmlElement) -> str:
-    return normalize_text(element.text_content())
-
-
 def _continuation(container: HtmlElement, found) -> list[str]:
     """The container's new paragraphs and headings when they read as body text, else nothing."""
     blocks, body = [], []
     for block in container.iter(*_CONTINUATION_BLOCKS):
-        text = normalize_text(block.text_content())
+        text = _text_of(block)
         if not text or found(text):
             continue
         if block.tag == "p":
@@ -821,11 +822,11 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
         full = trafilatura.bare_extraction(tree, **options)
         if document is None or not _strays(tree, document.text or "", full.text if full else ""):
             document = full
-    if (document is None or not (document.text or "").strip()) and (embedded := _embedded_body(tree)):
+    if not _found_text(document) and (embedded := _embedded_body(tree)):
         # A page its scripts build in the browser: the markup holds no body, the data of a script does.
         document = trafilatura.bare_extraction(f"<html><body><article>{embedded}</article></body></html>", fast=True,
                                                **options)
-    if document is None or not (document.text or "").strip():
+    if not _found_text(document):
         return ""
     lines = normalize_text(document.text).split("\n")
     if len(document.text) < SPLIT_BODY_SHARE * paragraphs:
@@ -835,6 +836,11 @@ def _body_text(tree: HtmlElement, url: str | None, ignore: tuple[str, ...], titl
     if title and lines and lines[0] == title:
         lines = lines[1:]  # the headline is tracked on its own, not as body text
     return strip_noise("\n".join(lines), ignore)
+
+
+def _found_text(document) -> bool:
+    """Whether trafilatura's document (None where it found no article) holds any text."""
+    return document is not None and bool((document.text or "").strip())
 
 
 # A long string in a script's JSON or JavaScript, under a key that names a body ("contentHtml", "body", "articleText").
