@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from difflib import SequenceMatcher
 
+from pipeline import compile_lazily
 from pipeline.extract import (CORRECTION_LABELS, EARLIER_VERSION, UPDATE_LABELS, count_words, find_notices, find_words,
                               guess_language, is_later)
 from pipeline.figures import Tables, choose_language, compare_aligned, get_tables
@@ -314,26 +315,29 @@ def _banner_key(banner: str | None) -> str | None:
 
 # What makes a notice or banner say what changed, not only that something did: a correction, clarification or
 # editor's note, an earlier version owned up to, or an update line naming its content ("updated to include
-# comment from the mayor", "updated with the latest toll", "Update: the toll rose to 19").
-_CORRECTED = re.compile(rf"^\s*(?:{CORRECTION_LABELS})\b|{EARLIER_VERSION}", re.IGNORECASE)
-_UPDATED_WITH = re.compile(r"\bupdated?\b.{0,40}?\b(?:to (?:include|reflect|add|correct|clarify|remove|show|note)|"
-                           r"with (?:the |new |more |additional |further |comment|details|information|reaction))"
-                           r"|\b(?:aktualisiert|ergänzt)\b.{0,40}?\b(?:um (?:eine|einen|die|den|das|weitere|neue)\b|"
-                           r"mit (?:neuen|weiteren|aktuellen) )"
-                           r"|\bum (?:eine|einen|die|den|das|weitere|neue)\b.{0,60}?\b(?:ergänzt|erweitert)\b"
-                           r"|\b(?:mis à jour|actualisé)e?\b.{0,40}?\b"
-                           r"(?:avec |pour (?:inclure|ajouter|préciser|corriger))"
-                           r"|\bactualizad[oa]\b.{0,40}?\b(?:con |para (?:incluir|añadir|agregar|corregir|aclarar))",
-                           re.IGNORECASE)
-_UPDATE_LINE = re.compile(rf"^\s*(?:{UPDATE_LABELS})\s*[:.\-–—]\s*(.*)$", re.IGNORECASE)
+# comment from the mayor", "updated with the latest toll", "Update: the toll rose to 19"). Read only when a page
+# shows a new notice or banner, so compiled on first use (2 ms that most diffs never need).
+_CORRECTED = compile_lazily(rf"^\s*(?:{CORRECTION_LABELS})\b|{EARLIER_VERSION}", re.IGNORECASE)
+_UPDATED_WITH = compile_lazily(
+    r"\bupdated?\b.{0,40}?\b(?:to (?:include|reflect|add|correct|clarify|remove|show|note)|"
+    r"with (?:the |new |more |additional |further |comment|details|information|reaction))"
+    r"|\b(?:aktualisiert|ergänzt)\b.{0,40}?\b(?:um (?:eine|einen|die|den|das|weitere|neue)\b|"
+    r"mit (?:neuen|weiteren|aktuellen) )"
+    r"|\bum (?:eine|einen|die|den|das|weitere|neue)\b.{0,60}?\b(?:ergänzt|erweitert)\b"
+    r"|\b(?:mis à jour|actualisé)e?\b.{0,40}?\b"
+    r"(?:avec |pour (?:inclure|ajouter|préciser|corriger))"
+    r"|\bactualizad[oa]\b.{0,40}?\b(?:con |para (?:incluir|añadir|agregar|corregir|aclarar))",
+    re.IGNORECASE)
+_UPDATE_LINE = compile_lazily(rf"^\s*(?:{UPDATE_LABELS})\s*[:.\-–—]\s*(.*)$", re.IGNORECASE)
 # Words of a date or time in an update line ("Update: Tuesday 11 March, 09:15 UTC", "Aktualisiert: 3. März, 14 Uhr").
-_WORD_NOT_DATE = re.compile(r"\b(?!(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
-                            r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|at\b|on\b|utc\b|gmt\b|[ap]m\b|"
-                            r"(?:jän|mär|mai|okt|dez|janv|févr|avr|juil|août|déc|ene|abr|ago|dic)[^\W\d_]*\b|"
-                            r"(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi"
-                            r"|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo)\b|"
-                            r"(?:uhr|um|am|le|à|les|el|del|las|de)\b)[^\W\d_]{3,}",
-                            re.IGNORECASE)
+_WORD_NOT_DATE = compile_lazily(
+    r"\b(?!(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+    r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|at\b|on\b|utc\b|gmt\b|[ap]m\b|"
+    r"(?:jän|mär|mai|okt|dez|janv|févr|avr|juil|août|déc|ene|abr|ago|dic)[^\W\d_]*\b|"
+    r"(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi"
+    r"|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo)\b|"
+    r"(?:uhr|um|am|le|à|les|el|del|las|de)\b)[^\W\d_]{3,}",
+    re.IGNORECASE)
 
 
 def says_what_changed(line: str) -> bool:

@@ -15,7 +15,7 @@ is another `Tables`, and the logic below reads nothing else.
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from pipeline.errors import LanguageError
 from pipeline.models import Change, record
@@ -508,9 +508,11 @@ _HYPHENS = ("-", "‐", "‑")
 _YEAR = re.compile(r"(1[5-9]|20)\d\d")
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
     """A word, number or sign of a sentence, and where it stands in it."""
+
+    # A tuple rather than a frozen dataclass: made for every token of every sentence read, it is made in half
+    # the time, and its class in a fifth of the time dataclass takes to write one at import.
 
     text: str
     low: str
