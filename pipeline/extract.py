@@ -31,7 +31,10 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 8: a line linking another story under a label ("Read more: …", "Les også: …") is noise, as the bare label was, and
 #    so is a template's placeholder; a page whose markup holds no body is read from a script's data (_embedded_body);
 #    the headings trafilatura leaves out over kept paragraphs are put back (_add_headings: a live blog's entries).
-RULES = 8
+# 9: a container that a teaser heading opens ("More from …", "You might also like") is a widget, and so is an element
+#    marked a caption; a widget's lines are also matched as trafilatura gives a card or list item, on one line; an
+#    embed's consent placeholder and a comment system's prompts are noise.
+RULES = 9
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -85,6 +88,13 @@ _BOILERPLATE = (
     r"^\d{1,3}\s*(?:of|/)\s*\d{1,3}$",  # "3 of 12" under a rotating gallery
     r"^(?:\$\$\w+\$\$|\{\{\s*\w+\s*\}\})$",  # a template's placeholder left in ("$$ARTICLEAD$$", "{{ad}}")
     r"^(?:photo|image|picture|foto|bild|credit)s?\s*:\s*.{1,80}$",
+    # An embed's consent placeholder: it gives way to the embed once a reader agrees, so it comes and goes.
+    r"^(?:empfohlener redaktioneller inhalt|externen? inhalte? (?:anzeigen|laden|zulassen)|ein klick für den datenschutz)$",
+    r"^an dieser stelle finden sie .{0,80}\bexternen? inhalt",
+    r"^ich bin damit einverstanden, dass mir .{0,40}\bexterne[n]? inhalte? angezeigt",
+    # A comment system's prompts, shown or not by whether its script ran.
+    r"^you must confirm your public display name before commenting\.?$",
+    r"^please logout and then login again, you will then be prompted to enter your display name\.?$",
 )
 _TRANSLATE = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",
@@ -135,8 +145,18 @@ _MARKUP = compile_lazily(rb"<\s*(?:!doctype\s+html|html|head|body|article|p|div)
 # share bars, "related stories", newsletter boxes, recommendation and most-read widgets.
 _WIDGET = compile_lazily(
     r"(?:^|[\s_-])(?:share|sharing|sharebar|share-?tools|related|newsletter|newsletter-?signup"
-    r"|recommended|recommendations|read-?more|more-?stories|most-?read|popular|trending|outbrain|taboola)(?:$|[\s_-])",
+    r"|recommended|recommendations|read-?more|more-?stories|most-?read|popular|trending|outbrain|taboola"
+    r"|(?<!has-)(?<!with-)caption)(?:$|[\s_-])",  # ("hasCaption" marks a container that holds a caption)
 )  # searched in lowered marks: a thousand elements a page, and a case-insensitive search is the slower
+# A heading that opens a list of other stories: the container it opens is a widget however it is marked.
+_TEASER_HEADING = compile_lazily(
+    r"(?:more (?:from|stories|news|in)\b|related\b|read (?:next|more|also)\b|also read\b|recommended\b"
+    r"|you (?:may|might) (?:also )?(?:like|enjoy)|most (?:read|popular|viewed)\b"
+    r"|mehr (?:zum thema|aus|von)\b|weitere (?:artikel|nachrichten|themen|meldungen)\b|lesen sie auch\b"
+    r"|das könnte sie auch interessieren|(?:à )?lire aussi|sur le même sujet|plus d'articles"
+    r"|te puede interesar|más noticias|también te puede|les også|les mer)"
+)  # matched at the start of the lowered heading
+_TEASER_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CAMEL = compile_lazily(r"(?<=[a-z0-9])(?=[A-Z])")  # "recommendedStories": a widget word in a camelCase mark
 _KEEP_TAGS = {"html", "body", "main", "article"}
 
@@ -462,14 +482,21 @@ def _widget_lines(tree: HtmlElement, paragraphs: int) -> set[str]:
     for element in _widget_candidates(tree):
         if element.tag in _KEEP_TAGS:
             continue
-        if sum(len(p.text_content()) for p in element.iter("p")) > paragraphs / 4:
+        if sum(len(p.text_content()) for p in element.iter("p") if next(p.iterancestors("a"), None) is None) > paragraphs / 4:
             continue
-        if any(parent in taken for parent in element.iterancestors()):
+        if element in taken or any(parent in taken for parent in element.iterancestors()):
             continue
         taken.add(element)
         for part in element.iter():
             if isinstance(part.tag, str):
-                lines.update(_text_of(part).split("\n"))
+                text = _text_of(part)
+                lines.update(text.split("\n"))
+                # and as one line, as trafilatura may give a block whose text breaks lines, or a list item (the
+                # pieces of its headline and summary spaced)
+                if part.tag == "li":
+                    lines.add(normalize_text(" ".join(part.itertext())).replace("\n", " "))
+                elif "\n" in text:
+                    lines.add(text.replace("\n", " "))
     lines.discard("")
     return lines
 
@@ -483,10 +510,10 @@ def _xpath(expression: str, smart_strings: bool = True):
 
 
 def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
-    """Captions, and elements whose class, id or aria-label names a widget, in document order (an element
-    before those inside it). A walk of the elements, now that their classes are looked up in C (see _parser),
-    takes three quarters of the time of one XPath for the marks, which sorts them and makes each a string
-    that knows its element."""
+    """Captions, elements whose class, id or aria-label names a widget, and containers that a teaser heading
+    opens ("More from The Nation", "You might also like"), in document order (an element before those inside
+    it). A walk of the elements, now that their classes are looked up in C (see _parser), takes three quarters
+    of the time of one XPath for the marks, which sorts them and makes each a string that knows its element."""
     from lxml.etree import Element  # (lxml loads when a page is read)
 
     for element in tree.iter(Element):
@@ -498,6 +525,26 @@ def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
             if mark and _names_widget(mark):
                 yield element
                 break
+        else:
+            # (a container named a widget by its class is yielded already, before its heading)
+            if element.tag in _TEASER_HEADING_TAGS and (container := _opened_by_teaser(element)) is not None:
+                yield container
+
+
+def _opened_by_teaser(heading: HtmlElement) -> HtmlElement | None:
+    """The container heading opens, when it is its first element, reads as a teaser label and a sixth of the
+    container's text or more is links: a list of other stories (each card's headline a link, its summary not). (An article's own section under "More from
+    the interview" or "Recommended dosage" is mostly text of its own.)"""
+    from lxml.etree import Element
+
+    container = heading.getparent()
+    if container is None or next(container.iterchildren(Element)) is not heading:
+        return None
+    if not _TEASER_HEADING.match(_flat(heading.text_content()).lower()):
+        return None
+    text = len(_flat(container.text_content()))
+    linked = sum(len(_flat(link.text_content())) for link in container.iter("a"))
+    return container if linked * 6 >= text else None
 
 
 _WIDGET_ATTRIBUTES = ("class", "id", "aria-label")

@@ -509,6 +509,64 @@ def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_wi
     assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
 
 
+# Other stories' cards after the article, under a heading that names them (fundus The Nation, Taipei Times): each
+# card's headline is written twice (for screen readers, then as the link), and a card's summary sits inside its link.
+TEASERS = ("<section class='collections'><div class='container'><h2>More from <span>The Courier</span></h2>"
+           "<div class='row'>" + "".join(
+               f"<div class='card'><h3><span class='sr-only'>{headline}</span>\n<a href='/{k}'>\n{headline}\n</a>"
+               f"</h3><p>{summary}</p></div>" for k, (headline, summary) in enumerate([
+                   ("The council's budget leaves the river defences short", "Opposition members said the plan "
+                    "cuts the money for flood walls by a third while the town waits for repairs."),
+                   ("Ferry services resume after the storm", "The harbour master said the first boats would sail "
+                    "on Thursday morning, weather permitting, with extra crossings at the weekend."),
+                   ("What the new bridge will cost", "Engineers put the bill at four times the first estimate, "
+                    "and the state has yet to say who will pay the difference.")])) + "</div></div></section>")
+LINKED_TEASERS = ("<div class='box'><h1>You might also like</h1><ul>" + "".join(
+    f"<li><a href='/{k}'><h4>{headline}</h4><p><b>{label}: </b>\n{summary}\nThe rest of the story follows.</p></a></li>"
+    for k, (label, headline, summary) in enumerate([
+        ("RISK REMAINS", "Storm season is not over", "Forecasters said two more storms could reach the coast before "
+         "the end of the month, and asked residents to keep their sandbags in place."),
+        ("COST", "Insurers count the damage", "The industry's first estimate of the flood's cost runs to several "
+         "hundred million, most of it for homes along the river.")])) + "</ul></div>")
+
+
+@pytest.mark.parametrize("after", [TEASERS, LINKED_TEASERS], ids=["cards under 'More from'", "linked summaries"])
+def test_extract_article_drops_other_stories_under_a_heading_that_names_them(after):
+    import trafilatura
+
+    # No <article> element: trafilatura takes the article's container, with the cards in it.
+    html = news_page(*(f"<p>{p}</p>" for p in PIECE)).replace("<article>", "").replace("</article>", after)
+
+    assert any(summary in trafilatura.extract(html) for summary in ("Opposition members said", "Forecasters said"))
+    assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(PIECE)
+
+
+def test_extract_article_keeps_a_section_of_its_own_under_a_heading_like_a_teaser_label():
+    own = ("<section><h2>More from the interview</h2><p>Asked about the warnings, the mayor said the town had done "
+           "what it could with the money it had, and that the state had been told of the risk in 2019.</p>"
+           "<p>She said the flood walls would be raised before next winter.</p></section>")
+    html = news_page(*(f"<p>{p}</p>" for p in PIECE), own)
+
+    assert "She said the flood walls would be raised before next winter." in extract_article(
+        html, "http://127.0.0.1/flood").text
+
+
+def test_extract_article_drops_a_caption_marked_by_its_class():
+    # fundus Daily Mail: each picture's caption, a paragraph of its own, repeats a sentence of the body.
+    html = news_page(f"<p>{BODY[0]}</p>", "<p class='imageCaption'>Residents wade through the water on Tuesday</p>",
+                     *(f"<p>{p}</p>" for p in BODY[1:]))
+
+    assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
+
+
+def test_extract_article_keeps_a_header_marked_as_holding_a_caption():
+    # fundus Dagbladet: the standfirst sits in "articleHeader hasCaption", a header that holds a picture's caption.
+    standfirst = "The river rose two metres in an hour, and the town had no warning, residents said."
+    html = news_page(f"<div class='articleHeader hasCaption'><h2>{standfirst}</h2></div>", *(f"<p>{p}</p>" for p in BODY))
+
+    assert standfirst in extract_article(html, "http://127.0.0.1/flood").text
+
+
 @pytest.mark.parametrize("line", [
     "Advertisement", "ADVERTISEMENT", "Share this article", "Share on Facebook", "Related stories",
     "Read more:", "Sign up for our newsletter and get the news in your inbox", "Reading time: 4 min",
@@ -520,6 +578,11 @@ def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_wi
     "Lesen Sie auch: Hochwasser: Was Anwohner jetzt wissen müssen", "Les også: Slik blir været i helgen",
     "Lire aussi : La mairie vote le budget", "See also: Ferry timetable for the holidays",
     "$$AD_SLOT$$", "{{ advert }}",
+    "Empfohlener redaktioneller Inhalt", "Externen Inhalt anzeigen", "Ein Klick für den Datenschutz",
+    "An dieser Stelle finden Sie einen von unseren Redakteuren ausgewählten, externen Inhalt, der den Artikel ergänzt.",
+    "Ich bin damit einverstanden, dass mir der externe Inhalt angezeigt wird. Damit können Daten übermittelt werden.",
+    "You must confirm your public display name before commenting",
+    "Please logout and then login again, you will then be prompted to enter your display name.",
 ])
 def test_strip_noise_drops_widget_boilerplate_lines(line):
     assert strip_noise(f"The council met on Tuesday.\n{line}\nIt voted 5-4.") == "The council met on Tuesday.\nIt voted 5-4."
