@@ -502,6 +502,24 @@ def test_the_widget_marks_remembered_between_pages_hold_no_page():
     assert _widget_lines(_parse(news_page("<div class='share-tools'><a href='#'>Print</a></div>"), "page"), 1000) == {"Print"}
 
 
+def test_a_mark_is_read_as_a_widget_alike_with_and_without_the_search_for_its_letters():
+    import itertools
+
+    from pipeline.extract import _CAMEL, _WIDGET, _WIDGET_MARKS, _names_widget
+
+    words = ["share", "sharing", "sharebar", "share-tools", "sharetools", "related", "newsletter", "newsletter-signup",
+             "recommended", "recommendations", "read-more", "readmore", "more-stories", "most-read", "mostread",
+             "popular", "trending", "outbrain", "taboola", "caption", "has-caption", "reading", "shared", "unrelated"]
+    forms = [f"{a}{word}{b}" for word in words for a, b in itertools.product(["", "x-", "x_", "x "], ["", "-x", "_x"])]
+    camel = ["".join(part.capitalize() if k else part for k, part in enumerate(word.split("-"))) for word in words]
+    marks = forms + camel + [f"article{m[0].upper()}{m[1:]}" for m in camel] + ["col-md-8", "headline", "body-text"]
+    _WIDGET_MARKS.clear()
+
+    assert [_names_widget(mark) for mark in marks] == [bool(_WIDGET.search(_CAMEL.sub("-", mark).lower()))
+                                                         for mark in marks]
+    assert sum(map(_names_widget, marks)) > len(words)  # (some are widgets)
+
+
 def test_extract_article_keeps_an_article_wrapped_in_a_container_named_like_a_widget():
     # Real page (fundus OccupyDemocrats): the whole article sat inside "thb-post-share-container".
     html = news_page("<div class='thb-post-share-container'>" + "".join(f"<p>{p}</p>" for p in BODY) + "</div>")
