@@ -34,7 +34,10 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 9: a container that a teaser heading opens ("More from …", "You might also like") is a widget, and so is an element
 #    marked a caption; a widget's lines are also matched as trafilatura gives a card or list item, on one line; an
 #    embed's consent placeholder and a comment system's prompts are noise.
-RULES = 9
+# 10: calls to subscribe ("cta", "promo") and the author's biography are widgets; calls to sign up for a newsletter,
+#    subscribe, give, rate or send tips, app and channel promotions, lines sending the reader to a live blog and a
+#    broadcaster's programme line are noise.
+RULES = 10
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -89,12 +92,32 @@ _BOILERPLATE = (
     r"^(?:\$\$\w+\$\$|\{\{\s*\w+\s*\}\})$",  # a template's placeholder left in ("$$ARTICLEAD$$", "{{ad}}")
     r"^(?:photo|image|picture|foto|bild|credit)s?\s*:\s*.{1,80}$",
     # An embed's consent placeholder: it gives way to the embed once a reader agrees, so it comes and goes.
-    r"^(?:empfohlener redaktioneller inhalt|externen? inhalte? (?:anzeigen|laden|zulassen)|ein klick für den datenschutz)$",
+    r"^(?:empfohlener redaktioneller inhalt|externen? inhalte? (?:anzeigen|laden|zulassen)"
+    r"|ein klick für den datenschutz)$",
     r"^an dieser stelle finden sie .{0,80}\bexternen? inhalt",
     r"^ich bin damit einverstanden, dass mir .{0,40}\bexterne[n]? inhalte? angezeigt",
     # A comment system's prompts, shown or not by whether its script ran.
     r"^you must confirm your public display name before commenting\.?$",
     r"^please logout and then login again, you will then be prompted to enter your display name\.?$",
+    r"^would you like to comment on this (?:article|story)\?$", r"^sign up \(it's quick and free\) or sign in now\.?$",
+    r"^join (?:the conversation|thought-provoking conversations)\b.{0,120}$",
+    r"^(?:log in|sign in) or (?:create an account|register|subscribe) to (?:continue|read)\b.{0,40}$",
+    # A call to sign up for the newsletter, to subscribe, to give or to rate, addressed to the reader: a line of
+    # the page's frame, which the newsroom changes with its campaigns, not with the story.
+    r"^(?=.{0,300}$)(?=.*\b[\w-]*newsletters?\b)(?=.*\b(?:our|your|you|unser\w*|sie|ihre?[mn]?|dein\w*|abonniere)\b)"
+    r"(?=.*\b(?:sign(?:ing)? up|subscribe|abonnier\w*|anmelden|informiert|richtig|inbox|postfach)\b)",
+    r"^(?:get|have|receive)\b.{0,80}\b(?:in|to|straight to) your inbox\.?$",
+    r"^(?=.{0,300}$).*\bsubscribe (?:now|today)\s*[.!]*$",
+    r"^(?:wie )?hat ihnen (?:dieser|der) (?:artikel|beitrag) gefallen\?", r"^durchschnittliche bewertung: [\d,.]+$",
+    r"^unabhängiger journalismus braucht (?:deine|ihre) unterstützung\.?$", r"^ihre meinung ist uns wichtig\b.{0,200}$",
+    r"^(?:- )?(?=.{0,200}$).*\b(?:hier|here|download|herunterladen|jetzt|now)\b.{0,60}\bapp\b.{0,40}\b(?:android|ios)\b",
+    r"^(?=.{0,300}$).*\b(?:abonniere|abonnieren sie|folge|folgen sie|follow)\b.{0,40}\bwhatsapp[- ](?:kanal|channel)\b",
+    # a call for tips, with the address to write to
+    r"^(?=.{0,200}$).*\?\s*(?:e-?mail|get in touch|contact us|write to us)\b.{0,40}@[\w.-]+\.\w+\.?$",
+    # A line that sends the reader to another page ("… lesen Sie in unserem Liveblog:"), and a broadcaster's
+    # programme line ("Sendung: Antenne Brandenburg, 24.04.2024, 15:10 Uhr").
+    r"^(?=.{0,160}$).*\b(?:lesen|finden) sie\b.{0,80}\bin unserem\b.{0,40}:$", r"^mehr zum thema\b.{0,120}:$",
+    r"^(?:dieses thema im programm|sendung)\s*:.{0,150}\d{1,2}[:.]\d{2} uhr$",
 )
 _TRANSLATE = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",
@@ -142,11 +165,12 @@ _WORD = WordPattern()
 _MARKUP = compile_lazily(rb"<\s*(?:!doctype\s+html|html|head|body|article|p|div)\b", re.IGNORECASE)
 
 # Page furniture that trafilatura sometimes keeps: captions (they rotate with the picture),
-# share bars, "related stories", newsletter boxes, recommendation and most-read widgets.
+# share bars, "related stories", newsletter boxes, recommendation and most-read widgets, calls to subscribe, the
+# author's biography (the same under every story of theirs). "hasCaption" marks a container holding a caption.
 _WIDGET = compile_lazily(
     r"(?:^|[\s_-])(?:share|sharing|sharebar|share-?tools|related|newsletter|newsletter-?signup"
     r"|recommended|recommendations|read-?more|more-?stories|most-?read|popular|trending|outbrain|taboola"
-    r"|(?<!has-)(?<!with-)caption)(?:$|[\s_-])",  # ("hasCaption" marks a container that holds a caption)
+    r"|(?<!has-)(?<!with-)caption|cta|promo|bio|author-?bio|author-?box|about-?the-?author)(?:$|[\s_-])",
 )  # searched in lowered marks: a thousand elements a page, and a case-insensitive search is the slower
 # A heading that opens a list of other stories: the container it opens is a widget however it is marked.
 _TEASER_HEADING = compile_lazily(
@@ -159,7 +183,7 @@ _TEASER_HEADING = compile_lazily(
 _TEASER_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # A part of each widget word that no hyphen of _WIDGET's splits: a mark without any of them names no widget.
 _WIDGET_LETTERS = compile_lazily(r"shar|related|newsletter|recommend|read|stories|popular|trending|outbrain|taboola"
-                                 r"|caption")
+                                 r"|caption|cta|promo|bio|author")
 _CAMEL = compile_lazily(r"(?<=[a-z0-9])(?=[A-Z])")  # "recommendedStories": a widget word in a camelCase mark
 _KEEP_TAGS = {"html", "body", "main", "article"}
 

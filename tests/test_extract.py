@@ -466,7 +466,7 @@ def test_extract_article_keeps_subheadings_and_paragraph_breaks():
     assert page.text.split("\n") == [BODY[0], "Rescue under way", BODY[1], BODY[2]]
 
 
-def test_extract_article_drops_captions_share_bars_related_and_most_read_stories_and_newsletter_boxes():
+def test_extract_article_drops_captions_share_bars_related_stories_newsletter_and_subscribe_boxes_and_bios():
     html = news_page(
         f"<p>{BODY[0]}</p>",
         "<figure><img src='a.jpg' alt=''><figcaption>Residents wade through water on Tuesday. Photo 3 of 12"
@@ -482,6 +482,10 @@ def test_extract_article_drops_captions_share_bars_related_and_most_read_stories
         "<div class='trending'><p>The mayor's budget leaves the river defences short again, the opposition says.</p>"
         "</div>",
         "<div class='recommendedStories'><p>Why the dam's spillway was opened at night, and who decided it.</p></div>",
+        "<div class='single-cta'><p>Stay informed with The Courier, your source for local news. Subscribe for a "
+        "month, free.</p></div>",
+        "<div class='author-bio'><p>Maya Lindqvist covers the river towns for The Courier and has written about "
+        "floods since 2009.</p></div>",
     )
 
     assert extract_article(html, "http://127.0.0.1/flood").text == "\n".join(BODY)
@@ -509,7 +513,8 @@ def test_a_mark_is_read_as_a_widget_alike_with_and_without_the_search_for_its_le
 
     words = ["share", "sharing", "sharebar", "share-tools", "sharetools", "related", "newsletter", "newsletter-signup",
              "recommended", "recommendations", "read-more", "readmore", "more-stories", "most-read", "mostread",
-             "popular", "trending", "outbrain", "taboola", "caption", "has-caption", "reading", "shared", "unrelated"]
+             "popular", "trending", "outbrain", "taboola", "caption", "has-caption", "reading", "shared", "unrelated",
+             "cta", "promo", "bio", "author-bio", "author-box", "about-the-author", "biography", "author-name"]
     forms = [f"{a}{word}{b}" for word in words for a, b in itertools.product(["", "x-", "x_", "x "], ["", "-x", "_x"])]
     camel = ["".join(part.capitalize() if k else part for k, part in enumerate(word.split("-"))) for word in words]
     marks = forms + camel + [f"article{m[0].upper()}{m[1:]}" for m in camel] + ["col-md-8", "headline", "body-text"]
@@ -601,6 +606,14 @@ def test_extract_article_keeps_a_header_marked_as_holding_a_caption():
     "Ich bin damit einverstanden, dass mir der externe Inhalt angezeigt wird. Damit können Daten übermittelt werden.",
     "You must confirm your public display name before commenting",
     "Please logout and then login again, you will then be prompted to enter your display name.",
+    "Would you like to comment on this article?", "Log in or create an account to continue",
+    "For the latest news from across the region, sign up for our free newsletter.",
+    "Der Courier-Newsletter informiert Sie montags bis freitags über das Wichtigste vom Tag.",
+    "Get the latest news from the coast in your inbox.", "Invest in journalism - Subscribe Now!",
+    "Hat Ihnen dieser Artikel gefallen? Dann unterstützen Sie uns mit einer Spende.",
+    "Aktuelle Nachrichten aufs Handy? Hier geht es zur neuen Courier-App - für Android und iOS.",
+    "Abonniere den Whatsapp-Kanal des Couriers.", "Do you have a story to tell? Email: news@courier.example",
+    "Mehr zur Lage an der Küste lesen Sie in unserem Liveblog:", "Sendung: Radio Courier, 24.04.2024, 15:10 Uhr",
 ])
 def test_strip_noise_drops_widget_boilerplate_lines(line):
     assert strip_noise(f"The council met on Tuesday.\n{line}\nIt voted 5-4.") == "The council met on Tuesday.\nIt voted 5-4."
@@ -612,6 +625,8 @@ def test_strip_noise_drops_widget_boilerplate_lines(line):
     "Read more about the plan on the council's website, officials said.",
     "Read more: " + "the council's report runs to forty pages and sets out every cost of the plan, " * 3,
     "The photo: a man on a roof, waving a red towel at the helicopter, went around the world.",
+    "The company's newsletter urged staff to subscribe to the pension plan, a memo shows.",
+    "Readers wrote in to ask whether the app would work on Android and iOS alike.",
 ])
 def test_strip_noise_keeps_sentences_that_merely_start_like_boilerplate(line):
     assert strip_noise(f"First paragraph.\n{line}") == f"First paragraph.\n{line}"
