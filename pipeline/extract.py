@@ -102,23 +102,29 @@ _BOILERPLATE = (
     r"^would you like to comment on this (?:article|story)\?$", r"^sign up \(it's quick and free\) or sign in now\.?$",
     r"^join (?:the conversation|thought-provoking conversations)\b.{0,120}$",
     r"^(?:log in|sign in) or (?:create an account|register|subscribe) to (?:continue|read)\b.{0,40}$",
-    # A call to sign up for the newsletter, to subscribe, to give or to rate, addressed to the reader: a line of
-    # the page's frame, which the newsroom changes with its campaigns, not with the story.
-    r"^(?=.{0,300}$)(?=.*\b[\w-]*newsletters?\b)(?=.*\b(?:our|your|you|unser\w*|sie|ihre?[mn]?|dein\w*|abonniere)\b)"
-    r"(?=.*\b(?:sign(?:ing)? up|subscribe|abonnier\w*|anmelden|informiert|richtig|inbox|postfach)\b)",
+    # A call to get the newsletter, rate or give, addressed to the reader: the page's frame, not the story.
     r"^(?:get|have|receive)\b.{0,80}\b(?:in|to|straight to) your inbox\.?$",
-    r"^(?=.{0,300}$).*\bsubscribe (?:now|today)\s*[.!]*$",
     r"^(?:wie )?hat ihnen (?:dieser|der) (?:artikel|beitrag) gefallen\?", r"^durchschnittliche bewertung: [\d,.]+$",
     r"^unabhängiger journalismus braucht (?:deine|ihre) unterstützung\.?$", r"^ihre meinung ist uns wichtig\b.{0,200}$",
-    r"^(?:- )?(?=.{0,200}$).*\b(?:hier|here|download|herunterladen|jetzt|now)\b.{0,60}\bapp\b.{0,40}\b(?:android|ios)\b",
-    r"^(?=.{0,300}$).*\b(?:abonniere|abonnieren sie|folge|folgen sie|follow)\b.{0,40}\bwhatsapp[- ](?:kanal|channel)\b",
-    # a call for tips, with the address to write to
-    r"^(?=.{0,200}$).*\?\s*(?:e-?mail|get in touch|contact us|write to us)\b.{0,40}@[\w.-]+\.\w+\.?$",
-    # A line that sends the reader to another page ("… lesen Sie in unserem Liveblog:"), and a broadcaster's
-    # programme line ("Sendung: Antenne Brandenburg, 24.04.2024, 15:10 Uhr").
-    r"^(?=.{0,160}$).*\b(?:lesen|finden) sie\b.{0,80}\bin unserem\b.{0,40}:$", r"^mehr zum thema\b.{0,120}:$",
+    r"^mehr zum thema\b.{0,120}:$",
+    # a broadcaster's programme line ("Sendung: Antenne Brandenburg, 24.04.2024, 15:10 Uhr")
     r"^(?:dieses thema im programm|sendung)\s*:.{0,150}\d{1,2}[:.]\d{2} uhr$",
 )
+# Calls to the reader found anywhere in a line, which are noise in a line of up to CALL_LENGTH characters (a
+# paragraph of the story may quote one): to sign up for the newsletter, subscribe, follow a channel, get the app,
+# send a tip, read on in the live blog. The newsroom changes them with its campaigns, not with the story.
+_CALLS = tuple(map(compile_lazily, (
+    r"\b(?:sign(?:ing)? up|subscribe)\b.{0,30}\b(?:our|your|\w+'s)\b.{0,40}\bnewsletters?\b",
+    r"\bnewsletter (?:informiert sie|richtig)\b",
+    r"\b(?:abonnieren sie|abonniere|melden sie sich)\b.{0,60}\bnewsletter\b",
+    r"\bsubscribe (?:now|today)\s*[.!]*$",
+    r"\b(?:abonniere|abonnieren sie|folge|folgen sie|follow)\b.{0,40}\bwhatsapp[- ](?:kanal|channel)\b",
+    r"\b(?:hier|here|download|herunterladen)\b.{0,60}\bapp\b.{0,40}\b(?:android|ios)\b",
+    r"\?\s*(?:e-?mail|get in touch|contact us|write to us)\b.{0,40}@[\w.-]+\.\w+\.?$",
+    r"\b(?:lesen|finden) sie\b.{0,80}\bin unserem\b.{0,40}:$",
+)))  # searched in the lowered line, after _CALL_WORDS: a pattern that begins with \b tries every position
+_CALL_WORDS = compile_lazily("newsletter|subscribe|whatsapp|android|ios|@|in unserem")  # each call holds one
+CALL_LENGTH = 300
 _TRANSLATE = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
@@ -274,9 +280,18 @@ def compile_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
 
 
 def strip_noise(text: str, patterns: tuple[str, ...] = ()) -> str:
-    """Drop the lines that match a built-in noise or boilerplate pattern or a configured one."""
+    """Drop the lines that match a built-in noise or boilerplate pattern or a configured one, and the lines of
+    up to CALL_LENGTH characters that hold a call to the reader (_CALLS)."""
     noise = compile_patterns((*_TIMESTAMPS, *_BOILERPLATE, *patterns))
-    return "\n".join(line for line in text.split("\n") if not any(n.search(line) for n in noise))
+    return "\n".join(line for line in text.split("\n") if not any(n.search(line) for n in noise) and not _calls(line))
+
+
+def _calls(line: str) -> bool:
+    """Whether line is a call to the reader (_CALLS) of up to CALL_LENGTH characters."""
+    if len(line) > CALL_LENGTH:
+        return False
+    low = line.lower()
+    return _CALL_WORDS.search(low) is not None and any(call.search(low) for call in _CALLS)
 
 
 def hash_text(text: str) -> str:

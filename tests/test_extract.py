@@ -627,6 +627,10 @@ def test_strip_noise_drops_widget_boilerplate_lines(line):
     "The photo: a man on a roof, waving a red towel at the helicopter, went around the world.",
     "The company's newsletter urged staff to subscribe to the pension plan, a memo shows.",
     "Readers wrote in to ask whether the app would work on Android and iOS alike.",
+    # a call to the reader inside a paragraph of the story (over CALL_LENGTH characters)
+    "The mayor, who urged residents to sign up for our newsletter of flood warnings at a meeting on Tuesday, said "
+    "the council had been told of the risk in 2019 and had done what it could with the money it had, while the "
+    "state, which owns the embankment, had yet to say when the repairs it promised last spring would begin.",
 ])
 def test_strip_noise_keeps_sentences_that_merely_start_like_boilerplate(line):
     assert strip_noise(f"First paragraph.\n{line}") == f"First paragraph.\n{line}"
