@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 10: calls to subscribe ("cta", "promo") and the author's biography are widgets; calls to sign up for a newsletter,
 #    subscribe, give, rate or send tips, app and channel promotions, lines sending the reader to a live blog and a
 #    broadcaster's programme line are noise.
-RULES = 10
+# 11: a line pointing elsewhere with ">>" and a shop's commission notice are noise.
+RULES = 11
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
 
@@ -106,7 +107,8 @@ _BOILERPLATE = (
     r"^(?:get|have|receive)\b.{0,80}\b(?:in|to|straight to) your inbox\.?$",
     r"^(?:wie )?hat ihnen (?:dieser|der) (?:artikel|beitrag) gefallen\?", r"^durchschnittliche bewertung: [\d,.]+$",
     r"^unabhängiger journalismus braucht (?:deine|ihre) unterstützung\.?$", r"^ihre meinung ist uns wichtig\b.{0,200}$",
-    r"^mehr zum thema\b.{0,120}:$",
+    r"^mehr zum thema\b.{0,120}:$", r"^>>\s*\S.{0,150}$",  # (">> Hier finden Sie alle Termine im Überblick")
+    r"^we independently select everything we recommend\b.{0,200}$",  # a shop's commission notice
     # a broadcaster's programme line ("Sendung: Antenne Brandenburg, 24.04.2024, 15:10 Uhr")
     r"^(?:dieses thema im programm|sendung)\s*:.{0,150}\d{1,2}[:.]\d{2} uhr$",
 )

@@ -614,6 +614,8 @@ def test_extract_article_keeps_a_header_marked_as_holding_a_caption():
     "Aktuelle Nachrichten aufs Handy? Hier geht es zur neuen Courier-App - für Android und iOS.",
     "Abonniere den Whatsapp-Kanal des Couriers.", "Do you have a story to tell? Email: news@courier.example",
     "Mehr zur Lage an der Küste lesen Sie in unserem Liveblog:", "Sendung: Radio Courier, 24.04.2024, 15:10 Uhr",
+    ">> Hier finden Sie alle Termine im Überblick",
+    "We independently select everything we recommend. Buying through us may earn us a commission.",
 ])
 def test_strip_noise_drops_widget_boilerplate_lines(line):
     assert strip_noise(f"The council met on Tuesday.\n{line}\nIt voted 5-4.") == "The council met on Tuesday.\nIt voted 5-4."
