@@ -582,8 +582,8 @@ def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
 
 def _opened_by_teaser(heading: HtmlElement) -> HtmlElement | None:
     """The container heading opens, when it is its first element, reads as a teaser label and a sixth of the
-    container's text or more is links: a list of other stories (each card's headline a link, its summary not). (An article's own section under "More from
-    the interview" or "Recommended dosage" is mostly text of its own.)"""
+    container's text or more is links: a list of other stories, each card's headline a link, its summary not.
+    (An article's own section under "More from the interview" or "Recommended dosage" is mostly its own text.)"""
     from lxml.etree import Element
 
     container = heading.getparent()
