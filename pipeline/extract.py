@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # trafilatura, htmldate and lxml load when a page is read, no
 # 10: calls to subscribe ("cta", "promo") and the author's biography are widgets; calls to sign up for a newsletter,
 #    subscribe, give, rate or send tips, app and channel promotions, lines sending the reader to a live blog and a
 #    broadcaster's programme line are noise.
-# 11: a line pointing elsewhere with ">>" and a shop's commission notice are noise.
+# 11: a line pointing elsewhere with ">>", a shop's commission notice and French and Spanish calls to sign up for
+#    the newsletter are noise.
 RULES = 11
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 MIN_WORDS = 20
@@ -119,13 +120,15 @@ _CALLS = tuple(map(compile_lazily, (
     r"\b(?:sign(?:ing)? up|subscribe)\b.{0,30}\b(?:our|your|\w+'s)\b.{0,40}\bnewsletters?\b",
     r"\bnewsletter (?:informiert sie|richtig)\b",
     r"\b(?:abonnieren sie|abonniere|melden sie sich)\b.{0,60}\bnewsletter\b",
+    r"\b(?:inscrivez-vous|abonnez-vous)\b.{0,40}\bnewsletters?\b",
+    r"\b(?:suscríbete|suscríbase|apúntate)\b.{0,40}\b(?:newsletters?|boletín)\b",
     r"\bsubscribe (?:now|today)\s*[.!]*$",
     r"\b(?:abonniere|abonnieren sie|folge|folgen sie|follow)\b.{0,40}\bwhatsapp[- ](?:kanal|channel)\b",
     r"\b(?:hier|here|download|herunterladen)\b.{0,60}\bapp\b.{0,40}\b(?:android|ios)\b",
     r"\?\s*(?:e-?mail|get in touch|contact us|write to us)\b.{0,40}@[\w.-]+\.\w+\.?$",
     r"\b(?:lesen|finden) sie\b.{0,80}\bin unserem\b.{0,40}:$",
 )))  # searched in the lowered line, after _CALL_WORDS: a pattern that begins with \b tries every position
-_CALL_WORDS = compile_lazily("newsletter|subscribe|whatsapp|android|ios|@|in unserem")  # each call holds one
+_CALL_WORDS = compile_lazily("newsletter|boletín|subscribe|whatsapp|android|ios|@|in unserem")  # each call holds one
 CALL_LENGTH = 300
 _TRANSLATE = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",

@@ -615,6 +615,8 @@ def test_extract_article_keeps_a_header_marked_as_holding_a_caption():
     "Abonniere den Whatsapp-Kanal des Couriers.", "Do you have a story to tell? Email: news@courier.example",
     "Mehr zur Lage an der Küste lesen Sie in unserem Liveblog:", "Sendung: Radio Courier, 24.04.2024, 15:10 Uhr",
     ">> Hier finden Sie alle Termine im Überblick",
+    "Inscrivez-vous à notre newsletter pour recevoir l'essentiel de l'actualité.",
+    "Suscríbete a nuestro boletín y recibe las noticias cada mañana.",
     "We independently select everything we recommend. Buying through us may earn us a commission.",
 ])
 def test_strip_noise_drops_widget_boilerplate_lines(line):
