@@ -191,7 +191,8 @@ _TEASER_HEADING = compile_lazily(
     r"|das könnte sie auch interessieren|(?:à )?lire aussi|sur le même sujet|plus d'articles"
     r"|te puede interesar|más noticias|también te puede|les også|les mer)"
 )  # matched at the start of the lowered heading
-_TEASER_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")  # below the headline
+_TEASER_HEADING_TAGS = frozenset({"h1", *_HEADINGS})  # (a teaser box may open with an h1 of its own)
 # A part of each widget word that no hyphen of _WIDGET's splits: a mark without any of them names no widget.
 _WIDGET_LETTERS = compile_lazily(r"shar|related|newsletter|recommend|read|stories|popular|trending|outbrain|taboola"
                                  r"|caption|cta|promo|bio|author")
@@ -565,18 +566,16 @@ def _widget_candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
     of the time of one XPath for the marks, which sorts them and makes each a string that knows its element."""
     from lxml.etree import Element  # (lxml loads when a page is read)
 
-    known = _WIDGET_MARKS  # (looked up here, not through _names_widget: a call for each of 750 marks a page)
     for element in tree.iter(Element):
         tag = element.tag
         if tag == "figcaption":
             yield element
             continue
         for name in _WIDGET_ATTRIBUTES:
-            if mark := element.get(name):
-                named = known.get(mark)
-                if named or (named is None and _names_widget(mark)):
-                    yield element
-                    break
+            mark = element.get(name)
+            if mark and _names_widget(mark):
+                yield element
+                break
         else:
             # (a container named a widget by its class is yielded already, before its heading)
             if tag in _TEASER_HEADING_TAGS and (container := _opened_by_teaser(element)) is not None:
@@ -813,9 +812,6 @@ def _add_continuations(tree: HtmlElement, lines: list[str]) -> list[str]:
         index = len(lines) if index is None else index
         lines[index:index] = new
     return lines
-
-
-_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
 
 
 def _add_headings(tree: HtmlElement, lines: list[str]) -> list[str]:
